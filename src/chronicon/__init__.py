@@ -1,0 +1,7 @@
+"""Chronicon: a media-library indexing engine with plugins."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

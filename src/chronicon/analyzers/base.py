@@ -1,0 +1,127 @@
+"""The one analyzer base class every pass derives from, and the per-asset item it works on."""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from chronicon.config import Setting
+from chronicon.types import MediaKind, Phase
+
+
+@dataclass
+class AssetItem:
+    """One asset while a scan works on it: where it is, what it is, and its catalog row so far."""
+
+    id: str
+    path: str  # filesystem path; may hold surrogate escapes for names that are not UTF-8
+    kind: MediaKind
+    format: str
+    size: int
+    mtime_ns: int
+    row: dict[str, Any] = field(default_factory=dict)
+    # Scratch space shared by the passes of one item during one scan (e.g. a decoded image); never stored.
+    cache: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnalyzerContext:
+    """What an analyzer may use besides its input: its own config section and the catalog's folders."""
+
+    config: dict[str, Any]
+    catalog_dir: Path
+    scan: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def thumbnails_dir(self) -> Path:
+        return self.catalog_dir / "thumbnails"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        return self.catalog_dir / "models"
+
+
+# What `run` returns per item: the columns to set, or the exception that made this item fail.
+Outcome = dict[str, Any] | BaseException
+
+
+class Analyzer(ABC):
+    """A pass over assets. Subclasses set the class attributes and implement `_load` (optional) and `_run`."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    phase: ClassVar[Phase]
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
+    depends: ClassVar[tuple[str, ...]] = ()
+    batch_size: ClassVar[int] = 16
+    # Catalog columns this pass writes that the core schema does not have; added to the catalog on open.
+    columns: ClassVar[dict[str, pa.DataType]] = {}
+    # Settings of this pass's own config section (named after the pass); `enabled` is added for every pass.
+    settings: ClassVar[dict[str, Setting]] = {}
+
+    def __init__(self, context: AnalyzerContext) -> None:
+        self.context = context
+        self.config = context.config
+        self._load_lock = threading.Lock()
+        self._loaded = False
+
+    def load(self) -> None:
+        """Load models or other heavy state once, on first use, safely from several threads."""
+        if self._loaded:
+            return
+        with self._load_lock:
+            if not self._loaded:
+                self._load()
+                self._loaded = True
+
+    def _load(self) -> None:  # noqa: B027 - optional hook, empty on purpose
+        """Subclasses load their model here."""
+
+    def applies_to(self, item: AssetItem) -> bool:
+        """Whether this pass runs on this item at all."""
+        return item.kind in self.kinds
+
+    def run(self, items: Sequence[AssetItem]) -> list[Outcome]:
+        """Analyse a batch; the result has one entry per item, in order."""
+        self.load()
+        outcomes = self._run(items)
+        if len(outcomes) != len(items):
+            raise RuntimeError(f"analyzer {self.name} returned {len(outcomes)} results for {len(items)} items")
+        return outcomes
+
+    @abstractmethod
+    def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
+        """Analyse a loaded batch."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook, empty on purpose
+        """Release what `_load` took (called at the end of a scan)."""
+
+
+class PerItemAnalyzer(Analyzer):
+    """An analyzer that looks at one item at a time; the scanner runs these in worker threads."""
+
+    batch_size: ClassVar[int] = 1
+
+    def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for item in items:
+            try:
+                outcomes.append(self.analyze(item))
+            except Exception as exc:  # per-item boundary: one bad file never fails the batch
+                outcomes.append(exc)
+        return outcomes
+
+    def run_one(self, item: AssetItem) -> dict[str, Any]:
+        """Analyse a single item, raising on failure (the scanner's worker threads call this)."""
+        self.load()
+        return self.analyze(item)
+
+    @abstractmethod
+    def analyze(self, item: AssetItem) -> dict[str, Any]:
+        """Columns for one item; raise MediaError (or OSError) with a clear reason on bad input."""

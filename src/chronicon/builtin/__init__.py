@@ -1,0 +1,1 @@
+"""Built-in passes, registered through the same plugin hooks third-party plugins use."""

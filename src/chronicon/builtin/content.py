@@ -1,0 +1,75 @@
+"""Built-in content pass: perceptual hash, dominant colours, sharpness, brightness, WebP thumbnail or poster."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from PIL import Image
+
+from chronicon.analyzers.base import AssetItem, PerItemAnalyzer
+from chronicon.config import Setting
+from chronicon.hookspecs import hookimpl
+from chronicon.media.imaging import analysis_image, brightness, dominant_colors, perceptual_hash, sharpness, write_thumbnail
+from chronicon.media.photo import open_image, register_heif
+from chronicon.media.video import read_poster_frame
+from chronicon.types import MediaKind, Phase
+
+PLUGIN_NAME = "content"
+ANALYSIS_SIDE = 512  # metrics are computed on a copy this size, so they compare across resolutions
+
+
+class ContentPass(PerItemAnalyzer):
+    """Decodes each photo once (JPEG at reduced scale) and each video's poster frame once."""
+
+    name: ClassVar[str] = "content"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.CONTENT
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
+    settings: ClassVar[dict[str, Setting]] = {
+        "thumbnail_size": Setting("int", 320, minimum=32, maximum=4096),
+        "thumbnail_quality": Setting("int", 80, minimum=1, maximum=100),
+        "colors": Setting("int", 5, minimum=1, maximum=32),
+        "poster_at": Setting("float", 0.1, minimum=0.0, maximum=1.0),
+    }
+
+    def _load(self) -> None:
+        register_heif()
+
+    def decoded(self, item: AssetItem) -> Image.Image:
+        """The photo, or the video's poster frame, decoded once per scan and shared through the item cache."""
+        image = item.cache.get("image")
+        if image is None:
+            size = max(ANALYSIS_SIDE, int(self.config.get("thumbnail_size", 320)))
+            if item.kind == MediaKind.VIDEO:
+                at = float(self.config.get("poster_at", 0.1))
+                image = read_poster_frame(item.path, at_fraction=at, max_side=size)
+            else:
+                limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+                image = open_image(item.path, max_pixels=limit, draft_size=size)
+            item.cache["image"] = image
+        return image
+
+    def analyze(self, item: AssetItem) -> dict[str, Any]:
+        image = self.decoded(item)
+        small = analysis_image(image, ANALYSIS_SIDE)
+        colors = dominant_colors(small, int(self.config.get("colors", 5)))
+        relative = f"thumbnails/{item.id[:2]}/{item.id}.webp"
+        write_thumbnail(
+            image,
+            self.context.catalog_dir / relative,
+            size=int(self.config.get("thumbnail_size", 320)),
+            quality=int(self.config.get("thumbnail_quality", 80)),
+        )
+        return {
+            "phash": perceptual_hash(small),
+            "colors": [hex_ for hex_, _ in colors],
+            "color_shares": [round(share, 4) for _, share in colors],
+            "sharpness": float(sharpness(small)),
+            "brightness": float(brightness(small)),
+            "thumbnail": relative,
+        }
+
+
+@hookimpl
+def chronicon_register_analyzers() -> list[type[PerItemAnalyzer]]:
+    return [ContentPass]

@@ -1,0 +1,97 @@
+"""An exclusive scan lock on the catalog folder that a crashed or killed scan never leaves stuck."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from pathlib import Path
+from types import TracebackType
+
+from chronicon.errors import CatalogLockedError
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+class ScanLock:
+    """flock() on `<catalog>/scan.lock`: the kernel drops it when the holder dies, even on SIGKILL.
+
+    The file also records who holds it, so a refused scan can say which process to look at. On systems
+    without flock a PID check decides whether a leftover lock is stale.
+    """
+
+    def __init__(self, catalog_dir: Path) -> None:
+        self.path = catalog_dir / "scan.lock"
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise CatalogLockedError(self._held_message()) from None
+            else:  # pragma: no cover - Windows
+                holder = self._holder()
+                if holder and _pid_alive(int(holder.get("pid", 0))) and holder.get("host") == socket.gethostname():
+                    raise CatalogLockedError(self._held_message())
+            info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, json.dumps(info).encode(), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        try:
+            os.ftruncate(self._fd, 0)
+        finally:
+            os.close(self._fd)  # closing drops the flock
+            self._fd = None
+
+    def _holder(self) -> dict[str, object] | None:
+        try:
+            data = json.loads(self.path.read_text() or "{}")
+        except (OSError, ValueError):
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _held_message(self) -> str:
+        holder = self._holder() or {}
+        since = holder.get("since")
+        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(since))) if isinstance(since, float) else "?"
+        return (
+            f"another scan is using the catalog {self.path.parent} "
+            f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since {when}); "
+            "wait for it to finish, or stop that process"
+        )
+
+    def __enter__(self) -> ScanLock:
+        self.acquire()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.release()
+
+
+def _pid_alive(pid: int) -> bool:  # pragma: no cover - Windows path
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,273 @@
+"""The Catalog class: opens (creates, migrates) the LanceDB folder and reads and writes asset rows in batches."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("LANCE_LOG", "error")  # lance warns on every table creation otherwise
+
+import logging
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+
+from chronicon.catalog.lock import ScanLock
+from chronicon.catalog.schema import (
+    ASSETS_SCHEMA,
+    ASSETS_TABLE,
+    INDEX_COLUMNS,
+    META_SCHEMA,
+    META_TABLE,
+    MIGRATIONS,
+    SCHEMA_VERSION,
+)
+from chronicon.errors import CatalogError
+
+log = logging.getLogger(__name__)
+
+_IN_CHUNK = 500  # ids per `IN (...)` clause
+
+
+def sql_str(value: str) -> str:
+    """A SQL string literal for LanceDB filters."""
+    return "'" + value.replace("'", "''") + "'"
+
+
+def display_path(path: str) -> str:
+    """The path as text that is valid UTF-8 (undecodable bytes shown as \\xNN), for storing and printing."""
+    try:
+        path.encode("utf-8")
+        return path
+    except UnicodeEncodeError:
+        return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
+def raw_path(path: str) -> bytes | None:
+    """The exact bytes of a path that is not valid UTF-8, else None."""
+    try:
+        path.encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        return os.fsencode(path)
+
+
+def fs_path(row: dict[str, Any]) -> str:
+    """The filesystem path of a catalog row (exact even for names that are not UTF-8)."""
+    raw = row.get("path_raw")
+    return os.fsdecode(raw) if raw else str(row["path"])
+
+
+@dataclass
+class IndexEntry:
+    """The few columns of one asset the scanner needs to diff the disk against the catalog."""
+
+    id: str
+    path: str  # filesystem path
+    kind: str | None
+    size: int
+    mtime_ns: int
+    content_hash: str | None
+    status: str | None
+    error_kind: str | None
+    pass_signature: str | None
+    missing: bool
+    missing_since: datetime | None
+
+
+class Catalog:
+    """One catalog folder: LanceDB tables `assets` and `meta`, `thumbnails/`, and `scan.lock`."""
+
+    def __init__(self, directory: str | os.PathLike[str], extra_columns: dict[str, pa.DataType] | None = None):
+        self.dir = Path(directory).expanduser().absolute()
+        self.extra_columns = dict(extra_columns or {})
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+            self.db = lancedb.connect(str(self.dir))
+            self._ensure_meta()
+            self._migrate()
+            self._assets = self._ensure_assets()
+        except CatalogError:
+            raise
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise CatalogError(f"cannot open the catalog at {self.dir}: {exc}") from exc
+
+    # -- opening -----------------------------------------------------------------------------------------
+    def _table_names(self) -> set[str]:
+        result = self.db.list_tables()
+        names = getattr(result, "tables", result)
+        return set(names)
+
+    def _ensure_meta(self) -> None:
+        if META_TABLE not in self._table_names():
+            self.db.create_table(META_TABLE, schema=META_SCHEMA, exist_ok=True)
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
+            self.set_meta("created_at", datetime.now(UTC).isoformat())
+
+    def _ensure_assets(self) -> Any:
+        if ASSETS_TABLE in self._table_names():
+            table = self.db.open_table(ASSETS_TABLE)
+        else:
+            table = self.db.create_table(ASSETS_TABLE, schema=ASSETS_SCHEMA, exist_ok=True)
+        have = set(table.schema.names)
+        new = [pa.field(name, dtype) for name, dtype in self.extra_columns.items() if name not in have]
+        if new:
+            # Plugin columns: added as nulls; not a schema migration because the core never reads them.
+            table.add_columns(new)
+        return table
+
+    def meta(self) -> dict[str, str]:
+        table = self.db.open_table(META_TABLE)
+        data = table.to_arrow().to_pydict()
+        return dict(zip(data["key"], data["value"], strict=True))
+
+    def set_meta(self, key: str, value: str) -> None:
+        table = self.db.open_table(META_TABLE)
+        rows = pa.Table.from_pylist([{"key": key, "value": value}], schema=META_SCHEMA)
+        table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(rows)
+
+    @property
+    def schema_version(self) -> int:
+        return int(self.meta().get("schema_version", "0"))
+
+    def _migrate(self) -> None:
+        version = self.schema_version
+        if version > SCHEMA_VERSION:
+            raise CatalogError(
+                f"the catalog at {self.dir} has schema version {version}, newer than this Chronicon "
+                f"understands ({SCHEMA_VERSION}); upgrade Chronicon"
+            )
+        if version == SCHEMA_VERSION:
+            return
+        with ScanLock(self.dir):
+            for step in range(version + 1, SCHEMA_VERSION + 1):
+                migration = MIGRATIONS.get(step)
+                if migration is None:
+                    raise CatalogError(f"no migration to catalog schema version {step}")
+                log.info("migrating the catalog %s to schema version %d", self.dir, step)
+                migration(self.db)  # each step is idempotent, so a crash mid-way just re-runs it
+                self.set_meta("schema_version", str(step))
+
+    # -- reading -----------------------------------------------------------------------------------------
+    @property
+    def assets(self) -> Any:
+        return self._assets
+
+    @property
+    def schema(self) -> pa.Schema:
+        return self._assets.schema
+
+    def count(self, where: str | None = None) -> int:
+        return int(self._assets.count_rows(where))
+
+    def _scan(self, columns: Sequence[str] | None = None, where: str | None = None) -> pa.Table:
+        query = self._assets.search()
+        if where:
+            query = query.where(where)
+        if columns is not None:
+            query = query.select(list(columns))
+        return query.limit(None).to_arrow()
+
+    def index(self) -> list[IndexEntry]:
+        """The diff columns of every asset, read column-wise (fast even for a million rows)."""
+        data = self._scan(INDEX_COLUMNS).to_pydict()
+        raws = data["path_raw"]
+        paths = [os.fsdecode(r) if r else p for p, r in zip(data["path"], raws, strict=True)]
+        return [
+            IndexEntry(*fields)
+            for fields in zip(
+                data["id"],
+                paths,
+                data["kind"],
+                data["size"],
+                data["mtime_ns"],
+                data["content_hash"],
+                data["status"],
+                data["error_kind"],
+                data["pass_signature"],
+                [bool(m) for m in data["missing"]],
+                data["missing_since"],
+                strict=True,
+            )
+        ]
+
+    def rows_by_id(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(list(ids), _IN_CHUNK):
+            where = "id IN (" + ", ".join(sql_str(i) for i in chunk) + ")"
+            for row in self._scan(where=where).to_pylist():
+                out[row["id"]] = row
+        return out
+
+    def row_by_path(self, path: str) -> dict[str, Any] | None:
+        shown = display_path(path)
+        rows = self._scan(where=f"path = {sql_str(shown)}").to_pylist()
+        exact = [r for r in rows if fs_path(r) == path]
+        return exact[0] if exact else (rows[0] if rows else None)
+
+    def rows(self, where: str | None = None, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+        yield from self._scan(columns, where).to_pylist()
+
+    def to_arrow(self, columns: Sequence[str] | None = None, where: str | None = None) -> pa.Table:
+        return self._scan(columns, where)
+
+    # -- writing (always in batches) ---------------------------------------------------------------------
+    def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert or replace whole rows by id, as one LanceDB commit (atomic: all rows or none)."""
+        if not rows:
+            return
+        table = pa.Table.from_pylist(list(rows), schema=self._assets.schema)
+        self._assets.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(table)
+
+    def mark_missing(self, ids: Sequence[str], when: datetime) -> None:
+        for chunk in _chunks(list(ids), _IN_CHUNK):
+            where = "id IN (" + ", ".join(sql_str(i) for i in chunk) + ")"
+            self._assets.update(where=where, values={"missing": True, "missing_since": when})
+
+    def delete(self, ids: Sequence[str]) -> None:
+        for chunk in _chunks(list(ids), _IN_CHUNK):
+            self._assets.delete("id IN (" + ", ".join(sql_str(i) for i in chunk) + ")")
+
+    def compact(self, keep_versions_for: timedelta = timedelta(hours=1)) -> None:
+        """Merge small fragments and drop table versions older than `keep_versions_for`."""
+        self._assets.optimize(cleanup_older_than=keep_versions_for)
+
+    # -- summaries ---------------------------------------------------------------------------------------
+    def stats(self) -> dict[str, Any]:
+        table = self._scan(["kind", "status", "size", "missing", "duration"])
+        data = table.to_pydict()
+        by_kind: dict[str, int] = {}
+        by_status: dict[str, int] = {}
+        total_bytes = 0
+        missing = 0
+        video_seconds = 0.0
+        for kind, status, size, miss, duration in zip(
+            data["kind"], data["status"], data["size"], data["missing"], data["duration"], strict=True
+        ):
+            if miss:
+                missing += 1
+                continue
+            by_kind[kind] = by_kind.get(kind, 0) + 1
+            by_status[status] = by_status.get(status, 0) + 1
+            total_bytes += size or 0
+            video_seconds += duration or 0.0
+        return {
+            "catalog": str(self.dir),
+            "schema_version": self.schema_version,
+            "assets": sum(by_kind.values()),
+            "by_kind": by_kind,
+            "by_status": by_status,
+            "missing": missing,
+            "bytes": total_bytes,
+            "video_seconds": round(video_seconds, 3),
+            "table_version": int(self._assets.version),
+        }
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

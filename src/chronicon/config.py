@@ -1,0 +1,325 @@
+"""Layered configuration: defaults < user file < environment < CLI flags, validated against declared settings."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+import yaml
+
+from chronicon.errors import ConfigError
+
+ENV_PREFIX = "CHRONICON_"
+ENV_CONFIG_FILE = "CHRONICON_CONFIG"  # names a config file; not a key
+_KINDS = ("bool", "int", "float", "str", "list", "path")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One config key: its kind, default and the values it allows."""
+
+    kind: str
+    default: Any = None
+    choices: tuple[str, ...] = ()
+    minimum: float | None = None
+    maximum: float | None = None
+    nullable: bool = False
+    help: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KINDS:
+            raise ValueError(f"unknown setting kind {self.kind!r}; allowed: {', '.join(_KINDS)}")
+
+    def allowed(self) -> str:
+        """Human description of what this key accepts, used in error messages."""
+        if self.choices:
+            text = "one of " + ", ".join(self.choices)
+        elif self.kind == "list":
+            text = "a list of strings"
+        elif self.kind in ("int", "float"):
+            noun = "an integer" if self.kind == "int" else "a number"
+            lo = "" if self.minimum is None else f" >= {self.minimum:g}"
+            hi = "" if self.maximum is None else f" <= {self.maximum:g}"
+            text = noun + lo + (" and" if lo and hi else "") + hi
+        elif self.kind == "bool":
+            text = "true or false"
+        elif self.kind == "path":
+            text = "a path"
+        else:
+            text = "a string"
+        return text + (" (or null)" if self.nullable else "")
+
+    def check(self, key: str, value: Any) -> Any:
+        """Return the value coerced to this setting's kind, or raise ConfigError naming the key."""
+        if value is None:
+            if self.nullable:
+                return None
+            raise ConfigError(f"config key {key!r} may not be null; allowed: {self.allowed()}")
+        bad = ConfigError(f"config key {key!r} has bad value {value!r}; allowed: {self.allowed()}")
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise bad
+        if self.kind in ("int", "float"):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise bad
+            if self.kind == "int" and not float(value).is_integer():
+                raise bad
+            number: int | float = int(value) if self.kind == "int" else float(value)
+            if (self.minimum is not None and number < self.minimum) or (
+                self.maximum is not None and number > self.maximum
+            ):
+                raise bad
+            return number
+        if self.kind == "list":
+            if isinstance(value, str):
+                value = [value]
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise bad
+            if self.choices and any(v not in self.choices for v in value):
+                raise bad
+            return list(value)
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise bad
+        text = str(value)
+        if self.choices and text not in self.choices:
+            raise bad
+        if self.kind == "path":
+            return os.path.expanduser(text)
+        return text
+
+
+# Constraints of the core keys; their defaults come from default.yaml, which documents them.
+CORE_SETTINGS: dict[str, Setting] = {
+    "catalog": Setting("path", nullable=True),
+    "roots": Setting("list"),
+    "log_level": Setting("str", choices=("debug", "info", "warning", "error")),
+    "scan.include": Setting("list"),
+    "scan.exclude": Setting("list"),
+    "scan.follow_symlinks": Setting("bool"),
+    "scan.workers": Setting("int", minimum=0, maximum=256),
+    "scan.batch_size": Setting("int", minimum=1, maximum=100_000),
+    "scan.hash": Setting("str", choices=("sampled", "full")),
+    "scan.max_image_pixels": Setting("int", minimum=1),
+    "scan.skip_extensions": Setting("list"),
+    "scan.missing_grace_days": Setting("float", minimum=0),
+    "scan.compact_after_batches": Setting("int", minimum=1),
+    "plugins.paths": Setting("list"),
+    "plugins.disabled": Setting("list"),
+}
+
+
+def load_default_yaml() -> dict[str, Any]:
+    """The packaged default.yaml as a nested dict."""
+    text = resources.files("chronicon").joinpath("default.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text) or {}
+    if not isinstance(data, dict):
+        raise ConfigError("default.yaml is not a mapping")
+    return data
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"scan": {"workers": 2}} -> {"scan.workers": 2}; a mapping is always a section, never a value."""
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        if not isinstance(key, str):
+            raise ConfigError(f"config key {prefix}{key!r} is not a string")
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            out.update(flatten(value, dotted + "."))
+        else:
+            out[dotted] = value
+    return out
+
+
+def default_user_config_file() -> Path:
+    """Where the user's config file lives when --config is not given."""
+    return Path(platformdirs.user_config_dir("chronicon")) / "config.yaml"
+
+
+def default_catalog_dir() -> Path:
+    """The catalog folder when neither config nor --catalog names one."""
+    return Path(platformdirs.user_data_dir("chronicon")) / "catalog"
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Flattened keys of a YAML config file; a broken file is a ConfigError naming it."""
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise ConfigError(f"config file {path} must hold a mapping of keys, not {type(data).__name__}")
+    return flatten(data)
+
+
+def read_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """CHRONICON_SCAN__WORKERS=4 -> {"scan.workers": 4}; values are parsed as YAML scalars or lists."""
+    out: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_FILE:
+            continue
+        key = name[len(ENV_PREFIX) :].lower().replace("__", ".")
+        try:
+            out[key] = yaml.safe_load(raw) if raw.strip() else None
+        except yaml.YAMLError:
+            out[key] = raw
+    return out
+
+
+@dataclass
+class Config:
+    """Validated, flattened settings with the layer each value came from."""
+
+    values: dict[str, Any]
+    origins: dict[str, str]
+    settings: dict[str, Setting]
+    files: list[Path] = field(default_factory=list)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self.values[key]
+        except KeyError:
+            raise ConfigError(f"unknown config key {key!r}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self.values))
+
+    def section(self, name: str) -> dict[str, Any]:
+        """All keys of one section without the prefix, e.g. section("content")["thumbnail_size"]."""
+        prefix = name + "."
+        return {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+
+    def nested(self) -> dict[str, Any]:
+        """The values as nested mappings, the shape of a config file."""
+        tree: dict[str, Any] = {}
+        for key in sorted(self.values):
+            node = tree
+            *parents, leaf = key.split(".")
+            for part in parents:
+                node = node.setdefault(part, {})
+            node[leaf] = self.values[key]
+        return tree
+
+    @property
+    def catalog_dir(self) -> Path:
+        value = self.values.get("catalog")
+        return Path(value) if value else default_catalog_dir()
+
+
+@dataclass
+class ConfigLayers:
+    """The raw (unvalidated) layers, kept so plugin settings can join before validation."""
+
+    defaults: dict[str, Any]
+    user: dict[str, Any]
+    env: dict[str, Any]
+    cli: dict[str, Any]
+    files: list[Path]
+
+    def raw(self, key: str) -> Any:
+        """Value of one key from the highest layer that sets it (used to find plugin folders early)."""
+        for layer in (self.cli, self.env, self.user, self.defaults):
+            if key in layer:
+                return layer[key]
+        return None
+
+
+def read_layers(
+    config_file: str | os.PathLike[str] | None = None,
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ConfigLayers:
+    """Read every layer; the user file is --config, else $CHRONICON_CONFIG, else the XDG one if it exists."""
+    env = os.environ if environ is None else environ
+    files: list[Path] = []
+    if config_file is not None:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        files.append(path)
+    elif env.get(ENV_CONFIG_FILE):
+        path = Path(env[ENV_CONFIG_FILE])
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from ${ENV_CONFIG_FILE}) does not exist")
+        files.append(path)
+    elif default_user_config_file().is_file():
+        files.append(default_user_config_file())
+    user: dict[str, Any] = {}
+    for path in files:
+        user.update(read_config_file(path))
+    return ConfigLayers(
+        defaults=flatten(load_default_yaml()),
+        user=user,
+        env=read_environment(env),
+        cli={k: v for k, v in (cli or {}).items() if v is not None},
+        files=files,
+    )
+
+
+def resolve(layers: ConfigLayers, extra_settings: Mapping[str, Setting] | None = None) -> Config:
+    """Validate the layers against the core and plugin settings and merge them into one Config."""
+    settings: dict[str, Setting] = dict(CORE_SETTINGS)
+    for key, setting in (extra_settings or {}).items():
+        if key in settings and settings[key] != setting:
+            raise ConfigError(f"config key {key!r} is declared twice with different settings")
+        settings[key] = setting
+    defaults = dict(layers.defaults)
+    for key, setting in settings.items():
+        if key not in defaults:
+            defaults[key] = setting.default
+    for key in defaults:
+        if key not in settings:
+            # default.yaml keys of built-in passes that are not loaded (disabled) stay known as strings.
+            settings[key] = _infer_setting(defaults[key])
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    for origin, layer in (("default", defaults), ("file", layers.user), ("env", layers.env), ("cli", layers.cli)):
+        for key, value in layer.items():
+            setting = settings.get(key)
+            if setting is None:
+                raise ConfigError(_unknown_key_message(key, settings, origin))
+            values[key] = setting.check(key, value)
+            origins[key] = origin
+    return Config(values=values, origins=origins, settings=settings, files=list(layers.files))
+
+
+def _infer_setting(default: Any) -> Setting:
+    if isinstance(default, bool):
+        return Setting("bool", default)
+    if isinstance(default, int):
+        return Setting("int", default)
+    if isinstance(default, float):
+        return Setting("float", default)
+    if isinstance(default, list):
+        return Setting("list", default)
+    return Setting("str", default, nullable=default is None)
+
+
+def _unknown_key_message(key: str, settings: Mapping[str, Setting], origin: str) -> str:
+    section = key.rsplit(".", 1)[0] if "." in key else ""
+    siblings = sorted(k for k in settings if (k.rsplit(".", 1)[0] if "." in k else "") == section)
+    where = {"file": "config file", "env": "environment", "cli": "command line", "default": "defaults"}[origin]
+    if siblings:
+        return f"unknown config key {key!r} (from {where}); allowed keys here: {', '.join(siblings)}"
+    sections = sorted({k.split(".", 1)[0] for k in settings})
+    return f"unknown config key {key!r} (from {where}); known sections and keys: {', '.join(sections)}"
+
+
+def load_config(
+    config_file: str | os.PathLike[str] | None = None,
+    cli: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    extra_settings: Mapping[str, Setting] | None = None,
+) -> Config:
+    """Read and validate all layers in one call (no plugin discovery; see `chronicon.library`)."""
+    return resolve(read_layers(config_file, cli, environ), extra_settings)

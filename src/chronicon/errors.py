@@ -1,0 +1,27 @@
+"""Exception types of the library; only the CLI turns them into exit codes."""
+
+from __future__ import annotations
+
+
+class ChroniconError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+class ConfigError(ChroniconError):
+    """A config key is unknown or its value is not allowed; the message names the key and the choices."""
+
+
+class CatalogError(ChroniconError):
+    """The catalog cannot be opened, migrated or written."""
+
+
+class CatalogLockedError(CatalogError):
+    """Another scan holds the catalog's lock."""
+
+
+class MediaError(ChroniconError):
+    """A file cannot be read as the media it claims to be; the message is the per-file reason."""
+
+
+class PluginError(ChroniconError):
+    """A plugin could not be loaded or misbehaved."""

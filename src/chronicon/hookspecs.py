@@ -1,0 +1,49 @@
+"""Every plugin hook of Chronicon, declared once with its types; plugins implement them with `@hookimpl`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+
+    from chronicon.analyzers.base import Analyzer
+    from chronicon.config import Setting
+    from chronicon.events import AssetEvent
+    from chronicon.scan.summary import ScanSummary
+
+PROJECT = "chronicon"
+hookspec = pluggy.HookspecMarker(PROJECT)
+hookimpl = pluggy.HookimplMarker(PROJECT)
+
+
+@hookspec
+def chronicon_register_analyzers() -> list[type[Analyzer]]:  # type: ignore[empty-body]
+    """Return the analyzer classes (passes) this plugin adds; the core builds and schedules them."""
+
+
+@hookspec
+def chronicon_register_settings() -> dict[str, Setting]:  # type: ignore[empty-body]
+    """Return config settings this plugin adds, as dotted keys in its own section (e.g. "albums.folder")."""
+
+
+@hookspec
+def chronicon_register_commands(cli: click.Group) -> None:
+    """Add click commands or groups to the `chronicon` command line."""
+
+
+@hookspec
+def chronicon_asset_indexed(event: AssetEvent) -> None:
+    """Called after an asset's row is committed to the catalog (new, changed, moved or re-analysed)."""
+
+
+@hookspec
+def chronicon_asset_removed(event: AssetEvent) -> None:
+    """Called after an asset is marked missing or purged from the catalog."""
+
+
+@hookspec
+def chronicon_scan_finished(summary: ScanSummary) -> None:
+    """Called once when a scan has committed everything; smart albums and the like rebuild here."""

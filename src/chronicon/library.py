@@ -1,0 +1,219 @@
+"""The Python API: `Library` ties config, plugins, catalog and scanner together; the CLI is a thin layer on it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import logging
+import os
+import platform
+import sys
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from chronicon import __version__
+from chronicon.analyzers.base import Analyzer, AnalyzerContext
+from chronicon.analyzers.graph import order_analyzers
+from chronicon.catalog.lock import ScanLock
+from chronicon.catalog.store import Catalog, display_path
+from chronicon.config import CORE_SETTINGS, Config, read_layers, resolve
+from chronicon.errors import CatalogLockedError, ConfigError
+from chronicon.events import AssetEvent
+from chronicon.plugins import PluginHost
+from chronicon.scan.scanner import ScanOptions, Scanner, ScanProgress
+from chronicon.scan.summary import ScanSummary
+
+log = logging.getLogger(__name__)
+
+# Optional parts `doctor` reports on: import name -> what it enables.
+OPTIONAL_PARTS: dict[str, str] = {
+    "torch": "ML passes (CPU/CUDA/MPS)",
+    "open_clip": "CLIP image and text embeddings",
+    "ultralytics": "YOLO object detection",
+    "transformers": "VLM captioning",
+    "faster_whisper": "speech transcription",
+    "onnxruntime": "ONNX runtime backend",
+    "cv2": "OpenCV dnn (offline COCO detector)",
+    "sentence_transformers": "text embeddings (MiniLM)",
+    "fastapi": "web app / REST API",
+}
+
+
+class Library:
+    """A media library: its effective config, its plugins and its catalog.
+
+    >>> lib = Library(catalog="/tmp/cat")          # doctest: +SKIP
+    >>> summary = lib.scan(["~/Pictures"])        # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        catalog: str | os.PathLike[str] | None = None,
+        *,
+        config_file: str | os.PathLike[str] | None = None,
+        overrides: Mapping[str, Any] | None = None,
+        environ: Mapping[str, str] | None = None,
+        plugin_host: PluginHost | None = None,
+        entry_points: bool = True,
+    ) -> None:
+        cli = dict(overrides or {})
+        if catalog is not None:
+            cli["catalog"] = os.fspath(catalog)
+        layers = read_layers(config_file, cli, environ)
+        if plugin_host is None:
+            plugin_host = PluginHost()
+            paths = CORE_SETTINGS["plugins.paths"].check("plugins.paths", layers.raw("plugins.paths") or [])
+            disabled = CORE_SETTINGS["plugins.disabled"].check("plugins.disabled", layers.raw("plugins.disabled") or [])
+            plugin_host.load(paths=paths, disabled=disabled, entry_points=entry_points)
+        self.plugins = plugin_host
+        classes = plugin_host.analyzer_classes()
+        self.config: Config = resolve(layers, plugin_host.settings(classes))
+        self.analyzer_classes: list[type[Analyzer]] = [c for c in classes if self.config[f"{c.name}.enabled"]]
+        self._catalog: Catalog | None = None
+
+    # -- catalog -----------------------------------------------------------------------------------------
+    @property
+    def catalog_dir(self) -> Path:
+        return self.config.catalog_dir.expanduser().absolute()
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog, opened (created, migrated) on first use."""
+        if self._catalog is None:
+            columns: dict[str, pa.DataType] = {}
+            for cls in self.analyzer_classes:
+                columns.update(cls.columns)
+            self._catalog = Catalog(self.catalog_dir, extra_columns=columns)
+        return self._catalog
+
+    def analyzers(self) -> list[Analyzer]:
+        """Fresh analyzer objects for the enabled passes, in the order a scan runs them."""
+        scan_cfg = self.config.section("scan")
+        objects = [
+            cls(AnalyzerContext(self.config.section(cls.name), self.catalog_dir, scan_cfg))
+            for cls in self.analyzer_classes
+        ]
+        return order_analyzers(objects)
+
+    # -- scanning ----------------------------------------------------------------------------------------
+    def scan(
+        self,
+        roots: Sequence[str | os.PathLike[str]] | None = None,
+        *,
+        full: bool = False,
+        retry_errors: bool = False,
+        progress: ScanProgress | None = None,
+    ) -> ScanSummary:
+        """Scan the roots (default: the configured `roots`) into the catalog; holds the catalog's scan lock."""
+        chosen = [os.fspath(r) for r in roots] if roots else list(self.config["roots"])
+        if not chosen:
+            raise ConfigError("nothing to scan: give ROOT folders, or set `roots` in the config file")
+        catalog = self.catalog  # opened (and migrated, under its own lock) before the scan takes the lock
+        with ScanLock(self.catalog_dir):
+            analyzers = self.analyzers()
+            problems_before = len(self.plugins.problems)
+
+            def emit(hook: str, event: AssetEvent) -> None:
+                self.plugins.call(hook, event=event)
+
+            scanner = Scanner(catalog, analyzers, self.config.section("scan"), progress=progress, emit=emit)
+            try:
+                summary = scanner.scan(chosen, ScanOptions(full=full, retry_errors=retry_errors))
+            finally:
+                for analyzer in analyzers:
+                    try:
+                        analyzer.close()
+                    except Exception as exc:
+                        log.warning("pass %s failed to close: %s", analyzer.name, exc)
+            if summary.batches >= int(self.config["scan.compact_after_batches"]):
+                if progress is not None:
+                    progress.stage("compacting catalog", None)
+                catalog.compact(keep_versions_for=timedelta(hours=1))
+            self.plugins.call("chronicon_scan_finished", summary=summary)
+            summary.plugin_problems.extend(str(p) for p in self.plugins.problems[problems_before:])
+        return summary
+
+    def is_scanning(self) -> bool:
+        """Whether another process holds the catalog's scan lock right now."""
+        lock = ScanLock(self.catalog_dir)
+        try:
+            lock.acquire()
+        except CatalogLockedError:
+            return True
+        lock.release()
+        return False
+
+    # -- reading -----------------------------------------------------------------------------------------
+    def info(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
+        """The catalog row of one file (by its path), or None when it is not in the catalog."""
+        target = os.path.abspath(os.fspath(path))
+        return self.catalog.row_by_path(target)
+
+    def stats(self) -> dict[str, Any]:
+        return self.catalog.stats()
+
+    def doctor(self) -> dict[str, Any]:
+        """Versions, devices, optional parts and plugin health, for `chronicon doctor`."""
+        import av
+
+        versions: dict[str, str] = {"chronicon": __version__, "python": platform.python_version()}
+        for dist in ("lancedb", "pyarrow", "numpy", "pillow", "pillow-heif", "av", "click", "pluggy", "rich"):
+            try:
+                versions[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                versions[dist] = "missing"
+        libav = av.library_versions.get("libavformat")
+        versions["ffmpeg (libavformat)"] = ".".join(map(str, libav)) if libav else "?"
+        optional = {
+            name: {"installed": importlib.util.find_spec(name) is not None, "for": what}
+            for name, what in OPTIONAL_PARTS.items()
+        }
+        return {
+            "versions": versions,
+            "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
+            "executable": sys.executable,
+            "devices": detect_devices(),
+            "optional": optional,
+            "heif": _heif_support(),
+            "catalog": {"path": display_path(str(self.catalog_dir)), "exists": self.catalog_dir.is_dir()},
+            "plugins": [
+                {"name": p.name, "version": p.version, "source": p.source, "enabled": p.enabled}
+                for p in self.plugins.infos
+            ],
+            "plugin_problems": [str(p) for p in self.plugins.problems],
+        }
+
+
+def detect_devices() -> dict[str, Any]:
+    """CPU cores and memory; CUDA/MPS only when torch is installed (it is never imported otherwise)."""
+    devices: dict[str, Any] = {"cpu_cores": os.cpu_count() or 1}
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+        devices["memory_gib"] = round(pages * page_size / 2**30, 1)
+    except (ValueError, OSError, AttributeError):
+        pass
+    if importlib.util.find_spec("torch") is None:
+        devices["cuda"] = "torch not installed"
+        return devices
+    try:
+        import torch
+
+        devices["torch"] = torch.__version__
+        devices["cuda"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] or "none"
+        mps = getattr(torch.backends, "mps", None)
+        devices["mps"] = bool(mps and mps.is_available())
+    except Exception as exc:  # a broken torch install must not break doctor
+        devices["cuda"] = f"torch failed to load: {exc}"
+    return devices
+
+
+def _heif_support() -> str:
+    try:
+        import pillow_heif
+    except ImportError:
+        return "pillow-heif missing: HEIC/HEIF photos are reported as unreadable"
+    return f"pillow-heif {pillow_heif.__version__} (libheif {pillow_heif.libheif_version()})"

@@ -1,0 +1,228 @@
+"""Plugin discovery and containment: built-ins, the `chronicon.plugins` entry points, and plugin folders."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.metadata
+import importlib.util
+import logging
+import sys
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from chronicon import hookspecs
+from chronicon.analyzers.base import Analyzer
+from chronicon.config import Setting
+from chronicon.errors import PluginError
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "chronicon.plugins"
+# Built-in passes are plugins too, registered through the same hooks as everyone else's.
+BUILTIN_PLUGINS: tuple[str, ...] = ("chronicon.builtin.metadata", "chronicon.builtin.content")
+
+
+@dataclass
+class PluginProblem:
+    """A plugin that failed to load or raised in a hook; reported, never fatal."""
+
+    plugin: str
+    where: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"plugin {self.plugin!r} failed in {self.where}: {self.error}"
+
+
+@dataclass
+class PluginInfo:
+    """What `chronicon plugins list` shows for one plugin."""
+
+    name: str
+    version: str
+    source: str
+    enabled: bool
+    hooks: list[str] = field(default_factory=list)
+
+
+def _plugin_name(module: ModuleType, fallback: str) -> str:
+    name = getattr(module, "PLUGIN_NAME", None)
+    return name if isinstance(name, str) and name else fallback
+
+
+class PluginHost:
+    """The pluggy manager plus bookkeeping: which plugins exist, which are enabled, what went wrong."""
+
+    def __init__(self) -> None:
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.problems: list[PluginProblem] = []
+        self.infos: list[PluginInfo] = []
+
+    # -- discovery -------------------------------------------------------------------------------------
+    def load(self, *, paths: Iterable[str] = (), disabled: Iterable[str] = (), entry_points: bool = True) -> None:
+        """Register built-ins, entry-point plugins and folder plugins, leaving out the disabled names."""
+        off = set(disabled)
+        for module_name in BUILTIN_PLUGINS:
+            self._register_module_name(module_name, module_name.rsplit(".", 1)[-1], "builtin", off)
+        if entry_points:
+            for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                dist = ep.dist.name if ep.dist is not None else "?"
+                if ep.name in off:
+                    self.infos.append(PluginInfo(ep.name, _dist_version(dist), f"entry point ({dist})", False))
+                    continue
+                try:
+                    module = ep.load()
+                except Exception as exc:
+                    self._problem(ep.name, "import", exc)
+                    continue
+                self._register(module, ep.name, f"entry point ({dist})", off)
+        for folder in paths:
+            self._load_folder(Path(folder).expanduser(), off)
+
+    def _load_folder(self, folder: Path, off: set[str]) -> None:
+        if not folder.is_dir():
+            self._problem(str(folder), "discovery", PluginError(f"plugin folder {folder} does not exist"))
+            return
+        for entry in sorted(folder.iterdir()):
+            if entry.name.startswith((".", "_")):
+                continue
+            if entry.is_file() and entry.suffix == ".py":
+                target, name = entry, entry.stem
+            elif entry.is_dir() and (entry / "__init__.py").is_file():
+                target, name = entry / "__init__.py", entry.name
+            else:
+                continue
+            if name in off:
+                self.infos.append(PluginInfo(name, "?", f"folder {folder}", False))
+                continue
+            module_name = f"chronicon_plugins_{name}"
+            try:
+                spec = importlib.util.spec_from_file_location(
+                    module_name, target, submodule_search_locations=[str(entry)] if entry.is_dir() else None
+                )
+                if spec is None or spec.loader is None:
+                    raise PluginError(f"cannot import {target}")
+                module = importlib.util.module_from_spec(spec)
+                sys.modules[module_name] = module
+                spec.loader.exec_module(module)
+            except Exception as exc:
+                sys.modules.pop(module_name, None)
+                self._problem(name, "import", exc)
+                continue
+            self._register(module, name, f"folder {folder}", off)
+
+    def _register_module_name(self, module_name: str, name: str, source: str, off: set[str]) -> None:
+        if name in off:
+            self.infos.append(PluginInfo(name, _own_version(), source, False))
+            return
+        try:
+            module = importlib.import_module(module_name)
+        except Exception as exc:
+            self._problem(name, "import", exc)
+            return
+        self._register(module, name, source, off)
+
+    def _register(self, module: ModuleType, fallback: str, source: str, off: set[str]) -> None:
+        name = _plugin_name(module, fallback)
+        if name in off:
+            self.infos.append(PluginInfo(name, _module_version(module), source, False))
+            return
+        if self.pm.has_plugin(name):
+            self._problem(name, "registration", PluginError(f"a plugin named {name!r} is already registered"))
+            return
+        try:
+            self.pm.register(module, name=name)
+        except Exception as exc:  # pluggy validates hook signatures here
+            self._problem(name, "registration", exc)
+            return
+        hooks = sorted(impl.name for impl in self.pm.get_hookcallers(module) or [])
+        self.infos.append(PluginInfo(name, _module_version(module), source, True, hooks))
+
+    def _problem(self, plugin: str, where: str, exc: BaseException) -> None:
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        problem = PluginProblem(plugin, where, detail)
+        log.warning("%s", problem)
+        log.debug("plugin traceback", exc_info=exc)
+        self.problems.append(problem)
+
+    # -- calling hooks with containment ----------------------------------------------------------------
+    def call(self, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Call every implementation of a hook, one at a time; a raising plugin is reported and skipped."""
+        caller = getattr(self.pm.hook, hook_name)
+        results: list[tuple[str, Any]] = []
+        for impl in reversed(caller.get_hookimpls()):  # registration order
+            try:
+                result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+            except Exception as exc:
+                self._problem(impl.plugin_name, hook_name, exc)
+                continue
+            if result is not None:
+                results.append((impl.plugin_name, result))
+        return results
+
+    def analyzer_classes(self) -> list[type[Analyzer]]:
+        """Flattened answers of `chronicon_register_analyzers`; bad entries are reported and dropped."""
+        classes: list[type[Analyzer]] = []
+        seen: dict[str, str] = {}
+        for plugin, answer in self.call("chronicon_register_analyzers"):
+            for cls in answer:
+                if not (isinstance(cls, type) and issubclass(cls, Analyzer)):
+                    self._problem(plugin, "chronicon_register_analyzers", PluginError(f"{cls!r} is not an Analyzer"))
+                    continue
+                missing = [a for a in ("name", "version", "phase") if not hasattr(cls, a)]
+                if missing:
+                    err = PluginError(f"{cls.__name__} lacks {', '.join(missing)}")
+                    self._problem(plugin, "chronicon_register_analyzers", err)
+                    continue
+                if cls.name in seen:
+                    err = PluginError(f"analyzer name {cls.name!r} is already taken by plugin {seen[cls.name]!r}")
+                    self._problem(plugin, "chronicon_register_analyzers", err)
+                    continue
+                seen[cls.name] = plugin
+                classes.append(cls)
+        return classes
+
+    def settings(self, analyzers: Iterable[type[Analyzer]]) -> dict[str, Setting]:
+        """Config settings declared by analyzers (in their own sections) and by `chronicon_register_settings`."""
+        out: dict[str, Setting] = {}
+        for cls in analyzers:
+            out[f"{cls.name}.enabled"] = Setting("bool", True, help=f"run the {cls.name} pass")
+            for key, setting in cls.settings.items():
+                out[f"{cls.name}.{key}"] = setting
+        for plugin, answer in self.call("chronicon_register_settings"):
+            for key, setting in answer.items():
+                if not isinstance(setting, Setting) or "." not in key:
+                    err = PluginError(f"setting {key!r} must be a dotted key with a Setting")
+                    self._problem(plugin, "chronicon_register_settings", err)
+                    continue
+                out[key] = setting
+        return out
+
+
+def _own_version() -> str:
+    from chronicon import __version__
+
+    return __version__
+
+
+def _module_version(module: ModuleType) -> str:
+    version = getattr(module, "__version__", None)
+    if isinstance(version, str):
+        return version
+    if module.__name__.startswith("chronicon."):
+        return _own_version()
+    return "?"
+
+
+def _dist_version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "?"

@@ -1,0 +1,1 @@
+"""The scanner: discovery, diffing against the catalog, and the phased, batched passes."""

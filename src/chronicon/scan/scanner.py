@@ -1,0 +1,533 @@
+"""The scan pipeline: walk, diff against the catalog, detect moves, run the passes in batches, commit, report."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from chronicon.analyzers.base import Analyzer, AssetItem, PerItemAnalyzer
+from chronicon.analyzers.graph import pass_signature
+from chronicon.catalog.schema import empty_row
+from chronicon.catalog.store import Catalog, IndexEntry, display_path, fs_path, raw_path
+from chronicon.errors import MediaError
+from chronicon.events import AssetEvent
+from chronicon.media.sniff import IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, SNIFF_BYTES, describe_head, sniff_bytes
+from chronicon.scan.discover import FoundFile, Walker
+from chronicon.scan.globs import PathFilter
+from chronicon.scan.hashing import content_hash
+from chronicon.scan.summary import Failure, PassTiming, ScanSummary
+from chronicon.types import AssetStatus, Change, ErrorKind, MediaKind, PassStatus
+
+log = logging.getLogger(__name__)
+
+
+class ScanProgress(Protocol):
+    """Where the scanner reports progress (the CLI draws a bar; the API default does nothing)."""
+
+    def stage(self, name: str, total: int | None) -> None: ...
+
+    def advance(self, n: int = 1) -> None: ...
+
+    def detail(self, text: str) -> None: ...
+
+
+class NoProgress:
+    """A ScanProgress that ignores everything."""
+
+    def stage(self, name: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def detail(self, text: str) -> None:
+        pass
+
+
+EventSink = Callable[[str, AssetEvent], None]
+
+
+@dataclass
+class ScanOptions:
+    """Per-scan switches (the rest comes from the `scan` config section)."""
+
+    full: bool = False  # re-run every pass on every file
+    retry_errors: bool = False  # re-run the passes that failed, even on unchanged files
+
+
+@dataclass
+class WorkItem:
+    """One file the scan has to do something with, and the state of that work."""
+
+    item: AssetItem
+    change: Change
+    found: FoundFile
+    needs_sniff: bool = False
+    needs_hash: bool = False
+    reset: bool = False  # the file changed: previous analysis is void
+    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[Failure] = field(default_factory=list)
+    error_kinds: list[str] = field(default_factory=list)
+    drop: bool = False  # turned out not to be media: not catalogued
+    aborted: bool = False  # sniffing or hashing failed: no pass runs on it
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def fail(self, stage: str, reason: str, kind: ErrorKind) -> None:
+        self.failures.append(Failure(display_path(self.item.path), reason, stage))
+        self.error_kinds.append(kind.value)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _error_text(exc: BaseException) -> tuple[str, ErrorKind]:
+    if isinstance(exc, MediaError):
+        return str(exc), ErrorKind.MEDIA
+    if isinstance(exc, PermissionError):
+        return "permission denied", ErrorKind.IO
+    if isinstance(exc, FileNotFoundError):
+        return "file vanished during the scan", ErrorKind.IO
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc), ErrorKind.IO
+    return f"{type(exc).__name__}: {exc}", ErrorKind.PLUGIN
+
+
+class Scanner:
+    """Runs one scan of some roots into a catalog with a fixed, ordered set of analyzers."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        analyzers: Sequence[Analyzer],
+        scan_config: dict[str, Any],
+        *,
+        progress: ScanProgress | None = None,
+        emit: EventSink | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.analyzers = list(analyzers)
+        self.cfg = scan_config
+        self.progress = progress or NoProgress()
+        self.emit = emit or (lambda hook, event: None)
+        workers = int(scan_config.get("workers") or 0)
+        self.workers = workers or max(1, os.cpu_count() or 1)
+        self.batch_size = int(scan_config.get("batch_size", 256))
+        self.hash_mode = str(scan_config.get("hash", "sampled"))
+        self.schema_names = set(catalog.schema.names)
+        self.signatures = {kind: pass_signature(self.analyzers, kind) for kind in MediaKind}
+        self.retry_errors = False
+
+    # -- the whole scan ----------------------------------------------------------------------------------
+    def scan(self, roots: Sequence[str], options: ScanOptions | None = None) -> ScanSummary:
+        opts = options or ScanOptions()
+        self.retry_errors = opts.retry_errors
+        started = time.perf_counter()
+        roots = _normalise_roots(roots)
+        summary = ScanSummary(roots=[display_path(r) for r in roots], catalog=str(self.catalog.dir))
+        for analyzer in self.analyzers:
+            summary.timings[analyzer.name] = PassTiming()
+
+        self.progress.stage("reading catalog", None)
+        index = self.catalog.index()
+        by_path = {e.path: e for e in index}
+
+        walker = Walker(
+            roots,
+            path_filter=PathFilter(self.cfg.get("include", []), self.cfg.get("exclude", [])),
+            follow_symlinks=bool(self.cfg.get("follow_symlinks", True)),
+            skip_dirs=frozenset({os.path.realpath(self.catalog.dir)}),
+            skip_extensions=frozenset(e.lower() for e in self.cfg.get("skip_extensions", [])),
+            on_file=lambda n: self.progress.advance(1),
+        )
+        self.progress.stage("discovering", None)
+        work: list[WorkItem] = []
+        seen_ids: set[str] = set()
+        new_found: list[FoundFile] = []
+        for found in walker:
+            summary.files_seen += 1
+            entry = by_path.get(found.path)
+            if entry is None:
+                new_found.append(found)
+                continue
+            seen_ids.add(entry.id)
+            planned = self._plan_known(entry, found, opts)
+            if planned is None:
+                summary.count(Change.UNCHANGED)
+            else:
+                work.append(planned)
+        summary.discover_seconds = time.perf_counter() - started
+        summary.notes.extend(walker.notes)
+        for problem in walker.problems:
+            summary.failures.append(Failure(display_path(problem.path), problem.reason, "discover"))
+            summary.count(Change.FAILED)
+
+        # Files that left the scanned roots (not those under a root that could not be read: an unplugged
+        # drive must not look like a mass deletion).
+        live_roots = [r for r in roots if r not in walker.missing_roots]
+        gone = [
+            e for e in index if e.id not in seen_ids and not e.missing and _under_any(e.path, live_roots)
+        ]
+        already_missing = [e for e in index if e.missing and e.id not in seen_ids]
+        moved_work, new_found = self._detect_moves(new_found, gone + already_missing)
+        moved_ids = {w.item.id for w in moved_work}
+        gone = [e for e in gone if e.id not in moved_ids]
+        work.extend(moved_work)
+        work.extend(self._plan_new(f) for f in new_found)
+
+        self._process(work, summary)
+        self._remove(gone, [e for e in already_missing if e.id not in moved_ids], summary)
+
+        summary.seconds = time.perf_counter() - started
+        return summary
+
+    # -- planning ----------------------------------------------------------------------------------------
+    def _plan_known(self, entry: IndexEntry, found: FoundFile, opts: ScanOptions) -> WorkItem | None:
+        kind = MediaKind(entry.kind) if entry.kind in MediaKind._value2member_map_ else MediaKind.IMAGE
+        item = AssetItem(entry.id, found.path, kind, "", found.size, found.mtime_ns)
+        if entry.size != found.size or entry.mtime_ns != found.mtime_ns:
+            return WorkItem(item, Change.CHANGED, found, needs_sniff=True, needs_hash=True, reset=True)
+        if opts.full:
+            return WorkItem(item, Change.UNCHANGED, found, needs_sniff=True, needs_hash=True, reset=True)
+        stale = (
+            entry.missing
+            or entry.pass_signature != self.signatures[kind]
+            or entry.status == AssetStatus.PENDING
+            or (entry.status == AssetStatus.ERROR and (opts.retry_errors or entry.error_kind != ErrorKind.MEDIA))
+        )
+        if not stale:
+            return None
+        return WorkItem(item, Change.UNCHANGED, found, needs_hash=entry.content_hash is None)
+
+    def _plan_new(self, found: FoundFile) -> WorkItem:
+        item = AssetItem(uuid.uuid4().hex, found.path, MediaKind.IMAGE, "", found.size, found.mtime_ns)
+        return WorkItem(item, Change.NEW, found, needs_sniff=True, needs_hash=True, reset=True)
+
+    def _detect_moves(
+        self, new_found: list[FoundFile], vanished: list[IndexEntry]
+    ) -> tuple[list[WorkItem], list[FoundFile]]:
+        """A new path whose content hash equals that of a vanished asset is that asset, moved."""
+        by_size: dict[int, list[IndexEntry]] = {}
+        for entry in vanished:
+            if entry.content_hash:
+                by_size.setdefault(entry.size, []).append(entry)
+        candidates = [f for f in new_found if f.size in by_size]
+        if not candidates:
+            return [], new_found
+        self.progress.stage("matching moved files", len(candidates))
+
+        def hash_or_none(found: FoundFile) -> str | None:
+            try:
+                return content_hash(found.path, self.hash_mode)
+            except OSError:
+                return None  # reported when the file is processed as new
+            finally:
+                self.progress.advance(1)
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            hashes = list(pool.map(hash_or_none, candidates))
+        moved: list[WorkItem] = []
+        claimed: set[str] = set()
+        moved_paths: set[str] = set()
+        for found, digest in zip(candidates, hashes, strict=True):
+            if digest is None:
+                continue
+            match = next(
+                (e for e in by_size[found.size] if e.content_hash == digest and e.id not in claimed), None
+            )
+            if match is None:
+                continue
+            claimed.add(match.id)
+            moved_paths.add(found.path)
+            kind = MediaKind(match.kind) if match.kind in MediaKind._value2member_map_ else MediaKind.IMAGE
+            item = AssetItem(match.id, found.path, kind, "", found.size, found.mtime_ns)
+            work = WorkItem(item, Change.MOVED, found)
+            work.item.row["content_hash"] = digest
+            moved.append(work)
+        return moved, [f for f in new_found if f.path not in moved_paths]
+
+    # -- processing --------------------------------------------------------------------------------------
+    def _process(self, work: list[WorkItem], summary: ScanSummary) -> None:
+        if not work:
+            return
+        self.progress.stage("analysing", len(work))
+        per_item = [a for a in self.analyzers if isinstance(a, PerItemAnalyzer)]
+        batched = [a for a in self.analyzers if not isinstance(a, PerItemAnalyzer)]
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="chronicon-scan") as pool:
+            for start in range(0, len(work), self.batch_size):
+                batch = work[start : start + self.batch_size]
+                self._load_rows(batch)
+                for done in pool.map(lambda w: self._run_chain(w, per_item), batch):
+                    self.progress.advance(1)
+                    del done
+                for analyzer in batched:
+                    self._run_batched(analyzer, batch)
+                self._commit(batch, summary)
+
+    def _load_rows(self, batch: list[WorkItem]) -> None:
+        known = [w for w in batch if w.change != Change.NEW]
+        rows = self.catalog.rows_by_id(w.item.id for w in known) if known else {}
+        now = _now()
+        for w in batch:
+            row = rows.get(w.item.id)
+            fresh = empty_row(self.catalog.schema)
+            if row is None:
+                fresh["first_seen"] = now
+                row = fresh
+            elif w.reset:
+                fresh["id"] = row["id"]
+                fresh["first_seen"] = row.get("first_seen") or now
+                fresh["thumbnail"] = row.get("thumbnail")  # same file name, overwritten by the content pass
+                row = fresh
+            extra = w.item.row
+            w.item.row = row
+            w.item.row.update(extra)
+            w.phases = {} if w.reset else _load_phases(row.get("phases"))
+            if not w.reset:
+                w.item.format = row.get("format") or ""
+            w.item.row.update(
+                id=w.item.id,
+                path=display_path(w.item.path),
+                path_raw=raw_path(w.item.path),
+                root=display_path(w.found.root),
+                size=w.found.size,
+                mtime_ns=w.found.mtime_ns,
+                missing=False,
+                missing_since=None,
+            )
+
+    def _run_chain(self, w: WorkItem, analyzers: Sequence[PerItemAnalyzer]) -> WorkItem:
+        """Sniff, hash and run the per-item passes on one file, in a worker thread."""
+        try:
+            if w.needs_sniff and not self._sniff(w):
+                w.aborted = True
+                return w
+            if w.needs_hash:
+                try:
+                    w.item.row["content_hash"] = content_hash(w.item.path, self.hash_mode)
+                except OSError as exc:
+                    reason, kind = _error_text(exc)
+                    w.fail("hash", reason, kind)
+                    w.aborted = True
+                    return w
+            for analyzer in analyzers:
+                self._run_one(analyzer, w)
+            return w
+        finally:
+            w.item.cache.clear()
+
+    def _sniff(self, w: WorkItem) -> bool:
+        item = w.item
+        ext = os.path.splitext(item.path)[1].lower()
+        guess = MediaKind.IMAGE if ext in IMAGE_EXTENSIONS else MediaKind.VIDEO
+        try:
+            with open(item.path, "rb") as fh:
+                head = fh.read(SNIFF_BYTES)
+        except OSError as exc:
+            if ext not in MEDIA_EXTENSIONS:
+                w.drop = True
+                return False
+            reason, kind = _error_text(exc)
+            item.kind = guess
+            w.fail("sniff", reason, kind)
+            return False
+        sniffed = sniff_bytes(head)
+        if sniffed is None:
+            if ext not in MEDIA_EXTENSIONS:
+                w.drop = True
+                return False
+            item.kind = guess
+            if not head:
+                w.fail("sniff", "empty file", ErrorKind.MEDIA)
+            else:
+                w.fail("sniff", f"not a recognised image or video: content is {describe_head(head)}", ErrorKind.MEDIA)
+            return False
+        item.kind = sniffed.kind
+        item.format = sniffed.format
+        item.row["kind"] = sniffed.kind.value
+        item.row["format"] = sniffed.format
+        return True
+
+    def _needed(self, analyzer: Analyzer, w: WorkItem) -> bool:
+        if not analyzer.applies_to(w.item):
+            return False
+        if w.reset or w.change == Change.NEW:
+            return True
+        record = w.phases.get(analyzer.name)
+        if record is None or record.get("version") != analyzer.version:
+            return True
+        if record.get("status") == PassStatus.ERROR:
+            return record.get("error_kind") != ErrorKind.MEDIA or self.retry_errors
+        # A pass whose input was re-made in this scan runs again too.
+        return any(w.phases.get(dep, {}).get("rerun") for dep in analyzer.depends)
+
+    def _run_one(self, analyzer: PerItemAnalyzer, w: WorkItem) -> None:
+        if not self._needed(analyzer, w):
+            return
+        failed_deps = [
+            d for d in analyzer.depends if w.phases.get(d, {}).get("status") not in (PassStatus.DONE, None)
+        ]
+        if failed_deps:
+            w.phases[analyzer.name] = _record(analyzer, PassStatus.SKIPPED, f"needs {', '.join(failed_deps)}")
+            return
+        t0 = time.perf_counter()
+        try:
+            columns = analyzer.run_one(w.item)
+            self._apply(analyzer, w, columns)
+        except Exception as exc:
+            reason, kind = _error_text(exc)
+            if kind == ErrorKind.PLUGIN:
+                log.debug("pass %s raised on %s", analyzer.name, w.item.path, exc_info=exc)
+            w.fail(analyzer.name, reason, kind)
+            w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
+        finally:
+            w.timings[analyzer.name] = time.perf_counter() - t0
+
+    def _apply(self, analyzer: Analyzer, w: WorkItem, columns: dict[str, Any]) -> None:
+        unknown = [k for k in columns if k not in self.schema_names]
+        if unknown:
+            raise TypeError(f"pass {analyzer.name} returned columns the catalog lacks: {', '.join(unknown)}")
+        w.item.row.update(columns)
+        w.phases[analyzer.name] = _record(analyzer, PassStatus.DONE)
+        w.phases[analyzer.name]["rerun"] = True
+
+    def _run_batched(self, analyzer: Analyzer, batch: list[WorkItem]) -> None:
+        todo = [w for w in batch if not w.drop and not w.aborted and self._needed(analyzer, w)]
+        for start in range(0, len(todo), max(1, analyzer.batch_size)):
+            chunk = todo[start : start + analyzer.batch_size]
+            t0 = time.perf_counter()
+            try:
+                outcomes = analyzer.run([w.item for w in chunk])
+            except Exception as exc:  # the whole batch failed: every item gets the reason
+                outcomes = [exc] * len(chunk)
+            per_item = (time.perf_counter() - t0) / max(1, len(chunk))
+            for w, outcome in zip(chunk, outcomes, strict=True):
+                w.timings[analyzer.name] = per_item
+                if isinstance(outcome, BaseException):
+                    reason, kind = _error_text(outcome)
+                    w.fail(analyzer.name, reason, kind)
+                    w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
+                else:
+                    try:
+                        self._apply(analyzer, w, outcome)
+                    except TypeError as exc:
+                        w.fail(analyzer.name, str(exc), ErrorKind.PLUGIN)
+                        w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, str(exc), ErrorKind.PLUGIN)
+
+    def _commit(self, batch: list[WorkItem], summary: ScanSummary) -> None:
+        rows: list[dict[str, Any]] = []
+        kept: list[WorkItem] = []
+        now = _now()
+        for w in batch:
+            if w.drop:
+                continue
+            kept.append(w)
+            row = w.item.row
+            for record in w.phases.values():
+                record.pop("rerun", None)
+            errors = [f"{f.stage}: {f.reason}" for f in w.failures]
+            # Failures of earlier scans that were not retried stay on the row.
+            for name, record in w.phases.items():
+                if record.get("status") == PassStatus.ERROR and not any(f.stage == name for f in w.failures):
+                    errors.append(f"{name}: {record.get('error')}")
+                    w.error_kinds.append(str(record.get("error_kind") or ErrorKind.MEDIA))
+            row["kind"] = w.item.kind.value
+            row["status"] = AssetStatus.ERROR.value if errors else AssetStatus.OK.value
+            row["error"] = "\n".join(errors) if errors else None
+            row["error_kind"] = w.error_kinds[0] if w.error_kinds else None
+            row["phases"] = json.dumps(w.phases, sort_keys=True)
+            row["pass_signature"] = self.signatures[w.item.kind]
+            row["updated_at"] = now
+            rows.append(row)
+        self.catalog.upsert(rows)  # one atomic commit per batch
+        summary.batches += 1
+        for w in batch:
+            for name, seconds in w.timings.items():
+                timing = summary.timings.setdefault(name, PassTiming())
+                timing.items += 1
+                timing.seconds += seconds
+                timing.errors += any(f.stage == name for f in w.failures)
+        for w in kept:
+            if w.failures:
+                summary.count(Change.FAILED)
+                summary.failures.extend(w.failures)
+            else:
+                summary.count(w.change)
+                if w.change == Change.UNCHANGED:
+                    summary.updated += 1
+            event = AssetEvent(w.item.id, display_path(w.item.path), w.item.kind.value, w.change, dict(w.item.row))
+            self.emit("chronicon_asset_indexed", event)
+
+    # -- removal -----------------------------------------------------------------------------------------
+    def _remove(self, gone: list[IndexEntry], missing: list[IndexEntry], summary: ScanSummary) -> None:
+        grace = float(self.cfg.get("missing_grace_days", 30))
+        now = _now()
+        purge: list[IndexEntry] = []
+        if grace <= 0:
+            purge.extend(gone)
+        elif gone:
+            self.catalog.mark_missing([e.id for e in gone], now)
+        cutoff = now - timedelta(days=grace)
+        purge.extend(e for e in missing if e.missing_since is None or e.missing_since <= cutoff)
+        if purge:
+            rows = self.catalog.rows_by_id(e.id for e in purge)
+            self.catalog.delete([e.id for e in purge])
+            for row in rows.values():
+                thumb = row.get("thumbnail")
+                if thumb:
+                    try:
+                        (self.catalog.dir / thumb).unlink()
+                    except OSError:
+                        pass
+        summary.count(Change.DELETED, len(gone))
+        for entry in gone:
+            self.emit(
+                "chronicon_asset_removed",
+                AssetEvent(entry.id, display_path(entry.path), entry.kind or "", Change.DELETED),
+            )
+
+
+def _record(
+    analyzer: Analyzer, status: PassStatus, error: str | None = None, kind: ErrorKind | None = None
+) -> dict[str, Any]:
+    return {
+        "version": analyzer.version,
+        "status": status.value,
+        "error": error,
+        "error_kind": kind.value if kind else None,
+        "at": _now().isoformat(timespec="seconds"),
+    }
+
+
+def _load_phases(text: Any) -> dict[str, dict[str, Any]]:
+    if not text:
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _normalise_roots(roots: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    for root in roots:
+        path = os.path.abspath(os.path.expanduser(root))
+        if path not in out:
+            out.append(path)
+    return out
+
+
+def _under_any(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+__all__ = ["NoProgress", "ScanOptions", "ScanProgress", "Scanner", "fs_path"]
