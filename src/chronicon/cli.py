@@ -139,13 +139,14 @@ class RichProgress:
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 110})
 @click.version_option(__version__, prog_name="chronicon")
 @click.option(
-    "--config", "config_file", type=click.Path(dir_okay=False), envvar="CHRONICON_CONFIG",
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    envvar="CHRONICON_CONFIG",
     help="Config file (default: ~/.config/chronicon/config.yaml if it exists).",
 )
 @click.option("--catalog", type=click.Path(file_okay=False), help="Catalog folder (overrides the `catalog` key).")
-@click.option(
-    "--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Library log level."
-)
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Library log level.")
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_level: str | None) -> None:
     """Chronicon indexes photo and video folders into a searchable catalog.
@@ -270,7 +271,13 @@ def _print_summary(summary: ScanSummary) -> None:
         for col in ("pass", "files", "errors", "seconds (all workers)", "files/s per worker"):
             passes.add_column(col, justify="left" if col == "pass" else "right")
         for name, timing in summary.timings.items():
-            passes.add_row(name, str(timing.items), str(timing.errors), f"{timing.seconds:.2f}", f"{timing.per_second:.1f}")
+            passes.add_row(
+                name,
+                str(timing.items),
+                str(timing.errors),
+                f"{timing.seconds:.2f}",
+                f"{timing.per_second:.1f}",
+            )
         console.print(passes)
     if summary.failures:
         console.print(f"[red]{len(summary.failures)} failure(s):[/red]")
@@ -362,7 +369,9 @@ def config_show(state: AppState, origin: bool, as_json: bool) -> None:
     library = state.library()
     config = library.config
     if as_json:
-        data: Any = {k: {"value": config[k], "origin": config.origins[k]} for k in config} if origin else config.nested()
+        data: Any = (
+            {k: {"value": config[k], "origin": config.origins[k]} for k in config} if origin else config.nested()
+        )
         _print_json(data)
         return
     if origin:
@@ -399,7 +408,10 @@ def doctor(state: AppState, as_json: bool) -> None:
     for name, part in report["optional"].items():
         mark = "[green]installed[/green]" if part["installed"] else "[dim]not installed[/dim]"
         table.add_row(f"optional: {name}", f"{mark} - {part['for']}")
-    table.add_row("catalog", f"{report['catalog']['path']} ({'exists' if report['catalog']['exists'] else 'not created yet'})")
+    table.add_row(
+        "catalog",
+        f"{report['catalog']['path']} ({'exists' if report['catalog']['exists'] else 'not created yet'})",
+    )
     console.print(table)
     for problem in report["plugin_problems"]:
         console.print(Text(f"plugin problem: {problem}", style="yellow"))

@@ -283,12 +283,17 @@ def resolve(layers: ConfigLayers, extra_settings: Mapping[str, Setting] | None =
             settings[key] = _infer_setting(defaults[key])
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    for origin, layer in (("default", defaults), ("file", layers.user), ("env", layers.env), ("cli", layers.cli)):
+    for origin, layer in (
+        ("default", defaults),
+        ("file", layers.user),
+        ("env", layers.env),
+        ("cli", layers.cli),
+    ):
         for key, value in layer.items():
-            setting = settings.get(key)
-            if setting is None:
+            found = settings.get(key)
+            if found is None:
                 raise ConfigError(_unknown_key_message(key, settings, origin))
-            values[key] = setting.check(key, value)
+            values[key] = found.check(key, value)
             origins[key] = origin
     return Config(values=values, origins=origins, settings=settings, files=list(layers.files))
 

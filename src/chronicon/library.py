@@ -24,7 +24,7 @@ from chronicon.config import CORE_SETTINGS, Config, read_layers, resolve
 from chronicon.errors import CatalogLockedError, ConfigError
 from chronicon.events import AssetEvent
 from chronicon.plugins import PluginHost
-from chronicon.scan.scanner import ScanOptions, Scanner, ScanProgress
+from chronicon.scan.scanner import Scanner, ScanOptions, ScanProgress
 from chronicon.scan.summary import ScanSummary
 
 log = logging.getLogger(__name__)

@@ -9,7 +9,14 @@ from PIL import Image
 from chronicon.analyzers.base import AssetItem, PerItemAnalyzer
 from chronicon.config import Setting
 from chronicon.hookspecs import hookimpl
-from chronicon.media.imaging import analysis_image, brightness, dominant_colors, perceptual_hash, sharpness, write_thumbnail
+from chronicon.media.imaging import (
+    analysis_image,
+    brightness,
+    dominant_colors,
+    perceptual_hash,
+    sharpness,
+    write_thumbnail,
+)
 from chronicon.media.photo import open_image, register_heif
 from chronicon.media.video import read_poster_frame
 from chronicon.types import MediaKind, Phase

@@ -105,8 +105,11 @@ class Catalog:
     def _ensure_meta(self) -> None:
         if META_TABLE not in self._table_names():
             self.db.create_table(META_TABLE, schema=META_SCHEMA, exist_ok=True)
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        if "schema_version" not in self.meta():
+            # A new catalog (or one whose creation was killed before this line): the assets table is only
+            # created after the version is recorded, so it is the current version.
             self.set_meta("created_at", datetime.now(UTC).isoformat())
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     def _ensure_assets(self) -> Any:
         if ASSETS_TABLE in self._table_names():

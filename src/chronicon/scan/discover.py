@@ -79,9 +79,7 @@ class Walker:
                     self.on_file(count)
                 yield found
 
-    def _walk_dir(
-        self, root: str, folder: str, rel: str, visited: set[tuple[int, int]]
-    ) -> Iterator[FoundFile]:
+    def _walk_dir(self, root: str, folder: str, rel: str, visited: set[tuple[int, int]]) -> Iterator[FoundFile]:
         try:
             with os.scandir(folder) as it:
                 entries = sorted(it, key=lambda e: e.name)
@@ -106,7 +104,9 @@ class Walker:
                     continue
                 key = (st.st_dev, st.st_ino)
                 if key in visited:
-                    self.notes.append(f"{entry.path}: folder already walked (symlink loop or second link); not followed")
+                    self.notes.append(
+                        f"{entry.path}: folder already walked (symlink loop or second link); not followed"
+                    )
                     continue
                 if self.skip_dirs and os.path.realpath(entry.path) in self.skip_dirs:
                     continue
@@ -134,9 +134,7 @@ class Walker:
                 target = os.readlink(path)
             except OSError:
                 target = ""
-        looks_like_media = any(
-            os.path.splitext(p)[1].lower() in MEDIA_EXTENSIONS for p in (path, target) if p
-        )
+        looks_like_media = any(os.path.splitext(p)[1].lower() in MEDIA_EXTENSIONS for p in (path, target) if p)
         if looks_like_media:
             self.problems.append(WalkProblem(path, reason))
         else:

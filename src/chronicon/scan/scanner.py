@@ -173,9 +173,7 @@ class Scanner:
         # Files that left the scanned roots (not those under a root that could not be read: an unplugged
         # drive must not look like a mass deletion).
         live_roots = [r for r in roots if r not in walker.missing_roots]
-        gone = [
-            e for e in index if e.id not in seen_ids and not e.missing and _under_any(e.path, live_roots)
-        ]
+        gone = [e for e in index if e.id not in seen_ids and not e.missing and _under_any(e.path, live_roots)]
         already_missing = [e for e in index if e.missing and e.id not in seen_ids]
         moved_work, new_found = self._detect_moves(new_found, gone + already_missing)
         moved_ids = {w.item.id for w in moved_work}
@@ -191,7 +189,7 @@ class Scanner:
 
     # -- planning ----------------------------------------------------------------------------------------
     def _plan_known(self, entry: IndexEntry, found: FoundFile, opts: ScanOptions) -> WorkItem | None:
-        kind = MediaKind(entry.kind) if entry.kind in MediaKind._value2member_map_ else MediaKind.IMAGE
+        kind = _kind(entry.kind)
         item = AssetItem(entry.id, found.path, kind, "", found.size, found.mtime_ns)
         if entry.size != found.size or entry.mtime_ns != found.mtime_ns:
             return WorkItem(item, Change.CHANGED, found, needs_sniff=True, needs_hash=True, reset=True)
@@ -240,14 +238,12 @@ class Scanner:
         for found, digest in zip(candidates, hashes, strict=True):
             if digest is None:
                 continue
-            match = next(
-                (e for e in by_size[found.size] if e.content_hash == digest and e.id not in claimed), None
-            )
+            match = next((e for e in by_size[found.size] if e.content_hash == digest and e.id not in claimed), None)
             if match is None:
                 continue
             claimed.add(match.id)
             moved_paths.add(found.path)
-            kind = MediaKind(match.kind) if match.kind in MediaKind._value2member_map_ else MediaKind.IMAGE
+            kind = _kind(match.kind)
             item = AssetItem(match.id, found.path, kind, "", found.size, found.mtime_ns)
             work = WorkItem(item, Change.MOVED, found)
             work.item.row["content_hash"] = digest
@@ -348,7 +344,11 @@ class Scanner:
             if not head:
                 w.fail("sniff", "empty file", ErrorKind.MEDIA)
             else:
-                w.fail("sniff", f"not a recognised image or video: content is {describe_head(head)}", ErrorKind.MEDIA)
+                w.fail(
+                    "sniff",
+                    f"not a recognised image or video: content is {describe_head(head)}",
+                    ErrorKind.MEDIA,
+                )
             return False
         item.kind = sniffed.kind
         item.format = sniffed.format
@@ -372,9 +372,7 @@ class Scanner:
     def _run_one(self, analyzer: PerItemAnalyzer, w: WorkItem) -> None:
         if not self._needed(analyzer, w):
             return
-        failed_deps = [
-            d for d in analyzer.depends if w.phases.get(d, {}).get("status") not in (PassStatus.DONE, None)
-        ]
+        failed_deps = [d for d in analyzer.depends if w.phases.get(d, {}).get("status") not in (PassStatus.DONE, None)]
         if failed_deps:
             w.phases[analyzer.name] = _record(analyzer, PassStatus.SKIPPED, f"needs {', '.join(failed_deps)}")
             return
@@ -483,16 +481,17 @@ class Scanner:
             for row in rows.values():
                 thumb = row.get("thumbnail")
                 if thumb:
-                    try:
-                        (self.catalog.dir / thumb).unlink()
-                    except OSError:
-                        pass
+                    (self.catalog.dir / thumb).unlink(missing_ok=True)
         summary.count(Change.DELETED, len(gone))
         for entry in gone:
             self.emit(
                 "chronicon_asset_removed",
                 AssetEvent(entry.id, display_path(entry.path), entry.kind or "", Change.DELETED),
             )
+
+
+def _kind(value: str | None) -> MediaKind:
+    return MediaKind.VIDEO if value == MediaKind.VIDEO.value else MediaKind.IMAGE
 
 
 def _record(

@@ -1,0 +1,55 @@
+"""Generate the demo's sample library: photos with EXIF and GPS, videos with sound, and a few broken files."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from mediafactory import (  # noqa: E402
+    make_bomb_png,
+    make_heic,
+    make_jpeg,
+    make_mp4,
+    make_png,
+    make_text_as,
+    make_truncated,
+)
+
+PHOTOS = [
+    # name, colour, size, GPS (lat, lon, alt), taken
+    ("berlin.jpg", (200, 40, 40), (640, 480), (52.5163, 13.3777, 34.0), "2021:07:04 15:30:00"),
+    ("sydney.jpg", (30, 90, 200), (800, 600), (-33.8568, 151.2153, 5.0), "2022:01:15 09:12:44"),
+    ("reykjavik.jpg", (220, 220, 230), (600, 800), (64.1466, -21.9426, 20.0), "2023:03:02 18:01:00"),
+    ("no-gps.jpg", (60, 160, 60), (320, 240), None, "2020:12:24 20:00:00"),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("folder", type=Path)
+    args = parser.parse_args()
+    root: Path = args.folder
+    (root / "photos").mkdir(parents=True, exist_ok=True)
+    (root / "videos").mkdir(exist_ok=True)
+    (root / "broken").mkdir(exist_ok=True)
+    for name, color, size, gps, taken in PHOTOS:
+        make_jpeg(root / "photos" / name, color=color, size=size, gps=gps, taken_at=taken)
+    make_png(root / "photos" / "screenshot.png", size=(400, 300))
+    make_heic(root / "photos" / "iphone.heic", size=(320, 240))
+    make_mp4(root / "videos" / "beach.mp4", seconds=4.0, fps=24, size=(320, 180), cuts=[1.5, 3.0])
+    make_mp4(root / "videos" / "party.mov", seconds=3.0, fps=30, size=(240, 320), rotation=90)
+    make_mp4(root / "videos" / "silent.mkv", seconds=2.0, fps=25, size=(320, 240), audio=False)
+    (root / "broken" / "empty.jpg").write_bytes(b"")
+    make_text_as(root / "broken" / "notes-named-like-a-photo.jpg")
+    make_bomb_png(root / "broken" / "bomb-30000x30000.png")
+    make_jpeg(root / "broken" / "_whole.jpg", size=(400, 300))
+    make_truncated(root / "broken" / "_whole.jpg", root / "broken" / "truncated.jpg", keep_fraction=0.4)
+    (root / "broken" / "_whole.jpg").unlink()
+    print(f"sample library written to {root}")
+
+
+if __name__ == "__main__":
+    main()

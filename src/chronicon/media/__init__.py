@@ -1,0 +1,1 @@
+"""Reading photos and videos: sniffing, metadata, decoding, image metrics."""

@@ -1,0 +1,69 @@
+"""A scan killed with SIGKILL at any moment, then run again, leaves every file in the catalog exactly once."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from mediafactory import make_jpeg
+
+from chronicon.library import Library
+
+FILES = 240
+
+
+def _versions(catalog: Path) -> int:
+    folder = catalog / "assets.lance" / "_versions"
+    return len(list(folder.iterdir())) if folder.is_dir() else 0
+
+
+@pytest.mark.parametrize("kill_after_commits", [1, 4, 9])
+def test_kill_9_mid_scan_then_resume(tmp_path: Path, kill_after_commits: int) -> None:
+    lib = tmp_path / "lib"
+    for i in range(FILES):
+        folder = lib / f"d{i % 7}"
+        folder.mkdir(parents=True, exist_ok=True)
+        make_jpeg(folder / f"p{i:04d}.jpg", size=(48 + i % 16, 32), color=(i % 255, 40, 90), pattern=True)
+    catalog = tmp_path / "catalog"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
+    cmd = [
+        sys.executable,
+        "-m",
+        "chronicon",
+        "--catalog",
+        str(catalog),
+        "scan",
+        "--quiet",
+        "--batch-size",
+        "10",
+        str(lib),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    # The table's first version is its creation; each later one is a committed batch.
+    while _versions(catalog) < 1 + kill_after_commits and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the scan finished before it could be killed; use more files"
+
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    library = Library(catalog, environ={}, entry_points=False)
+    rows = list(library.catalog.rows())
+    paths = [r["path"] for r in rows]
+    assert len(paths) == FILES and len(set(paths)) == FILES
+    assert len({r["id"] for r in rows}) == FILES
+    for row in rows:
+        assert row["status"] == "ok" and row["missing"] is False
+        name = Path(row["path"]).stem
+        assert row["width"] == 48 + int(name[1:]) % 16 and row["height"] == 32
+        assert row["phash"] and (library.catalog_dir / row["thumbnail"]).is_file()
+    again = library.scan([str(lib)])
+    assert again.counts["unchanged"] == FILES and again.updated == 0

@@ -1,0 +1,217 @@
+"""The scan pipeline on real media: first scan, diff cases, pass versions, resume and containment."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mediafactory import make_jpeg, make_mp4, make_png
+
+from chronicon.builtin.content import ContentPass
+from chronicon.library import Library
+
+
+@pytest.fixture
+def library_dir(tmp_path: Path) -> Path:
+    root = tmp_path / "library"
+    (root / "2021" / "berlin").mkdir(parents=True)
+    (root / "videos").mkdir()
+    make_jpeg(root / "2021" / "berlin" / "gate.jpg", gps=(52.5163, 13.3777, 34.0))
+    make_jpeg(root / "2021" / "sydney.jpg", gps=(-33.8568, 151.2153, 5.0), color=(20, 90, 200), size=(80, 60))
+    make_png(root / "2021" / "logo.png")
+    make_mp4(root / "videos" / "clip.mp4", seconds=1.0, fps=10)
+    (root / "notes.txt").write_text("not media, not catalogued")
+    (root / ".hidden.jpg").write_bytes((root / "2021" / "sydney.jpg").read_bytes())
+    return root
+
+
+def _snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
+
+
+def _rows(lib: Library) -> dict[str, dict[str, Any]]:
+    return {row["path"]: row for row in lib.catalog.rows()}
+
+
+def test_first_scan_indexes_everything_and_never_writes_into_the_library(
+    library_dir: Path, make_library: Callable[..., Library]
+) -> None:
+    before = _snapshot(library_dir)
+    lib = make_library()
+    summary = lib.scan([str(library_dir)])
+    assert summary.counts["new"] == 4, summary.failures
+    assert summary.failed == 0 and summary.exit_code == 0
+    assert _snapshot(library_dir) == before
+    rows = _rows(lib)
+    gate = rows[str(library_dir / "2021" / "berlin" / "gate.jpg")]
+    assert gate["kind"] == "image" and gate["format"] == "jpeg"
+    assert gate["camera_make"] == "Canon" and gate["status"] == "ok"
+    assert gate["gps_lat"] == pytest.approx(52.5163, abs=1e-4)
+    assert len(gate["phash"]) == 16 and gate["colors"]
+    assert (lib.catalog_dir / gate["thumbnail"]).is_file()
+    sydney = rows[str(library_dir / "2021" / "sydney.jpg")]
+    assert sydney["gps_lat"] < 0 and sydney["width"] == 80
+    clip = rows[str(library_dir / "videos" / "clip.mp4")]
+    assert clip["kind"] == "video" and clip["has_audio"] is True
+    assert clip["duration"] == pytest.approx(1.0, abs=0.15)
+    assert (lib.catalog_dir / clip["thumbnail"]).is_file()
+    assert not any("hidden" in p or p.endswith(".txt") for p in rows)
+
+
+def test_unchanged_rescan_writes_nothing(library_dir: Path, make_library: Callable[..., Library]) -> None:
+    make_library().scan([str(library_dir)])
+    lib = make_library()
+    version = lib.catalog.assets.version
+    summary = lib.scan([str(library_dir)])
+    assert summary.counts == {"new": 0, "changed": 0, "moved": 0, "deleted": 0, "unchanged": 4, "failed": 0}
+    assert summary.updated == 0
+    assert lib.catalog.assets.version == version
+
+
+def test_edit_touch_move_delete(library_dir: Path, make_library: Callable[..., Library]) -> None:
+    first = make_library()
+    first.scan([str(library_dir)])
+    before = _rows(first)
+    gate = library_dir / "2021" / "berlin" / "gate.jpg"
+    logo = library_dir / "2021" / "logo.png"
+    sydney = library_dir / "2021" / "sydney.jpg"
+    clip = library_dir / "videos" / "clip.mp4"
+    make_jpeg(sydney, color=(250, 250, 0), size=(90, 60), gps=None)  # edited content
+    os.utime(logo, ns=(logo.stat().st_atime_ns, logo.stat().st_mtime_ns + 10**9))  # touched, same bytes
+    (library_dir / "moved").mkdir()
+    shutil.move(gate, library_dir / "moved" / "gate renamed.jpg")
+    clip.unlink()
+    lib = make_library()
+    summary = lib.scan([str(library_dir)])
+    assert summary.counts == {"new": 0, "changed": 2, "moved": 1, "deleted": 1, "unchanged": 0, "failed": 0}
+    rows = _rows(lib)
+    moved = rows[str(library_dir / "moved" / "gate renamed.jpg")]
+    old = before[str(gate)]
+    for column in ("id", "phash", "thumbnail", "first_seen", "camera_model", "gps_lat", "content_hash"):
+        assert moved[column] == old[column], column
+    assert str(gate) not in rows
+    edited = rows[str(sydney)]
+    assert edited["id"] == before[str(sydney)]["id"]
+    assert edited["width"] == 90 and edited["gps_lat"] is None
+    assert edited["phash"] != before[str(sydney)]["phash"]
+    assert rows[str(logo)]["content_hash"] == before[str(logo)]["content_hash"]
+    gone = rows[str(clip)]
+    assert gone["missing"] is True and gone["missing_since"] is not None
+    assert lib.stats()["assets"] == 3 and lib.stats()["missing"] == 1
+
+
+def test_deleted_then_restored_file_keeps_its_analysis(
+    library_dir: Path, make_library: Callable[..., Library], tmp_path: Path
+) -> None:
+    make_library().scan([str(library_dir)])
+    clip = library_dir / "videos" / "clip.mp4"
+    original = _rows(make_library())[str(clip)]
+    parked = tmp_path / "parked.mp4"
+    shutil.move(clip, parked)
+    assert make_library().scan([str(library_dir)]).counts["deleted"] == 1
+    shutil.move(parked, library_dir / "clip-back.mp4")
+    lib = make_library()
+    summary = lib.scan([str(library_dir)])
+    assert summary.counts["moved"] == 1 and summary.counts["new"] == 0
+    back = _rows(lib)[str(library_dir / "clip-back.mp4")]
+    assert back["id"] == original["id"] and back["missing"] is False
+    assert lib.catalog.count() == 4
+
+
+def test_zero_grace_removes_deleted_rows_and_thumbnails(
+    library_dir: Path, make_library: Callable[..., Library]
+) -> None:
+    lib = make_library(**{"scan.missing_grace_days": 0})
+    lib.scan([str(library_dir)])
+    logo = library_dir / "2021" / "logo.png"
+    thumb = lib.catalog_dir / _rows(lib)[str(logo)]["thumbnail"]
+    assert thumb.is_file()
+    logo.unlink()
+    summary = make_library(**{"scan.missing_grace_days": 0}).scan([str(library_dir)])
+    assert summary.counts["deleted"] == 1
+    assert str(logo) not in _rows(make_library())
+    assert not thumb.exists()
+
+
+def test_unreadable_root_does_not_delete_its_assets(
+    library_dir: Path, make_library: Callable[..., Library], tmp_path: Path
+) -> None:
+    make_library().scan([str(library_dir)])
+    unplugged = tmp_path / "unplugged"
+    library_dir.rename(unplugged)
+    summary = make_library().scan([str(library_dir)])
+    assert summary.counts["deleted"] == 0
+    assert summary.failed == 1 and "root cannot be read" in summary.failures[0].reason
+    assert make_library().stats()["missing"] == 0
+
+
+def test_new_pass_version_reruns_only_that_pass(
+    library_dir: Path, make_library: Callable[..., Library], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make_library().scan([str(library_dir)])
+    import json
+
+    before = {p: json.loads(r["phases"]) for p, r in _rows(make_library()).items()}
+    monkeypatch.setattr(ContentPass, "version", 2)
+    lib = make_library()
+    summary = lib.scan([str(library_dir)])
+    assert summary.updated == 4 and summary.counts["unchanged"] == 4
+    assert summary.timings["content"].items == 4 and summary.timings["metadata"].items == 0
+    for path, row in _rows(lib).items():
+        phases = json.loads(row["phases"])
+        assert phases["content"]["version"] == 2
+        assert phases["metadata"] == before[path]["metadata"]
+    assert make_library().scan([str(library_dir)]).updated == 0
+
+
+def test_full_rescan_reruns_everything(library_dir: Path, make_library: Callable[..., Library]) -> None:
+    make_library().scan([str(library_dir)])
+    summary = make_library().scan([str(library_dir)], full=True)
+    assert summary.updated == 4
+    assert summary.timings["metadata"].items == 4 and summary.timings["content"].items == 4
+
+
+def test_include_exclude_and_catalog_inside_root(library_dir: Path, tmp_path: Path) -> None:
+    lib = Library(
+        library_dir / "catalog-inside",
+        overrides={"scan.exclude": ["videos/**"], "scan.include": ["**/*.jpg", "**/*.mp4"]},
+        environ={},
+        entry_points=False,
+    )
+    summary = lib.scan([str(library_dir)])
+    assert summary.counts["new"] == 2  # two JPEGs; the PNG is not included, the video excluded
+    assert all("catalog-inside" not in row["path"] for row in lib.catalog.rows())
+
+
+def test_symlinks_followed_and_loops_survived(library_dir: Path, make_library: Callable[..., Library]) -> None:
+    outside = library_dir.parent / "outside"
+    outside.mkdir()
+    make_jpeg(outside / "linked.jpg")
+    (library_dir / "link-to-outside").symlink_to(outside, target_is_directory=True)
+    (library_dir / "loop").symlink_to(library_dir, target_is_directory=True)
+    (library_dir / "2021" / "again.jpg").symlink_to(library_dir / "2021" / "sydney.jpg")
+    summary = make_library().scan([str(library_dir)])
+    assert summary.counts["new"] == 5  # 4 + the linked file; the second link to sydney.jpg is the same file
+    assert summary.failed == 0
+    assert any("already walked" in n for n in summary.notes)
+
+
+def test_two_roots(library_dir: Path, tmp_path: Path, make_library: Callable[..., Library]) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    make_png(other / "x.png")
+    summary = make_library().scan([str(library_dir), str(other)])
+    assert summary.counts["new"] == 5
+    # Scanning only one root never marks the other root's files deleted.
+    assert make_library().scan([str(other)]).counts == {
+        "new": 0,
+        "changed": 0,
+        "moved": 0,
+        "deleted": 0,
+        "unchanged": 1,
+        "failed": 0,
+    }
