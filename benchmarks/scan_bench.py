@@ -29,12 +29,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from mediafactory import make_jpeg, make_mp4  # noqa: E402
-
-from chronicon.analyzers.graph import pass_signature  # noqa: E402
-from chronicon.catalog.schema import empty_row  # noqa: E402
-from chronicon.library import Library  # noqa: E402
-from chronicon.types import MediaKind  # noqa: E402
+from chronicon.analyzers.graph import pass_signature
+from chronicon.catalog.schema import empty_row
+from chronicon.library import Library
+from chronicon.types import MediaKind
+from mediafactory import make_jpeg, make_mp4
 
 
 def generate_library(root: Path, photos: int, videos: int) -> None:

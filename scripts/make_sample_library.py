@@ -8,7 +8,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from mediafactory import (  # noqa: E402
+from mediafactory import (
     make_bomb_png,
     make_heic,
     make_jpeg,

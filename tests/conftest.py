@@ -9,7 +9,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from chronicon.library import Library  # noqa: E402
+from chronicon.library import Library
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from mediafactory import make_bomb_png, make_jpeg, make_mp4, make_text_as, make_truncated
 
 CLI = [sys.executable, "-m", "chronicon"]

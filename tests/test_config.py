@@ -82,7 +82,7 @@ def test_bad_values_are_rejected(key: str, value: object) -> None:
 
 
 def test_unknown_environment_key_is_an_error() -> None:
-    with pytest.raises(ConfigError, match="scan.nope"):
+    with pytest.raises(ConfigError, match=r"scan\.nope"):
         load_config(environ={"CHRONICON_SCAN__NOPE": "1"})
 
 

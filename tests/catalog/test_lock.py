@@ -16,9 +16,8 @@ from chronicon.errors import CatalogLockedError
 
 
 def test_second_holder_is_refused_with_a_clear_message(tmp_path: Path) -> None:
-    with ScanLock(tmp_path):
-        with pytest.raises(CatalogLockedError, match=rf"another scan.*pid {os.getpid()}"):
-            ScanLock(tmp_path).acquire()
+    with ScanLock(tmp_path), pytest.raises(CatalogLockedError, match=rf"another scan.*pid {os.getpid()}"):
+        ScanLock(tmp_path).acquire()
     ScanLock(tmp_path).acquire()  # free again once released
 
 

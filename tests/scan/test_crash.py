@@ -10,9 +10,9 @@ import time
 from pathlib import Path
 
 import pytest
-from mediafactory import make_jpeg
 
 from chronicon.library import Library
+from mediafactory import make_jpeg
 
 FILES = 240
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mediafactory import make_jpeg, make_mp4, make_png
 
 from chronicon.builtin.content import ContentPass
 from chronicon.library import Library
+from mediafactory import make_jpeg, make_mp4, make_png
 
 
 @pytest.fixture
