@@ -87,7 +87,9 @@ def test_edit_touch_move_delete(library_dir: Path, make_library: Callable[..., L
     clip.unlink()
     lib = make_library()
     summary = lib.scan([str(library_dir)])
-    assert summary.counts == {"new": 0, "changed": 2, "moved": 1, "deleted": 1, "unchanged": 0, "failed": 0}
+    # The touched file's bytes did not change: its hash says so, and its analysis is kept.
+    assert summary.counts == {"new": 0, "changed": 1, "moved": 1, "deleted": 1, "unchanged": 1, "failed": 0}
+    assert summary.updated == 0 and summary.timings["content"].items == 1
     rows = _rows(lib)
     moved = rows[str(library_dir / "moved" / "gate renamed.jpg")]
     old = before[str(gate)]
@@ -98,7 +100,11 @@ def test_edit_touch_move_delete(library_dir: Path, make_library: Callable[..., L
     assert edited["id"] == before[str(sydney)]["id"]
     assert edited["width"] == 90 and edited["gps_lat"] is None
     assert edited["phash"] != before[str(sydney)]["phash"]
-    assert rows[str(logo)]["content_hash"] == before[str(logo)]["content_hash"]
+    touched = rows[str(logo)]
+    for column in ("content_hash", "phases", "phash", "thumbnail"):
+        assert touched[column] == before[str(logo)][column], column
+    assert touched["mtime_ns"] == logo.stat().st_mtime_ns
+    assert make_library().scan([str(library_dir)]).counts["unchanged"] == 3
     gone = rows[str(clip)]
     assert gone["missing"] is True and gone["missing_since"] is not None
     assert lib.stats()["assets"] == 3 and lib.stats()["missing"] == 1

@@ -73,6 +73,7 @@ class WorkItem:
     needs_sniff: bool = False
     needs_hash: bool = False
     reset: bool = False  # the file changed: previous analysis is void
+    previous: dict[str, Any] | None = None  # the catalog row before a change, kept until the hash decides
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
     error_kinds: list[str] = field(default_factory=list)
@@ -279,6 +280,8 @@ class Scanner:
                 fresh["first_seen"] = now
                 row = fresh
             elif w.reset:
+                if w.change == Change.CHANGED:
+                    w.previous = row
                 fresh["id"] = row["id"]
                 fresh["first_seen"] = row.get("first_seen") or now
                 fresh["thumbnail"] = row.get("thumbnail")  # same file name, overwritten by the content pass
@@ -314,11 +317,25 @@ class Scanner:
                     w.fail("hash", reason, kind)
                     w.aborted = True
                     return w
+                if w.previous is not None and w.previous.get("content_hash") == w.item.row["content_hash"]:
+                    self._keep_previous(w)
             for analyzer in analyzers:
                 self._run_one(analyzer, w)
             return w
         finally:
             w.item.cache.clear()
+
+    def _keep_previous(self, w: WorkItem) -> None:
+        """A file whose mtime changed but whose bytes did not (touched, copied back): keep its analysis."""
+        assert w.previous is not None
+        row = dict(w.previous)
+        for key in ("path", "path_raw", "root", "size", "mtime_ns", "missing", "missing_since", "content_hash"):
+            row[key] = w.item.row[key]
+        w.item.row = row
+        w.phases = _load_phases(row.get("phases"))
+        w.item.format = row.get("format") or w.item.format
+        w.reset = False
+        w.change = Change.UNCHANGED
 
     def _sniff(self, w: WorkItem) -> bool:
         item = w.item
@@ -459,7 +476,7 @@ class Scanner:
                 summary.failures.extend(w.failures)
             else:
                 summary.count(w.change)
-                if w.change == Change.UNCHANGED:
+                if w.change == Change.UNCHANGED and w.timings:
                     summary.updated += 1
             event = AssetEvent(w.item.id, display_path(w.item.path), w.item.kind.value, w.change, dict(w.item.row))
             self.emit("chronicon_asset_indexed", event)
