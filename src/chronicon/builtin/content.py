@@ -61,10 +61,11 @@ class ContentPass(PerItemAnalyzer):
         small = analysis_image(image, ANALYSIS_SIDE)
         colors = dominant_colors(small, int(self.config.get("colors", 5)))
         relative = f"thumbnails/{item.id[:2]}/{item.id}.webp"
+        size = int(self.config.get("thumbnail_size", 320))
         write_thumbnail(
-            image,
+            small if size <= ANALYSIS_SIDE else image,
             self.context.catalog_dir / relative,
-            size=int(self.config.get("thumbnail_size", 320)),
+            size=size,
             quality=int(self.config.get("thumbnail_quality", 80)),
         )
         return {
