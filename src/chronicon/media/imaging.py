@@ -60,7 +60,7 @@ def _dct_rows() -> NDArray[np.float64]:
     n = _HASH_SIDE
     k = np.arange(_HASH_BITS_SIDE, dtype=np.float64)[:, None]
     i = np.arange(n, dtype=np.float64)[None, :]
-    matrix = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    matrix: NDArray[np.float64] = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
     matrix[0] /= np.sqrt(2.0)
     matrix.flags.writeable = False
     return matrix
