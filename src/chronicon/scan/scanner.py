@@ -200,11 +200,13 @@ class Scanner:
             entry.missing
             or entry.pass_signature != self.signatures[kind]
             or entry.status == AssetStatus.PENDING
-            or (entry.status == AssetStatus.ERROR and (opts.retry_errors or entry.error_kind != ErrorKind.MEDIA))
+            or (entry.status == AssetStatus.ERROR and (opts.retry_errors or entry.error_kind == ErrorKind.IO))
         )
         if not stale:
             return None
-        return WorkItem(item, Change.UNCHANGED, found, needs_hash=entry.content_hash is None)
+        # A file that failed before may never have been sniffed or hashed: do both again (cheap).
+        retry = entry.status == AssetStatus.ERROR
+        return WorkItem(item, Change.UNCHANGED, found, needs_sniff=retry, needs_hash=retry or not entry.content_hash)
 
     def _plan_new(self, found: FoundFile) -> WorkItem:
         item = AssetItem(uuid.uuid4().hex, found.path, MediaKind.IMAGE, "", found.size, found.mtime_ns)
@@ -284,7 +286,6 @@ class Scanner:
                     w.previous = row
                 fresh["id"] = row["id"]
                 fresh["first_seen"] = row.get("first_seen") or now
-                fresh["thumbnail"] = row.get("thumbnail")  # same file name, overwritten by the content pass
                 row = fresh
             extra = w.item.row
             w.item.row = row
@@ -382,7 +383,7 @@ class Scanner:
         if record is None or record.get("version") != analyzer.version:
             return True
         if record.get("status") == PassStatus.ERROR:
-            return record.get("error_kind") != ErrorKind.MEDIA or self.retry_errors
+            return record.get("error_kind") == ErrorKind.IO or self.retry_errors
         # A pass whose input was re-made in this scan runs again too.
         return any(w.phases.get(dep, {}).get("rerun") for dep in analyzer.depends)
 
@@ -457,7 +458,9 @@ class Scanner:
             row["kind"] = w.item.kind.value
             row["status"] = AssetStatus.ERROR.value if errors else AssetStatus.OK.value
             row["error"] = "\n".join(errors) if errors else None
-            row["error_kind"] = w.error_kinds[0] if w.error_kinds else None
+            # "io" wins: it is the kind that makes the next scan retry the file.
+            kinds = w.error_kinds
+            row["error_kind"] = (ErrorKind.IO.value if ErrorKind.IO.value in kinds else kinds[0]) if kinds else None
             row["phases"] = json.dumps(w.phases, sort_keys=True)
             row["pass_signature"] = self.signatures[w.item.kind]
             row["updated_at"] = now
