@@ -1,20 +1,25 @@
-"""Real media files for tests, the demo and benchmarks: JPEGs with EXIF/GPS, PNG/HEIC/..., PyAV-written clips."""
+"""Real media files for tests, the demo and benchmarks: JPEGs with EXIF/GPS, PNG/HEIC/..., PyAV clips."""
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import ExifTags, Image, ImageDraw
 from PIL.TiffImagePlugin import IFDRational
 
 PathLike = str | os.PathLike[str]
+
+_TAG = ExifTags.Base
+_GPS = ExifTags.GPS
 
 
 def _rational(value: float, denominator: int = 10000) -> IFDRational:
@@ -39,9 +44,18 @@ def picture(size: tuple[int, int], color: tuple[int, int, int], pattern: bool = 
         arr = np.clip(np.asarray(img, dtype=np.float32) + ramp, 0, 255).astype(np.uint8)
         img = Image.fromarray(arr, "RGB")
         draw = ImageDraw.Draw(img)
-        draw.rectangle((w // 5, h // 5, w // 2, h // 2), fill=(255 - color[0], 255 - color[1], 255 - color[2]))
+        inverse = (255 - color[0], 255 - color[1], 255 - color[2])
+        draw.rectangle((w // 5, h // 5, w // 2, h // 2), fill=inverse)
         draw.ellipse((w // 2, h // 3, w * 9 // 10, h * 9 // 10), outline=(0, 0, 0), width=max(1, w // 40))
     return img
+
+
+def _apply(ifd: Any, overrides: Mapping[int, Any] | None) -> None:
+    for tag, value in (overrides or {}).items():
+        if value is None:
+            ifd.pop(tag, None)
+        else:
+            ifd[tag] = value
 
 
 def make_jpeg(
@@ -52,6 +66,7 @@ def make_jpeg(
     exif: bool = True,
     taken_at: str = "2021:07:04 15:30:00",
     offset: str | None = "+02:00",
+    subsec: str | None = None,
     make: str = "Canon",
     model: str = "EOS R5",
     lens: str = "RF24-105mm F4 L IS USM",
@@ -63,42 +78,69 @@ def make_jpeg(
     orientation: int = 1,
     pattern: bool = True,
     quality: int = 90,
+    ifd0: Mapping[int, Any] | None = None,
+    exif_ifd: Mapping[int, Any] | None = None,
+    gps_ifd: Mapping[int, Any] | None = None,
 ) -> None:
-    """A JPEG with the EXIF a camera writes: date with offset, body, lens, exposure and a GPS fix."""
+    """A JPEG with the EXIF a camera writes: date with offset, body, lens, exposure and a GPS fix.
+
+    `size` is the stored (sensor) size; `orientation` is written as is, so 6 makes a portrait photo of a
+    landscape-stored one. `ifd0`, `exif_ifd` and `gps_ifd` add or replace raw tags (None deletes one), for
+    malformed or unusual EXIF.
+    """
     img = picture(size, color, pattern)
     data = Image.Exif()
     if exif:
-        data[0x010F] = make
-        data[0x0110] = model
-        data[0x0112] = orientation
-        data[0x0132] = taken_at
-        ifd = data.get_ifd(0x8769)
-        ifd[0x9003] = taken_at  # DateTimeOriginal
-        ifd[0x9004] = taken_at  # DateTimeDigitized
+        data[_TAG.Make] = make
+        data[_TAG.Model] = model
+        data[_TAG.Orientation] = orientation
+        data[_TAG.DateTime] = taken_at
+        ifd = data.get_ifd(ExifTags.IFD.Exif)
+        ifd[_TAG.DateTimeOriginal] = taken_at
+        ifd[_TAG.DateTimeDigitized] = taken_at
         if offset:
-            ifd[0x9011] = offset  # OffsetTimeOriginal
-        ifd[0x8827] = iso
-        ifd[0x829D] = _rational(f_number)
-        ifd[0x829A] = _rational(exposure, 100000)
-        ifd[0x920A] = _rational(focal)
-        ifd[0xA434] = lens
-        if gps is not None:
-            lat, lon, alt = gps
-            gps_ifd = data.get_ifd(0x8825)
-            gps_ifd[1] = "N" if lat >= 0 else "S"
-            gps_ifd[2] = _dms(lat)
-            gps_ifd[3] = "E" if lon >= 0 else "W"
-            gps_ifd[4] = _dms(lon)
-            gps_ifd[5] = b"\x00" if alt >= 0 else b"\x01"
-            gps_ifd[6] = _rational(abs(alt), 1000)
+            ifd[_TAG.OffsetTimeOriginal] = offset
+        if subsec:
+            ifd[_TAG.SubsecTimeOriginal] = subsec
+        ifd[_TAG.ISOSpeedRatings] = iso
+        ifd[_TAG.FNumber] = _rational(f_number)
+        ifd[_TAG.ExposureTime] = _rational(exposure, 100000)
+        ifd[_TAG.FocalLength] = _rational(focal)
+        ifd[_TAG.LensModel] = lens
+        _apply(ifd, exif_ifd)
+        if gps is not None or gps_ifd:
+            location = data.get_ifd(ExifTags.IFD.GPSInfo)
+            if gps is not None:
+                lat, lon, alt = gps
+                location[_GPS.GPSLatitudeRef] = "N" if lat >= 0 else "S"
+                location[_GPS.GPSLatitude] = _dms(lat)
+                location[_GPS.GPSLongitudeRef] = "E" if lon >= 0 else "W"
+                location[_GPS.GPSLongitude] = _dms(lon)
+                location[_GPS.GPSAltitudeRef] = b"\x00" if alt >= 0 else b"\x01"
+                location[_GPS.GPSAltitude] = _rational(abs(alt), 1000)
+            _apply(location, gps_ifd)
+        _apply(data, ifd0)
     img.save(path, "JPEG", quality=quality, exif=data.tobytes() if exif else b"")
 
 
+def _grey_ramp(size: tuple[int, int], top: float) -> np.ndarray[Any, np.dtype[np.float64]]:
+    w, h = size
+    return np.tile(np.linspace(0.0, top, w), (h, 1))
+
+
 def make_png(path: PathLike, size: tuple[int, int] = (40, 30), mode: str = "RGBA") -> None:
-    img = picture(size, (30, 120, 220)).convert(mode)
-    if mode == "RGBA":
-        alpha = Image.linear_gradient("L").resize(size)
-        img.putalpha(alpha)
+    """A PNG in `mode`: RGBA (alpha ramps 0 → 255 left to right), RGB, L, LA, P (palette index 0 is
+    transparent) or I;16 (a 16-bit grey ramp 0 → 65535)."""
+    if mode == "I;16":
+        Image.fromarray(_grey_ramp(size, 65535).astype(np.uint16)).save(path, "PNG")
+        return
+    img = picture(size, (30, 120, 220))
+    if mode == "P":
+        img.convert("P", palette=Image.Palette.ADAPTIVE, colors=16).save(path, "PNG", transparency=0)
+        return
+    img = img.convert(mode)
+    if mode in ("RGBA", "LA"):
+        img.putalpha(Image.fromarray(np.rint(_grey_ramp(size, 255)).astype(np.uint8)))
     img.save(path, "PNG")
 
 
@@ -106,17 +148,24 @@ def make_webp(path: PathLike, size: tuple[int, int] = (40, 30)) -> None:
     picture(size, (250, 200, 0)).save(path, "WEBP", quality=80)
 
 
-def make_gif(path: PathLike, size: tuple[int, int] = (40, 30)) -> None:
-    frames = [picture(size, (i * 60, 100, 200 - i * 60)).convert("P") for i in range(3)]
-    frames[0].save(path, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+def make_gif(path: PathLike, size: tuple[int, int] = (40, 30), frames: int = 3) -> None:
+    """An animated GIF whose first frame is mostly red-ish, later ones shift to blue."""
+    images = [picture(size, (200 - i * 60, 40, 40 + i * 60)).convert("P") for i in range(frames)]
+    images[0].save(path, "GIF", save_all=True, append_images=images[1:], duration=100, loop=0)
 
 
 def make_bmp(path: PathLike, size: tuple[int, int] = (40, 30)) -> None:
     picture(size, (90, 10, 160)).save(path, "BMP")
 
 
-def make_tiff(path: PathLike, size: tuple[int, int] = (40, 30)) -> None:
-    picture(size, (10, 160, 90)).save(path, "TIFF")
+def make_tiff(path: PathLike, size: tuple[int, int] = (40, 30), mode: str = "RGB") -> None:
+    """A TIFF in `mode`: RGB, or F (32-bit float grey ramp 0.0 → 1.0), or I;16 (16-bit grey ramp)."""
+    if mode == "F":
+        Image.fromarray(_grey_ramp(size, 1.0).astype(np.float32)).save(path, "TIFF")
+    elif mode == "I;16":
+        Image.fromarray(_grey_ramp(size, 65535).astype(np.uint16)).save(path, "TIFF")
+    else:
+        picture(size, (10, 160, 90)).convert(mode).save(path, "TIFF")
 
 
 def make_heic(path: PathLike, size: tuple[int, int] = (64, 48)) -> bool:
@@ -136,6 +185,22 @@ _CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", 
 _CUT_COLOURS = [(220, 40, 40), (40, 200, 60), (40, 80, 220), (230, 220, 40), (200, 60, 200), (60, 210, 210)]
 
 
+def _write_tone(out: Any, stream: Any, seconds: float, rate: int, tone_hz: float) -> None:
+    samples = round(seconds * rate)
+    chunk = 1024
+    for start in range(0, samples, chunk):
+        n = min(chunk, samples - start)
+        tt = np.arange(start, start + n, dtype=np.float64) / rate
+        wave = (0.3 * np.sin(2 * np.pi * tone_hz * tt)).astype(np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(wave, format="fltp", layout="mono")
+        frame.sample_rate = rate
+        frame.pts = start
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode():
+        out.mux(packet)
+
+
 def make_mp4(
     path: PathLike,
     *,
@@ -150,56 +215,104 @@ def make_mp4(
     cuts: Sequence[float] = (),
     codec: str = "h264",
     container_format: str | None = None,
+    gop: int | None = None,
+    faststart: bool = False,
+    marker: bool = False,
+    sample_rate: int = 16000,
+    metadata: Mapping[str, str] | None = None,
+    pixel_aspect: Fraction | None = None,
 ) -> None:
-    """An H.264 clip (any container from the extension) with hard cuts at `cuts` and a sine tone."""
+    """A yuv420p clip (container from the extension: .mp4, .mov, .mkv, ...) with a mono AAC sine tone.
+
+    Frames are solid colours with a fine texture; the colour changes abruptly at each time in `cuts`
+    (red, green, blue, yellow, ...). `rotation` is the display rotation in PyAV's convention
+    (counter-clockwise degrees, what `read_video_metadata` reports; a phone held upright records 270).
+    `marker` paints the top-left 1/4 × 1/4 of every stored frame white. `gop` forces a keyframe every
+    `gop` frames and none at the cuts; `faststart` puts the MP4/MOV index (moov) before the data.
+    `metadata` adds container tags (in MP4/MOV as QuickTime "mdta" keys, the way iPhones write
+    com.apple.quicktime.creationdate and com.apple.quicktime.location.ISO6709). `pixel_aspect` is the
+    sample aspect ratio of anamorphic video (2 shows a 64×48 frame as 128×48).
+    """
     ext = os.path.splitext(os.fspath(path))[1].lower()
     fmt = container_format or _CONTAINERS.get(ext, "mp4")
     width, height = size
-    out = av.open(os.fspath(path), mode="w", format=fmt)
-    if creation_time:
-        out.metadata["creation_time"] = creation_time
-    if location:
-        out.metadata["location"] = location
-    vstream = out.add_stream(codec, rate=fps)
-    vstream.width, vstream.height = width, height
-    vstream.pix_fmt = "yuv420p"
-    if rotation:
-        vstream.set_display_rotation(rotation)
-    astream = None
-    if audio:
-        astream = out.add_stream("aac", rate=16000, layout="mono")
-    frames = max(1, round(seconds * fps))
-    texture = (np.indices((height, width)).sum(axis=0) % 16 * 4).astype(np.uint8)[..., None]
-    for i in range(frames):
-        t = i / fps
-        shot = sum(1 for c in cuts if t >= c)
-        base = np.array(_CUT_COLOURS[shot % len(_CUT_COLOURS)], dtype=np.uint8)
-        arr = np.clip(base[None, None, :].astype(np.int16) + texture + (i % 5), 0, 255).astype(np.uint8)
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
-        frame.pts = i
-        for packet in vstream.encode(frame):
-            out.mux(packet)
-    for packet in vstream.encode():
-        out.mux(packet)
-    if astream is not None:
-        rate = 16000
-        samples = int(seconds * rate)
-        chunk = 1024
-        for start in range(0, samples, chunk):
-            n = min(chunk, samples - start)
-            tt = (np.arange(start, start + n) / rate).astype(np.float32)
-            wave = (0.3 * np.sin(2 * np.pi * tone_hz * tt)).astype(np.float32)[None, :]
-            aframe = av.AudioFrame.from_ndarray(wave, format="fltp", layout="mono")
-            aframe.sample_rate = rate
-            aframe.pts = start
-            for packet in astream.encode(aframe):
+    flags = (["faststart"] if faststart else []) + (["use_metadata_tags"] if metadata else [])
+    options = {"movflags": "+".join(flags)} if flags and fmt in ("mp4", "mov") else {}
+    out = av.open(os.fspath(path), mode="w", format=fmt, options=options)
+    try:
+        if creation_time:
+            out.metadata["creation_time"] = creation_time
+        if location:
+            out.metadata["location"] = location
+        for key, value in (metadata or {}).items():
+            out.metadata[key] = value
+        vstream: Any = out.add_stream(codec, rate=fps)
+        vstream.width, vstream.height = width, height
+        vstream.pix_fmt = "yuv420p"
+        if pixel_aspect is not None:
+            vstream.codec_context.sample_aspect_ratio = Fraction(pixel_aspect)
+        if gop:
+            vstream.codec_context.gop_size = gop
+            if vstream.codec_context.name == "libx264":
+                vstream.options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0"}
+        if rotation:
+            vstream.set_display_rotation(rotation)
+        astream = out.add_stream("aac", rate=sample_rate, layout="mono") if audio else None
+        frames = max(1, round(seconds * fps))
+        texture = (np.indices((height, width)).sum(axis=0) % 16 * 4).astype(np.int16)[..., None]
+        for i in range(frames):
+            t = i / fps
+            shot = sum(1 for c in cuts if t >= c - 1e-9)
+            base = np.array(_CUT_COLOURS[shot % len(_CUT_COLOURS)], dtype=np.int16)
+            arr = np.clip(base[None, None, :] + texture + (i % 5), 0, 255).astype(np.uint8)
+            if marker:
+                arr[: max(1, height // 4), : max(1, width // 4)] = 255
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+            frame.pts = i
+            for packet in vstream.encode(frame):
                 out.mux(packet)
-        for packet in astream.encode():
+        for packet in vstream.encode():
             out.mux(packet)
-    out.close()
+        if astream is not None:
+            _write_tone(out, astream, seconds, sample_rate, tone_hz)
+    finally:
+        out.close()
+
+
+def make_audio_only(path: PathLike, *, seconds: float = 1.0, tone_hz: float = 440.0) -> None:
+    """An AAC tone in an MP4 container (.m4a or .mp4): a media container without any video stream."""
+    out = av.open(os.fspath(path), mode="w", format="mp4")
+    try:
+        stream = out.add_stream("aac", rate=16000, layout="mono")
+        _write_tone(out, stream, seconds, 16000, tone_hz)
+    finally:
+        out.close()
+
+
+def _top_level_boxes(data: bytes) -> list[tuple[bytes, int, int]]:
+    boxes, pos = [], 0
+    while pos + 8 <= len(data):
+        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        if size == 1:
+            size = struct.unpack(">Q", data[pos + 8 : pos + 16])[0]
+        if size < 8:
+            break
+        boxes.append((kind, pos, size))
+        pos += size
+    return boxes
+
+
+def make_no_frames(path: PathLike, *, seconds: float = 2.0) -> None:
+    """An MP4 whose index declares a video stream of `seconds` but whose media data is gone: the header
+    reads fine, no frame can be decoded (a download cut short right after a "fast start" index)."""
+    make_mp4(path, seconds=seconds, audio=False, faststart=True)
+    data = Path(path).read_bytes()
+    mdat = next(pos for kind, pos, _ in _top_level_boxes(data) if kind == b"mdat")
+    Path(path).write_bytes(data[: mdat + 8])
 
 
 def make_truncated(src: PathLike, dst: PathLike, keep_fraction: float = 0.5) -> None:
+    """The first `keep_fraction` of `src`'s bytes (at least one) written to `dst`."""
     data = Path(src).read_bytes()
     Path(dst).write_bytes(data[: max(1, int(len(data) * keep_fraction))])
 
@@ -210,8 +323,6 @@ def make_text_as(path: PathLike, text: str = "not an image, just some notes\n") 
 
 def make_bomb_png(path: PathLike, width: int = 30000, height: int = 30000) -> None:
     """A small PNG whose header declares width×height pixels (the data after it does not match)."""
-    import io
-
     buf = io.BytesIO()
     Image.new("RGB", (8, 8), (1, 2, 3)).save(buf, "PNG")
     data = bytearray(buf.getvalue())

@@ -7,76 +7,135 @@ import re
 import struct
 import threading
 import warnings
-from datetime import datetime
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+import numpy as np
+from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 
 from chronicon.errors import MediaError
 
-_heif_lock = threading.Lock()
-# Chronicon's own limit replaces Pillow's (see register_heif); the lock keeps registration single.
-_heif_registered = False
+# The still-image formats Chronicon reads (the JPEG opener also returns MPO, the multi-picture JPEG of
+# phones). Image.open only tries these plugins, so a file that merely claims to be a photo never reaches
+# Pillow's exotic ones (EPS would start Ghostscript, for example).
+PHOTO_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "HEIF", "AVIF", "WEBP", "TIFF", "GIF", "BMP")
+
+_setup_lock = threading.Lock()
+_setup_done = False
+_formats: tuple[str, ...] = PHOTO_FORMATS  # narrowed to the registered ones (AVIF needs libavif, ...)
 
 
 def register_heif() -> None:
-    """Set Pillow up for scanning; safe to call many times.
+    """Set Pillow up for scanning; idempotent, cheap and thread-safe, so call it as often as you like.
 
-    Registers HEIC/HEIF (pillow-heif, when installed) and turns off Pillow's own pixel limit, which would
-    refuse even to read the header of a big image: `open_image` applies `scan.max_image_pixels` itself,
-    before decoding, and metadata reading never decodes pixels.
+    Registers the HEIC/HEIF opener of pillow-heif (a no-op when it is not installed) and lifts Pillow's own
+    pixel limit, which would refuse even to read the header of a big photo: `open_image` applies
+    `scan.max_image_pixels` itself, before decoding, and `read_photo_metadata` never decodes pixels.
+    Both readers call this themselves.
     """
-    global _heif_registered
-    with _heif_lock:
-        if _heif_registered:
+    global _setup_done, _formats
+    if _setup_done:
+        return
+    with _setup_lock:
+        if _setup_done:
             return
         Image.MAX_IMAGE_PIXELS = None
         try:
             import pillow_heif
         except ImportError:
-            return
-        pillow_heif.register_heif_opener()
-        _heif_registered = True
+            pass
+        else:
+            pillow_heif.register_heif_opener()
+        Image.init()
+        _formats = tuple(name for name in PHOTO_FORMATS if name in Image.OPEN)
+        _setup_done = True
 
 
-_DECODE_ERRORS = (
-    SyntaxError,
-    ValueError,
-    struct.error,
-    EOFError,
-    IndexError,
-    TypeError,
-    Image.DecompressionBombError,
-)
+def _reason(exc: BaseException, path: str | None = None) -> str:
+    """A short, path-free description of why a decoder gave up."""
+    text = str(exc).strip()
+    if path:
+        text = text.replace(f"'{path}'", "").replace(path, "").strip()
+    if not text or isinstance(exc, (struct.error, KeyError, IndexError, TypeError, EOFError)):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
-_ACCESS_ERRORS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
+def _is_access_error(exc: OSError) -> bool:
+    # The OS refused or failed to read the file (errno set): the caller classifies those. Pillow's own
+    # "image file is truncated", "decoder error -2", "cannot identify image file" carry no errno.
+    return exc.errno is not None
 
 
 def _open(path: str) -> Image.Image:
+    """Open lazily (header only); OSErrors about the file itself propagate, bad content is a MediaError."""
+    register_heif()
     if os.path.getsize(path) == 0:
         raise MediaError("empty file")
     try:
-        return Image.open(path)
+        return Image.open(path, formats=_formats)
     except UnidentifiedImageError as exc:
-        raise MediaError("not a readable image: Pillow cannot identify its format") from exc
+        raise MediaError("not a readable image: unknown format or damaged header") from exc
     except OSError as exc:
-        if isinstance(exc, _ACCESS_ERRORS):
+        if _is_access_error(exc):
             raise
-        raise MediaError(f"not a readable image: {exc}") from exc
-    except _DECODE_ERRORS as exc:
-        raise MediaError(f"not a readable image: {exc}") from exc
+        raise MediaError(f"not a readable image: {_reason(exc, path)}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # a plugin choking on a malformed header (ValueError, struct.error, ...)
+        raise MediaError(f"not a readable image: {_reason(exc, path)}") from exc
 
 
 # -- EXIF ------------------------------------------------------------------------------------------------
-def _num(value: Any) -> float | None:
+_Tags = ExifTags.Base
+_Gps = ExifTags.GPS
+
+
+def _field(ifd: Mapping[int, Any], tag: int) -> Any:
+    """One EXIF value, or None when it is absent or cannot even be decoded."""
     try:
-        if isinstance(value, tuple) and len(value) == 2:
-            return float(value[0]) / float(value[1]) if float(value[1]) else None
-        result = float(value)
-    except (TypeError, ValueError, ZeroDivisionError):
+        return ifd.get(tag)
+    except Exception:
         return None
-    return result if result == result and abs(result) != float("inf") else None  # no NaN / inf
+
+
+def _ifd(exif: Image.Exif, which: ExifTags.IFD) -> dict[int, Any]:
+    try:
+        return dict(exif.get_ifd(which))
+    except Exception:
+        return {}
+
+
+def _num(value: Any) -> float | None:
+    """A finite float from an int, float, IFDRational or (numerator, denominator); None otherwise."""
+    try:
+        if isinstance(value, (tuple, list)):
+            if len(value) == 1:
+                value = value[0]
+            elif len(value) == 2:
+                numerator, denominator = float(value[0]), float(value[1])
+                return numerator / denominator if denominator else None
+            else:
+                return None
+        if isinstance(value, (str, bytes)):
+            return None
+        result = float(value)
+    except (TypeError, ValueError, ZeroDivisionError, OverflowError):
+        return None
+    return result if np.isfinite(result) else None  # IFDRational(x, 0) is NaN
+
+
+def _positive(value: Any, digits: int) -> float | None:
+    number = _num(value)
+    return round(number, digits) if number is not None and number > 0 else None
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, (tuple, list)):
+        value = value[0] if value else None
+    number = _num(value)
+    return int(number) if number is not None else None
 
 
 def _text(value: Any) -> str | None:
@@ -88,165 +147,223 @@ def _text(value: Any) -> str | None:
     return cleaned or None
 
 
-def _int(value: Any) -> int | None:
-    if isinstance(value, (tuple, list)):
-        value = value[0] if value else None
-    number = _num(value)
-    return int(number) if number is not None else None
+_EXIF_DATE = re.compile(r"^(\d{4})[:\-/.](\d{2})[:\-/.](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+_OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
 
 
-_EXIF_DATE = re.compile(r"^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-_OFFSET = re.compile(r"^\s*([+-])(\d{2}):?(\d{2})\s*$")
-
-
-def _exif_datetime(value: Any, subsec: Any = None, offset: Any = None) -> str | None:
+def _exif_datetime(value: Any) -> datetime | None:
     text = _text(value)
-    if not text:
-        return None
-    match = _EXIF_DATE.match(text)
+    match = _EXIF_DATE.match(text) if text else None
     if not match:
         return None
+    year, month, day, hour, minute, second = (int(group) for group in match.groups())
     try:
-        year, month, day, hour, minute, second = (int(g) for g in match.groups())
-        moment = datetime(year, month, day, hour, minute, second)
-    except ValueError:  # "0000:00:00 00:00:00" and other impossible dates
+        return datetime(year, month, day, hour, minute, second)
+    except ValueError:  # "0000:00:00 00:00:00", month 13 and other impossible dates
         return None
-    out = moment.isoformat()
-    sub = _text(subsec)
-    if sub and sub.isdigit():
-        out += "." + sub
-    off = _text(offset)
-    if off and _OFFSET.match(off):
-        sign, hours, minutes = _OFFSET.match(off).groups()  # type: ignore[union-attr]
-        out += f"{sign}{hours}:{minutes}"
-    return out
 
 
-def _gps_coord(value: Any, ref: Any) -> float | None:
-    try:
-        degrees, minutes, seconds = (_num(v) for v in value)
-    except (TypeError, ValueError):
+def _subsec(value: Any) -> int:
+    """SubSecTime* ("123", "05", "  ") as microseconds."""
+    text = _text(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+    if not text or not text.isdigit():
+        return 0
+    return int(text[:6].ljust(6, "0"))
+
+
+def _offset(value: Any) -> timezone | None:
+    text = _text(value)
+    if text == "Z":
+        return UTC
+    match = _OFFSET.match(text) if text else None
+    if not match:
         return None
-    if degrees is None or minutes is None or seconds is None:
+    sign, hours, minutes = match.groups()
+    delta = timedelta(hours=int(hours), minutes=int(minutes))
+    if delta > timedelta(hours=14) or int(minutes) >= 60:
         return None
-    coord = degrees + minutes / 60 + seconds / 3600
-    if _text(ref) in ("S", "W"):
-        coord = -coord
-    return round(coord, 7)
+    return timezone(-delta if sign == "-" else delta)
+
+
+def _taken_at(base: Mapping[int, Any], exif_ifd: Mapping[int, Any]) -> str | None:
+    """DateTimeOriginal, else DateTimeDigitized, else DateTime, as ISO 8601; aware when an offset is known."""
+    candidates = (
+        (_field(exif_ifd, _Tags.DateTimeOriginal), _Tags.SubsecTimeOriginal, _Tags.OffsetTimeOriginal),
+        (_field(exif_ifd, _Tags.DateTimeDigitized), _Tags.SubsecTimeDigitized, _Tags.OffsetTimeDigitized),
+        (_field(base, _Tags.DateTime), _Tags.SubsecTime, _Tags.OffsetTime),
+    )
+    offsets = [_offset(_field(exif_ifd, tag)) for _, _, tag in candidates]
+    for index, (value, subsec_tag, _) in enumerate(candidates):
+        moment = _exif_datetime(value)
+        if moment is None:
+            continue
+        moment = moment.replace(microsecond=_subsec(_field(exif_ifd, subsec_tag)))
+        # The offset written for this date, else any other one of the photo (they share a time zone).
+        zone = offsets[index] or next((offset for offset in offsets if offset is not None), None)
+        return moment.replace(tzinfo=zone).isoformat()
+    return None
+
+
+def _gps_coord(value: Any, ref: Any, limit: float) -> float | None:
+    if isinstance(value, (tuple, list)) and 1 <= len(value) <= 3:
+        parts = [_num(part) for part in value]
+    else:
+        parts = [_num(value)]
+    if not parts or any(part is None for part in parts):
+        return None
+    coord = sum(part / 60**index for index, part in enumerate(parts) if part is not None)
+    if (_text(ref) or "").upper()[:1] in ("S", "W"):
+        coord = -abs(coord)
+    return round(coord, 7) if abs(coord) <= limit else None
+
+
+def _altitude(value: Any, ref: Any) -> float | None:
+    altitude = _num(value)
+    if altitude is None:
+        return None
+    if isinstance(ref, bytes):
+        ref = ref[0] if ref else 0
+    below_sea_level = _int(ref) == 1 or _text(ref) == "1"
+    return round(-abs(altitude) if below_sea_level else altitude, 3)
 
 
 def read_photo_metadata(path: str) -> dict[str, Any]:
-    """Format, oriented size, date, camera, exposure and GPS from a photo's header (no pixel decoding)."""
+    """Format, oriented size, date, camera, exposure and GPS from a photo's header (pixels are not decoded).
+
+    Every key is always present; a value is None when the photo does not say or says something malformed.
+    """
     with _open(path) as img:
+        fmt = img.format
+        width, height = img.size
         try:
             exif = img.getexif()
-            exif_ifd = dict(exif.get_ifd(ExifTags.IFD.Exif))
-            gps_ifd = dict(exif.get_ifd(ExifTags.IFD.GPSInfo))
-        except Exception:  # malformed EXIF must never make the photo unreadable
-            exif, exif_ifd, gps_ifd = Image.Exif(), {}, {}
-        width, height = img.size
-        fmt = img.format
-    tags = ExifTags.Base
-    orientation = _int(exif.get(tags.Orientation))
+        except Exception:  # malformed EXIF never makes the photo unreadable
+            exif = Image.Exif()
+        exif_ifd = _ifd(exif, ExifTags.IFD.Exif)
+        gps_ifd = _ifd(exif, ExifTags.IFD.GPSInfo)
+    orientation = _int(_field(exif, _Tags.Orientation))
     if orientation not in range(1, 9):
         orientation = None
     if orientation in (5, 6, 7, 8):
         width, height = height, width
-    taken = (
-        _exif_datetime(
-            exif_ifd.get(tags.DateTimeOriginal),
-            exif_ifd.get(tags.SubsecTimeOriginal),
-            exif_ifd.get(tags.OffsetTimeOriginal),
-        )
-        or _exif_datetime(
-            exif_ifd.get(tags.DateTimeDigitized),
-            exif_ifd.get(tags.SubsecTimeDigitized),
-            exif_ifd.get(tags.OffsetTimeDigitized),
-        )
-        or _exif_datetime(exif.get(tags.DateTime), exif_ifd.get(tags.SubsecTime), exif_ifd.get(tags.OffsetTime))
-    )
-    lens = _text(exif_ifd.get(tags.LensModel))
-    if lens is None and _text(exif_ifd.get(tags.LensMake)):
-        lens = _text(exif_ifd.get(tags.LensMake))
-    iso = _int(exif_ifd.get(tags.ISOSpeedRatings)) or _int(exif_ifd.get(0x8833))  # ISOSpeed
-    gps = ExifTags.GPS
-    lat = _gps_coord(gps_ifd.get(gps.GPSLatitude), gps_ifd.get(gps.GPSLatitudeRef))
-    lon = _gps_coord(gps_ifd.get(gps.GPSLongitude), gps_ifd.get(gps.GPSLongitudeRef))
-    alt = _num(gps_ifd.get(gps.GPSAltitude))
-    if alt is not None and gps_ifd.get(gps.GPSAltitudeRef) in (1, b"\x01"):
-        alt = -alt
-    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        lat = lon = alt = None
-    exposure = exif_ifd.get(tags.ExposureTime)
+    lens = _text(_field(exif_ifd, _Tags.LensModel)) or _text(_field(exif_ifd, _Tags.LensMake))
+    iso = _int(_field(exif_ifd, _Tags.ISOSpeedRatings)) or _int(_field(exif_ifd, _Tags.ISOSpeed))
     return {
         "format": fmt,
         "width": width,
         "height": height,
         "orientation": orientation,
-        "taken_at": taken,
-        "camera_make": _text(exif.get(tags.Make)),
-        "camera_model": _text(exif.get(tags.Model)),
+        "taken_at": _taken_at(exif, exif_ifd),
+        "camera_make": _text(_field(exif, _Tags.Make)),
+        "camera_model": _text(_field(exif, _Tags.Model)),
         "lens": lens,
-        "iso": iso,
-        "f_number": _round(_num(exif_ifd.get(tags.FNumber)), 3),
-        "exposure_time": _round(_num(exposure), 9),
-        "focal_length": _round(_num(exif_ifd.get(tags.FocalLength)), 3),
-        "gps_lat": lat,
-        "gps_lon": lon,
-        "gps_alt": _round(alt, 3),
+        "iso": iso if iso is not None and iso > 0 else None,
+        "f_number": _positive(_field(exif_ifd, _Tags.FNumber), 3),
+        "exposure_time": _positive(_field(exif_ifd, _Tags.ExposureTime), 9),
+        "focal_length": _positive(_field(exif_ifd, _Tags.FocalLength), 3),
+        "gps_lat": _gps_coord(_field(gps_ifd, _Gps.GPSLatitude), _field(gps_ifd, _Gps.GPSLatitudeRef), 90),
+        "gps_lon": _gps_coord(_field(gps_ifd, _Gps.GPSLongitude), _field(gps_ifd, _Gps.GPSLongitudeRef), 180),
+        "gps_alt": _altitude(_field(gps_ifd, _Gps.GPSAltitude), _field(gps_ifd, _Gps.GPSAltitudeRef)),
     }
 
 
-def _round(value: float | None, digits: int) -> float | None:
-    return None if value is None else round(value, digits)
-
-
 # -- decoding --------------------------------------------------------------------------------------------
+# The same table as ImageOps.exif_transpose, applied from our own tolerant orientation reading so that a
+# malformed EXIF block costs the rotation at worst, never the photo.
+_TRANSPOSE: dict[int, Image.Transpose] = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return _int(img.getexif().get(_Tags.Orientation)) or 1
+    except Exception:
+        return 1
+
+
+def _high_depth_to_rgb(img: Image.Image) -> Image.Image:
+    """16-bit and 32-bit integer or float greyscale to 8-bit RGB, keeping the picture recognisable."""
+    data = np.nan_to_num(np.asarray(img, dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    low = float(data.min()) if data.size else 0.0
+    high = float(data.max()) if data.size else 0.0
+    if img.mode.startswith("I;16"):
+        data = data / 257.0  # the full 16-bit range, whatever this photo uses of it
+    elif img.mode == "F" and low >= 0.0 and high <= 1.0:
+        data = data * 255.0  # normalised floats
+    elif low >= 0.0 and high <= 255.0:
+        pass
+    elif low >= 0.0 and high <= 65535.0:
+        data = data / 257.0  # 16-bit samples in a 32-bit mode
+    else:
+        data = (data - low) * (255.0 / (high - low))
+    grey = np.clip(np.rint(data), 0, 255).astype(np.uint8)
+    return Image.fromarray(grey).convert("RGB")
+
+
 def _to_rgb(img: Image.Image) -> Image.Image:
-    if img.mode == "RGB":
+    mode = img.mode
+    if mode == "RGB":
         return img
-    if img.mode in ("I;16", "I;16B", "I;16L", "I"):
-        return img.point(lambda v: v / 256).convert("L").convert("RGB")
-    if img.mode == "F":
-        return img.convert("L").convert("RGB")
-    if img.mode == "P" and "transparency" in img.info:
-        img = img.convert("RGBA")
-    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
-        rgba = img.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return img.convert("RGB")
+    if mode in ("I", "F") or mode.startswith("I;16"):
+        return _high_depth_to_rgb(img)
+    try:
+        if "transparency" in img.info and mode in ("P", "L", "RGB", "1"):
+            img = img.convert("RGBA")
+        if img.mode in ("RGBA", "RGBa", "LA", "La", "PA"):
+            rgba = img.convert("RGBA")
+            white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            return Image.alpha_composite(white, rgba).convert("RGB")
+        return img.convert("RGB")
+    except ValueError as exc:  # LAB, HSV, ... without a colour-management profile
+        raise MediaError(f"cannot convert a {mode} image to RGB: {_reason(exc)}") from exc
 
 
 def open_image(path: str, *, max_pixels: int, draft_size: int | None = None) -> Image.Image:
-    """Decode a photo to upright RGB, refusing images that declare more than max_pixels before decoding."""
+    """Decode a photo to upright RGB (first frame of an animation; transparency over white).
+
+    Refuses, before decoding, an image whose header declares more than `max_pixels` pixels. With
+    `draft_size`, a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale whose sides are still at least
+    `draft_size` (DCT scaling, much cheaper than decoding full size and resizing).
+    """
     img = _open(path)
     try:
         width, height = img.size
         if width * height > max_pixels:
             raise MediaError(
                 f"image declares {width}×{height} ({width * height / 1e6:.1f} MP), above the limit of "
-                f"{max_pixels / 1e6:.1f} MP (scan.max_image_pixels); not decoded"
+                f"{max_pixels / 1e6:.1f} MP (scan.max_image_pixels)"
             )
-        if draft_size and img.format == "JPEG":
+        if draft_size and isinstance(img, JpegImagePlugin.JpegImageFile):  # JPEG and MPO
             img.draft("RGB", (draft_size, draft_size))
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img.load()
-        upright = ImageOps.exif_transpose(img) or img
-        return _to_rgb(upright)
+        orientation = _orientation(img)
+        upright = img.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else img
+        result = _to_rgb(upright)
+        if result is img:
+            result = img.copy()  # the caller gets an image of its own; the file is closed below
+        return result
     except MediaError:
-        img.close()
         raise
-    except Image.DecompressionBombWarning as exc:
-        img.close()
-        raise MediaError(f"decompression bomb guard: {exc}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(f"decompression bomb guard: {_reason(exc)}") from exc
     except OSError as exc:
-        img.close()
-        if isinstance(exc, _ACCESS_ERRORS):
+        if _is_access_error(exc):
             raise
-        raise MediaError(f"truncated or corrupt image: {exc}") from exc
-    except _DECODE_ERRORS as exc:
+        raise MediaError(f"truncated or corrupt image: {_reason(exc, path)}") from exc
+    except MemoryError:
+        raise
+    except Exception as exc:  # SyntaxError, ValueError, struct.error, EOFError, ... from a damaged stream
+        raise MediaError(f"truncated or corrupt image: {_reason(exc, path)}") from exc
+    finally:
         img.close()
-        raise MediaError(f"truncated or corrupt image: {exc}") from exc

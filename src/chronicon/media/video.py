@@ -2,46 +2,175 @@
 
 from __future__ import annotations
 
+import errno
+import math
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
 import av
+from av.audio.stream import AudioStream
+from av.container import InputContainer
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
 from PIL import Image
 
 from chronicon.errors import MediaError
 
-_ACCESS_ERRORS = (PermissionError, FileNotFoundError, IsADirectoryError, NotADirectoryError)
-# ISO 6709 as QuickTime/MP4 write it: +DD.DDDD+DDD.DDDD[+AAA.AAA][CRS]/
-_ISO6709 = re.compile(r"^\s*([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
-_LOCATION_KEYS = ("com.apple.quicktime.location.ISO6709", "location", "location-eng")
-_DATE_KEYS = ("com.apple.quicktime.creationdate", "creation_time", "date")
+# ISO 6709 as QuickTime/MP4/Android write it: ±DD.DDDD±DDD.DDDD[±AAA.AAA][CRS...]/
+_ISO6709 = re.compile(r"^\s*([+-]\d{1,2}(?:\.\d+)?)([+-]\d{1,3}(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
+# Metadata keys, lower-cased (Matroska tags come back upper-case: "LOCATION").
+_LOCATION_KEYS = ("com.apple.quicktime.location.iso6709", "location", "location-eng")
+# The QuickTime key keeps the camera's local offset; creation_time is UTC (naive for AVI's IDIT).
+_DATE_KEYS = ("com.apple.quicktime.creationdate", "creation_time")
+# How far past the keyframe a seek lands on the poster search decodes before settling (stream seconds).
+_MAX_DECODE_AHEAD = 2.0
+# Undecodable packets tolerated at the start before a stream counts as having no decodable frame.
+_MAX_BAD_PACKETS = 8
+
+
+def _short(exc: BaseException) -> str:
+    """FFmpeg's message without the "[Errno N]" prefix and the path; a type name where there is none."""
+    text = getattr(exc, "strerror", None) or str(exc)
+    text = re.sub(r"^\[Errno -?\d+\]\s*", "", str(text)).split(": '", 1)[0].strip()
+    return text or type(exc).__name__
+
+
+def _is_access_error(exc: BaseException) -> bool:
+    """Whether the OS refused the file itself (missing, a directory, no permission): the caller classifies
+    those, so they propagate. PyAV raises them as subclasses of the builtin OSError classes, but it maps
+    every FFmpeg error code the same way, and FFmpeg uses AVERROR(EIO) and -1 (= EPERM, "Operation not
+    permitted") for damaged data too: only these errnos mean the file could not be opened."""
+    if isinstance(exc, (FileNotFoundError, IsADirectoryError, NotADirectoryError)):
+        return True
+    return isinstance(exc, PermissionError) and exc.errno == errno.EACCES
+
+
+def _failure(exc: Exception, what: str) -> Exception:
+    """What to raise for an exception out of PyAV: access errors stay, anything else is a MediaError."""
+    if isinstance(exc, MediaError) or _is_access_error(exc):
+        return exc
+    if isinstance(exc, MemoryError) and not isinstance(exc, av.FFmpegError):
+        return exc
+    return MediaError(f"{what}: {_short(exc)}")
 
 
 @contextmanager
-def _open(path: str) -> Iterator[Any]:
+def _opened(path: str) -> Iterator[InputContainer]:
+    """The file opened read-only; always closed. Errors inside the block are translated too."""
     if os.path.getsize(path) == 0:
         raise MediaError("empty file")
     try:
         container = av.open(path, mode="r", metadata_errors="replace")
-    except _ACCESS_ERRORS:
-        raise
-    except av.FFmpegError as exc:
-        raise MediaError(f"not a readable video: {_short(exc)}") from exc
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise MediaError(f"not a readable video: {exc}") from exc
+    except (av.FFmpegError, ValueError) as exc:
+        error = _failure(exc, "not a readable video")
+        if error is exc:
+            raise
+        raise error from exc
     try:
         yield container
+    except av.FFmpegError as exc:  # demuxing or decoding gave up; our own bugs are not translated
+        error = _failure(exc, "damaged video")
+        if error is exc:
+            raise
+        raise error from exc
     finally:
         container.close()
 
 
-def _short(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc)
-    return text.split(": '", 1)[0]
+def _video_stream(container: InputContainer) -> VideoStream:
+    """The first real video stream (cover art, an "attached picture" stream, does not count)."""
+    for stream in container.streams.video:
+        if int(stream.disposition) & int(av.stream.Disposition.attached_pic):
+            continue
+        if getattr(stream, "codec_context", None) is None:  # PyAV found no decoder for the codec id
+            raise MediaError(f"no decoder for the video codec ({_codec_label(stream)})")
+        return stream
+    raise MediaError("no video stream (audio-only or not a video)")
+
+
+def _codec_label(stream: VideoStream) -> str:
+    try:
+        tag = str(stream.codec_tag).strip("\x00 ")
+    except Exception:
+        tag = ""
+    return f"codec tag {tag!r}" if tag else "unknown codec"
+
+
+def _duration(container: InputContainer, stream: VideoStream) -> float | None:
+    if container.duration and container.duration > 0:
+        return container.duration / 1_000_000
+    if stream.duration and stream.time_base and stream.duration > 0:
+        return float(stream.duration * stream.time_base)
+    return None
+
+
+def _decoded(container: InputContainer, stream: VideoStream) -> Iterator[VideoFrame]:
+    """Frames of one stream in presentation order, stepping over a few undecodable packets."""
+    bad = 0
+    yielded = False
+    last_error: Exception | None = None
+    for packet in container.demux(stream):
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            if _is_access_error(exc):
+                raise
+            bad += 1
+            last_error = exc
+            if bad >= _MAX_BAD_PACKETS:
+                break
+            continue
+        for frame in frames:
+            if isinstance(frame, VideoFrame):
+                yielded = True
+                yield frame
+    if last_error is not None and not yielded:
+        raise MediaError(f"no decodable video frame: {_short(last_error)}")
+
+
+def _first_frame(container: InputContainer, stream: VideoStream) -> VideoFrame:
+    try:
+        for frame in _decoded(container, stream):
+            return frame
+    except av.FFmpegError as exc:  # the demuxer gave up
+        error = _failure(exc, "no decodable video frame")
+        if error is exc:
+            raise
+        raise error from exc
+    raise MediaError("no decodable video frame: the video stream holds no pictures")
+
+
+def _rotation(frame: VideoFrame) -> int:
+    """The display rotation as PyAV reports it (counter-clockwise degrees), as one of 0, 90, 180, 270."""
+    try:
+        value = float(frame.rotation)
+    except (TypeError, ValueError, AttributeError):
+        return 0
+    if not math.isfinite(value):
+        return 0
+    return round(value / 90.0) * 90 % 360
+
+
+def _aspect(stream: VideoStream) -> float:
+    """The sample (pixel) aspect ratio, the container's before the codec's as players do; 1 when unknown
+    (0/1) or absurd."""
+    for ratio in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if ratio and ratio > 0:
+            value = float(ratio)
+            return value if 0.2 <= value <= 5.0 else 1.0
+    return 1.0
+
+
+def _display_size(width: int, height: int, sample_aspect: float, rotation: int) -> tuple[int, int]:
+    if sample_aspect > 1.0:
+        width = round(width * sample_aspect)
+    elif sample_aspect < 1.0:
+        height = round(height / sample_aspect)
+    return (height, width) if rotation in (90, 270) else (width, height)
 
 
 def _parse_iso6709(text: str) -> tuple[float, float, float | None] | None:
@@ -52,128 +181,159 @@ def _parse_iso6709(text: str) -> tuple[float, float, float | None] | None:
     alt = float(match.group(3)) if match.group(3) else None
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
         return None
-    return lat, lon, alt
+    return round(lat, 7), round(lon, 7), (round(alt, 3) if alt is not None else None)
 
 
 def _parse_date(text: str) -> str | None:
     cleaned = text.strip()
-    if cleaned.endswith("Z"):
+    if cleaned.endswith(("Z", "z")):
         cleaned = cleaned[:-1] + "+00:00"
     cleaned = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", cleaned)  # +0200 -> +02:00
     try:
         moment = datetime.fromisoformat(cleaned)
     except ValueError:
         return None
-    if moment.year < 1971:  # 1904/1970 epoch zeros that cameras write when they do not know
+    if moment.year < 1971:  # the 1904/1970 epoch zeros that devices write when they do not know
         return None
     return moment.replace(microsecond=0).isoformat()
 
 
-def _normalise_rotation(value: float | int | None) -> int:
-    if value is None:
-        return 0
-    return int(round(float(value) / 90.0) * 90) % 360
+def _metadata(container: InputContainer, stream: VideoStream) -> dict[str, str]:
+    """Stream then container tags (the container wins), keys lower-cased."""
+    merged: dict[str, str] = {}
+    for source in (stream.metadata, container.metadata):
+        for key, value in dict(source).items():
+            if isinstance(value, str) and value.strip():
+                merged[str(key).lower()] = value
+    return merged
 
 
-def _first_frame(container: Any, stream: Any) -> Any:
-    try:
-        for frame in container.decode(stream):
-            return frame
-    except av.FFmpegError as exc:
-        raise MediaError(f"no decodable video frame: {_short(exc)}") from exc
-    raise MediaError("no decodable video frame")
+def _location(meta: Mapping[str, str]) -> tuple[float | None, float | None, float | None]:
+    for key in _LOCATION_KEYS:
+        parsed = _parse_iso6709(meta[key]) if key in meta else None
+        if parsed:
+            return parsed
+    return None, None, None
+
+
+def _taken_at(meta: Mapping[str, str]) -> str | None:
+    for key in _DATE_KEYS:
+        taken = _parse_date(meta[key]) if key in meta else None
+        if taken:
+            return taken
+    return None
+
+
+def _audio_codec(audio: AudioStream | None) -> str | None:
+    context = getattr(audio, "codec_context", None)  # None as well when FFmpeg has no decoder for it
+    return str(context.name) if context is not None else None
 
 
 def read_video_metadata(path: str) -> dict[str, Any]:
-    """Container, duration, fps, display size, rotation, codecs, bitrate, audio, date and GPS of a video."""
-    with _open(path) as container:
-        if not container.streams.video:
-            raise MediaError("no video stream (audio-only or not a video)")
-        stream = container.streams.video[0]
+    """Container, duration, fps, display size, rotation, codecs, bitrate, audio, date and GPS of a video.
+
+    Reads the headers and decodes one frame (for the rotation, which FFmpeg attaches to decoded frames).
+    """
+    with _opened(path) as container:
+        stream = _video_stream(container)
         audio = container.streams.audio[0] if container.streams.audio else None
-        meta: dict[str, str] = {**dict(stream.metadata), **dict(container.metadata)}
-        duration: float | None = None
-        if container.duration:
-            duration = container.duration / 1_000_000
-        elif stream.duration and stream.time_base:
-            duration = float(stream.duration * stream.time_base)
+        meta = _metadata(container, stream)
         rate = stream.average_rate or stream.guessed_rate
-        width, height = stream.codec_context.width, stream.codec_context.height
-        codec = stream.codec_context.name
+        codec = stream.codec_context
         frame = _first_frame(container, stream)
-        rotation = _normalise_rotation(getattr(frame, "rotation", 0))
-        if not width or not height:
-            width, height = frame.width, frame.height
-        bitrate = container.bit_rate or None
-    if rotation in (90, 270):
-        width, height = height, width
-    lat = lon = alt = None
-    for key in _LOCATION_KEYS:
-        if meta.get(key):
-            parsed = _parse_iso6709(meta[key])
-            if parsed:
-                lat, lon, alt = parsed
-                break
-    taken = None
-    for key in _DATE_KEYS:
-        if meta.get(key):
-            taken = _parse_date(meta[key])
-            if taken:
-                break
-    fmt = container.format.name.split(",")[0]
-    return {
-        "format": fmt,
-        "duration": round(duration, 3) if duration is not None else None,
-        "fps": round(float(rate), 3) if rate else None,
-        "width": width,
-        "height": height,
-        "rotation": rotation,
-        "video_codec": codec,
-        "audio_codec": audio.codec_context.name if audio is not None else None,
-        "bitrate": int(bitrate) if bitrate else None,
-        "has_audio": audio is not None,
-        "taken_at": taken,
-        "gps_lat": lat,
-        "gps_lon": lon,
-        "gps_alt": alt,
-    }
+        rotation = _rotation(frame)
+        width, height = _display_size(
+            codec.width or frame.width,
+            codec.height or frame.height,
+            _aspect(stream),
+            rotation,
+        )
+        duration = _duration(container, stream)
+        lat, lon, alt = _location(meta)
+        return {
+            "format": container.format.name.split(",")[0],
+            "duration": round(duration, 3) if duration is not None else None,
+            "fps": round(float(rate), 3) if rate else None,
+            "width": width,
+            "height": height,
+            "rotation": rotation,
+            "video_codec": codec.name,
+            "audio_codec": _audio_codec(audio),
+            "bitrate": int(container.bit_rate) if container.bit_rate else None,
+            "has_audio": audio is not None,
+            "taken_at": _taken_at(meta),
+            "gps_lat": lat,
+            "gps_lon": lon,
+            "gps_alt": alt,
+        }
+
+
+def _frame_near(container: InputContainer, stream: VideoStream, target: float) -> VideoFrame | None:
+    """The first frame at or after `target` seconds, seeking to the keyframe before it.
+
+    Decodes at most about two seconds of stream past where the seek landed (a long GOP or a bad index
+    must not mean decoding the whole video) and then settles for the last frame decoded.
+    """
+    assert stream.time_base is not None
+    container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
+    last: VideoFrame | None = None
+    landed: float | None = None
+    for frame in _decoded(container, stream):
+        last = frame
+        when = frame.time
+        if when is None:
+            return frame
+        if landed is None:
+            landed = when
+        if when >= target - 1e-3 or when - landed >= _MAX_DECODE_AHEAD:
+            return frame
+    return last
 
 
 def _upright(image: Image.Image, rotation: int) -> Image.Image:
-    # FFmpeg's display-matrix angle is counter-clockwise; PIL's rotate() is counter-clockwise too.
-    if rotation % 360 == 0:
-        return image
-    return image.rotate(rotation, expand=True)
+    # PyAV's rotation is the counter-clockwise turn that displays the frame upright (FFmpeg's autorotate
+    # applies the same), and Image.Transpose.ROTATE_90 turns counter-clockwise too.
+    turns = {90: Image.Transpose.ROTATE_90, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_270}
+    return image.transpose(turns[rotation]) if rotation in turns else image
 
 
 def read_poster_frame(path: str, *, at_fraction: float = 0.1, max_side: int = 640) -> Image.Image:
-    """One upright RGB frame from about `at_fraction` into the video, decoded by seeking (never the whole file)."""
-    with _open(path) as container:
-        if not container.streams.video:
-            raise MediaError("no video stream (audio-only or not a video)")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        duration = container.duration / 1_000_000 if container.duration else None
-        target = (duration or 0.0) * min(max(at_fraction, 0.0), 1.0)
-        chosen = None
-        try:
-            if target > 0 and stream.time_base:
-                container.seek(int(target / stream.time_base), stream=stream, backward=True, any_frame=False)
-            for frame in container.decode(stream):
-                chosen = frame
-                if frame.time is None or frame.time >= target or frame.time > target + 2.0:
-                    break
-        except av.FFmpegError:
-            chosen = None
-        if chosen is None:  # seeking failed or landed past the end: take the first frame
-            container.seek(0)
-            chosen = _first_frame(container, stream)
-        rotation = _normalise_rotation(getattr(chosen, "rotation", 0))
-        scale = min(1.0, max_side / max(chosen.width, chosen.height))
-        width = max(2, int(chosen.width * scale) // 2 * 2)
-        height = max(2, int(chosen.height * scale) // 2 * 2)
-        try:
-            image = chosen.to_image(width=width, height=height)
-        except (av.FFmpegError, ValueError) as exc:
-            raise MediaError(f"cannot convert the poster frame: {_short(exc)}") from exc
-    return _upright(image.convert("RGB"), rotation)
+    """One upright RGB frame from about `at_fraction` into the video, its longest side at most `max_side`.
+
+    Seeks (never decodes the whole file); falls back to the first frame when seeking fails or finds nothing.
+    """
+    fraction = min(max(at_fraction, 0.0), 1.0) if math.isfinite(at_fraction) else 0.0
+    with _opened(path) as container:
+        stream = _video_stream(container)
+        chosen: VideoFrame | None = None
+        duration = _duration(container, stream)
+        time_base = stream.time_base
+        if duration and fraction > 0 and time_base:
+            start = float(stream.start_time * time_base) if stream.start_time is not None else 0.0
+            try:
+                chosen = _frame_near(container, stream, start + duration * fraction)
+            except (av.FFmpegError, MediaError) as exc:
+                if _is_access_error(exc):
+                    raise
+                chosen = None
+        if chosen is not None:
+            return _to_poster(chosen, stream, max_side)
+    # No seeking, or it failed or ran off the end: the first frame, from a fresh demuxer.
+    with _opened(path) as container:
+        stream = _video_stream(container)
+        return _to_poster(_first_frame(container, stream), stream, max_side)
+
+
+def _to_poster(frame: VideoFrame, stream: VideoStream, max_side: int) -> Image.Image:
+    rotation = _rotation(frame)
+    width, height = _display_size(frame.width, frame.height, _aspect(stream), 0)
+    scale = min(1.0, max(1, max_side) / max(width, height))
+    width, height = max(1, round(width * scale)), max(1, round(height * scale))
+    try:
+        rgb = frame.reformat(width=width, height=height, format="rgb24", interpolation="AREA")
+        pixels = rgb.to_ndarray()
+    except (av.FFmpegError, ValueError) as exc:
+        if _is_access_error(exc):
+            raise
+        raise MediaError(f"cannot convert the poster frame: {_short(exc)}") from exc
+    return _upright(Image.fromarray(pixels), rotation)
