@@ -282,11 +282,11 @@ def _print_summary(summary: ScanSummary) -> None:
     if summary.failures:
         console.print(f"[red]{len(summary.failures)} failure(s):[/red]")
         for failure in summary.failures:
-            console.print(Text(f"  {failure}"))
+            console.print(Text(f"  {failure}"), soft_wrap=True)
     for problem in summary.plugin_problems:
-        console.print(Text(f"  plugin problem: {problem}", style="yellow"))
+        console.print(Text(f"  plugin problem: {problem}", style="yellow"), soft_wrap=True)
     for note in summary.notes:
-        console.print(Text(f"  note: {note}", style="dim"))
+        console.print(Text(f"  note: {note}", style="dim"), soft_wrap=True)
     console.print(
         f"{summary.files_seen} files seen in {summary.seconds:.1f}s "
         f"(discovery {summary.discover_seconds:.1f}s); catalog: {summary.catalog}"
