@@ -53,6 +53,17 @@ def test_plugin_pass_runs_alone_on_an_indexed_library(library_dir: Path, tmp_pat
     assert again.scan([str(library_dir)]).timings["content"].items == 0
 
 
+def test_pass_whose_dependency_is_disabled_is_left_out(library_dir: Path, tmp_path: Path) -> None:
+    plugins = write_plugins(tmp_path / "plugins")
+    (plugins / "explodes.py").unlink()
+    (plugins / "broken_import.py").unlink()
+    overrides = {"plugins.paths": [str(plugins)], "plugins.disabled": ["metadata"]}
+    summary = Library(tmp_path / "catalog", overrides=overrides, environ={}).scan([str(library_dir)])
+    assert summary.counts["new"] == 3 and "namelength" not in summary.timings
+    assert summary.exit_code == 1
+    assert any("namelength" in p and "needs metadata" in p for p in summary.plugin_problems)
+
+
 def test_raising_plugins_are_reported_and_the_scan_finishes(library_dir: Path, tmp_path: Path) -> None:
     plugins = write_plugins(tmp_path / "plugins")
     lib = Library(tmp_path / "catalog", overrides={"plugins.paths": [str(plugins)]}, environ={})

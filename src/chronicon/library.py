@@ -21,7 +21,7 @@ from chronicon.analyzers.graph import order_analyzers
 from chronicon.catalog.lock import ScanLock
 from chronicon.catalog.store import Catalog, display_path
 from chronicon.config import CORE_SETTINGS, Config, read_layers, resolve
-from chronicon.errors import CatalogLockedError, ConfigError
+from chronicon.errors import CatalogLockedError, ConfigError, PluginError
 from chronicon.events import AssetEvent
 from chronicon.plugins import PluginHost
 from chronicon.scan.scanner import Scanner, ScanOptions, ScanProgress
@@ -93,10 +93,19 @@ class Library:
     def analyzers(self) -> list[Analyzer]:
         """Fresh analyzer objects for the enabled passes, in the order a scan runs them."""
         scan_cfg = self.config.section("scan")
-        objects = [
-            cls(AnalyzerContext(self.config.section(cls.name), self.catalog_dir, scan_cfg))
-            for cls in self.analyzer_classes
-        ]
+        classes = list(self.analyzer_classes)
+        # A pass whose dependency is disabled or missing is left out (and reported), never the whole scan.
+        while True:
+            names = {cls.name for cls in classes}
+            orphans = [cls for cls in classes if any(dep not in names for dep in cls.depends)]
+            if not orphans:
+                break
+            for cls in orphans:
+                missing = ", ".join(d for d in cls.depends if d not in names)
+                err = PluginError(f"pass {cls.name!r} needs {missing}, which is not enabled; it is left out")
+                self.plugins.report(cls.name, "dependencies", err)
+                classes.remove(cls)
+        objects = [cls(AnalyzerContext(self.config.section(cls.name), self.catalog_dir, scan_cfg)) for cls in classes]
         return order_analyzers(objects)
 
     # -- scanning ----------------------------------------------------------------------------------------
@@ -114,8 +123,8 @@ class Library:
             raise ConfigError("nothing to scan: give ROOT folders, or set `roots` in the config file")
         catalog = self.catalog  # opened (and migrated, under its own lock) before the scan takes the lock
         with ScanLock(self.catalog_dir):
-            analyzers = self.analyzers()
             problems_before = len(self.plugins.problems)
+            analyzers = self.analyzers()
 
             def emit(hook: str, event: AssetEvent) -> None:
                 self.plugins.call(hook, event=event)

@@ -145,6 +145,10 @@ class PluginHost:
         hooks = sorted(impl.name for impl in self.pm.get_hookcallers(module) or [])
         self.infos.append(PluginInfo(name, _module_version(module), source, True, hooks))
 
+    def report(self, plugin: str, where: str, exc: BaseException) -> None:
+        """Record a plugin problem found outside this class (e.g. a pass whose dependency is disabled)."""
+        self._problem(plugin, where, exc)
+
     def _problem(self, plugin: str, where: str, exc: BaseException) -> None:
         detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
         problem = PluginProblem(plugin, where, detail)
