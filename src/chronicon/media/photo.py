@@ -6,7 +6,6 @@ import os
 import re
 import struct
 import threading
-import warnings
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -344,9 +343,7 @@ def open_image(path: str, *, max_pixels: int, draft_size: int | None = None) -> 
             )
         if draft_size and isinstance(img, JpegImagePlugin.JpegImageFile):  # JPEG and MPO
             img.draft("RGB", (draft_size, draft_size))
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img.load()
+        img.load()  # Pillow's own bomb check is off (register_heif): the pixel limit above replaced it
         orientation = _orientation(img)
         upright = img.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else img
         result = _to_rgb(upright)
