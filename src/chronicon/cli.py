@@ -154,6 +154,8 @@ def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_le
     \b
     Typical use:
       chronicon scan ~/Pictures ~/Videos     # index (incremental: unchanged files cost nothing)
+      chronicon search "dog in the snow"     # semantic search (see chronicon search --help)
+      chronicon similar ~/Pictures/a.jpg     # photos that look like this one
       chronicon stats                        # what the catalog holds
       chronicon info ~/Pictures/IMG_0001.JPG # everything known about one file
 
@@ -446,6 +448,12 @@ def plugins_list(state: AppState, as_json: bool) -> None:
     console.print(table)
     for problem in library.plugins.problems:
         console.print(Text(f"problem: {problem}", style="yellow"))
+
+
+# -- search ---------------------------------------------------------------------------------------------
+from chronicon.cli_search import register_search_commands  # noqa: E402 - needs the group defined above
+
+register_search_commands(cli)
 
 
 # -- entry point ----------------------------------------------------------------------------------------

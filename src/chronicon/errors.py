@@ -25,3 +25,7 @@ class MediaError(ChroniconError):
 
 class PluginError(ChroniconError):
     """A plugin could not be loaded or misbehaved."""
+
+
+class ModelUnavailableError(ChroniconError):
+    """A model's weights or runtime are not installed or not reachable: the pass is skipped, the scan goes on."""

@@ -74,6 +74,7 @@ class Library:
         self.config: Config = resolve(layers, plugin_host.settings(classes))
         self.analyzer_classes: list[type[Analyzer]] = [c for c in classes if self.config[f"{c.name}.enabled"]]
         self._catalog: Catalog | None = None
+        self._search: Any = None
 
     # -- catalog -----------------------------------------------------------------------------------------
     @property
@@ -105,7 +106,10 @@ class Library:
                 err = PluginError(f"pass {cls.name!r} needs {missing}, which is not enabled; it is left out")
                 self.plugins.report(cls.name, "dependencies", err)
                 classes.remove(cls)
-        objects = [cls(AnalyzerContext(self.config.section(cls.name), self.catalog_dir, scan_cfg)) for cls in classes]
+        catalog = self.catalog
+        objects = [
+            cls(AnalyzerContext(self.config.section(cls.name), self.catalog_dir, scan_cfg, catalog)) for cls in classes
+        ]
         return order_analyzers(objects)
 
     # -- scanning ----------------------------------------------------------------------------------------
@@ -142,6 +146,18 @@ class Library:
                 if progress is not None:
                     progress.stage("compacting catalog", None)
                 catalog.compact(keep_versions_for=timedelta(hours=1))
+            if summary.batches or summary.counts.get("deleted"):
+                if progress is not None:
+                    progress.stage("updating search indexes", None)
+                try:
+                    indexes = catalog.ensure_search_indexes(ann_threshold=int(self.config["search.ann_threshold"]))
+                except Exception as exc:  # the data is committed; a missing index only slows searches
+                    log.warning("search indexes were not updated: %s", exc)
+                    summary.notes.append(f"search indexes were not updated: {exc}")
+                else:
+                    summary.notes.extend(f"built the search index on {name}" for name, state in indexes.items()
+                                         if state == "built")  # fmt: skip
+            self._search = None  # the next search sees the new vectors
             self.plugins.call("chronicon_scan_finished", summary=summary)
             summary.plugin_problems.extend(str(p) for p in self.plugins.problems[problems_before:])
         return summary
@@ -163,7 +179,61 @@ class Library:
         return self.catalog.row_by_path(target)
 
     def stats(self) -> dict[str, Any]:
-        return self.catalog.stats()
+        stats = self.catalog.stats()
+        stats["vectors"] = {}
+        for space in self.catalog.vector_spaces():
+            table = self.catalog.open_vector_table(space)
+            if table is not None:
+                stats["vectors"][space] = table.stats()
+        return stats
+
+    # -- searching ---------------------------------------------------------------------------------------
+    @property
+    def search_engine(self) -> Any:
+        """The SearchEngine of this library (built once; models load on the first query)."""
+        if self._search is None:
+            from chronicon.search.engine import SearchEngine
+
+            self._search = SearchEngine(self.catalog, self.analyzers(), self.config.section("search"))
+        return self._search
+
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        image: str | os.PathLike[str] | None = None,
+        limit: int | None = None,
+        min_score: float | None = None,
+        space: str | None = None,
+        hybrid: bool | None = None,
+        **filters: Any,
+    ) -> list[Any]:
+        """Semantic search: text (`"beach + sunset - people"`), an image, or both -> SearchHits, best first.
+
+        Filters: kind="image"|"video", after="2024-06", before="2024", camera="canon", labels=["dog"],
+        under="/photos/2024".
+
+        >>> for hit in lib.search("dog jumping into a lake", kind="image", limit=5):  # doctest: +SKIP
+        ...     print(hit.score, hit.path, hit.why)
+        """
+        from chronicon.search.filters import Filters
+
+        chosen = Filters(**filters)
+        return list(
+            self.search_engine.search(
+                query,
+                image=image,
+                filters=chosen,
+                limit=limit or int(self.config["search.limit"]),
+                min_score=min_score if min_score is not None else self.config["search.min_score"],
+                space=space,
+                hybrid=hybrid,
+            )
+        )
+
+    def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> list[Any]:
+        """Assets that look like this photo or video (the file itself is left out)."""
+        return self.search(None, image=path, **kwargs)
 
     def doctor(self) -> dict[str, Any]:
         """Versions, devices, optional parts and plugin health, for `chronicon doctor`."""

@@ -25,7 +25,12 @@ log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "chronicon.plugins"
 # Built-in passes are plugins too, registered through the same hooks as everyone else's.
-BUILTIN_PLUGINS: tuple[str, ...] = ("chronicon.builtin.metadata", "chronicon.builtin.content")
+BUILTIN_PLUGINS: tuple[str, ...] = (
+    "chronicon.builtin.metadata",
+    "chronicon.builtin.content",
+    "chronicon.builtin.tags",
+    "chronicon.builtin.clip",
+)
 
 
 @dataclass

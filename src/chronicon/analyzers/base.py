@@ -37,6 +37,7 @@ class AnalyzerContext:
     config: dict[str, Any]
     catalog_dir: Path
     scan: dict[str, Any] = field(default_factory=dict)
+    catalog: Any = None  # the open Catalog during a scan (passes read their own vector tables through it)
 
     @property
     def thumbnails_dir(self) -> Path:
@@ -49,6 +50,10 @@ class AnalyzerContext:
 
 # What `run` returns per item: the columns to set, or the exception that made this item fail.
 Outcome = dict[str, Any] | BaseException
+
+# An outcome may carry, under this key, vectors for the catalog's per-model vector tables:
+# {space: (dim, [VectorRow, ...])}. The scanner writes them in the same batch commit as the asset rows.
+VECTORS_KEY = "__vectors__"
 
 
 class Analyzer(ABC):
@@ -82,6 +87,37 @@ class Analyzer(ABC):
 
     def _load(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Subclasses load their model here."""
+
+    def unavailable(self) -> str | None:
+        """Why this pass cannot run on this machine (weights or runtime missing), or None when it can.
+
+        Checked once per scan, cheaply: an unavailable pass is left out of that scan (and of the asset
+        signatures) with one note, so it runs by itself on the next scan after its model is installed."""
+        return None
+
+    def fingerprint(self) -> str:
+        """What makes this pass's results what they are: the version, plus e.g. the model it uses.
+
+        A change re-runs the pass on every asset (the scanner compares it with the stored record)."""
+        return str(self.version)
+
+    def reuse(self, items: Sequence[AssetItem]) -> dict[str, dict[str, Any]]:
+        """Results this pass already has for some unchanged items (by asset id), so they are not recomputed.
+
+        Called in the scan's main thread before anything is decoded; e.g. vectors of a model that was used
+        before, switched away from and switched back to."""
+        return {}
+
+    def prepare(self, item: AssetItem) -> Any:
+        """Decode and pre-process one item in a worker thread, before `run` sees the batch (optional).
+
+        Whatever it returns is kept in `item.cache[self.input_key]` until the batch is committed, so keep it
+        small (a model-sized array, not a full-size image)."""
+        return None
+
+    @property
+    def input_key(self) -> str:
+        return f"input:{self.name}"
 
     def applies_to(self, item: AssetItem) -> bool:
         """Whether this pass runs on this item at all."""

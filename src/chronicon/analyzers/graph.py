@@ -40,5 +40,5 @@ def order_analyzers(analyzers: Iterable[Analyzer]) -> list[Analyzer]:
 
 
 def pass_signature(analyzers: Sequence[Analyzer], kind: MediaKind) -> str:
-    """`name@version` of every pass that applies to this kind: equal signatures mean nothing to re-run."""
-    return ",".join(sorted(f"{a.name}@{a.version}" for a in analyzers if kind in a.kinds))
+    """`name@fingerprint` of every pass that applies to this kind: equal signatures mean nothing to re-run."""
+    return ",".join(sorted(f"{a.name}@{a.fingerprint()}" for a in analyzers if kind in a.kinds))

@@ -85,6 +85,7 @@ class Catalog:
     def __init__(self, directory: str | os.PathLike[str], extra_columns: dict[str, pa.DataType] | None = None):
         self.dir = Path(directory).expanduser().absolute()
         self.extra_columns = dict(extra_columns or {})
+        self._vector_tables: dict[str, Any] = {}
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
             self.db = lancedb.connect(str(self.dir))
@@ -198,11 +199,14 @@ class Catalog:
             )
         ]
 
-    def rows_by_id(self, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def rows_by_id(self, ids: Iterable[str], columns: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
+        if columns is not None:
+            have = set(self.schema.names)
+            columns = [c for c in columns if c in have]
         for chunk in _chunks(list(ids), _IN_CHUNK):
             where = "id IN (" + ", ".join(sql_str(i) for i in chunk) + ")"
-            for row in self._scan(where=where).to_pylist():
+            for row in self._scan(columns, where=where).to_pylist():
                 out[row["id"]] = row
         return out
 
@@ -232,12 +236,87 @@ class Catalog:
             self._assets.update(where=where, values={"missing": True, "missing_since": when})
 
     def delete(self, ids: Sequence[str]) -> None:
+        """Remove assets and their vectors in every embedding space."""
+        self.delete_vectors(ids)
         for chunk in _chunks(list(ids), _IN_CHUNK):
             self._assets.delete("id IN (" + ", ".join(sql_str(i) for i in chunk) + ")")
 
+    def ensure_search_indexes(self, *, ann_threshold: int = 100_000) -> dict[str, str]:
+        """Full-text index on the text columns passes fill, ANN indexes on big vector tables (after a scan)."""
+        done: dict[str, str] = {}
+        names = set(self.schema.names)
+        from lancedb.index import FTS, BTree, LabelList
+
+        wanted = {"id": BTree(), "labels": LabelList(), "labels_text": FTS()}
+        try:
+            indexed = {c for i in self._assets.list_indices() for c in i.columns}
+        except Exception:
+            indexed = set()
+        if self.count() > 0:
+            stale = False
+            for column, config in wanted.items():
+                if column not in names:
+                    continue
+                if column in indexed:
+                    stale = True
+                    continue
+                try:
+                    self._assets.create_index(column, config=config, replace=True)
+                    done[column] = "built"
+                except Exception as exc:  # an index is an accelerator: never fail a scan over it
+                    log.warning("could not build the index on %s: %s", column, exc)
+            if stale:
+                self._assets.optimize()  # folds new rows into the existing indexes
+        for space in self.vector_spaces():
+            table = self.open_vector_table(space)
+            if table is not None:
+                done[space] = table.ensure_index(threshold=ann_threshold)
+        return done
+
     def compact(self, keep_versions_for: timedelta = timedelta(hours=1)) -> None:
-        """Merge small fragments and drop table versions older than `keep_versions_for`."""
+        """Merge small fragments and drop table versions older than `keep_versions_for` (vector tables too)."""
         self._assets.optimize(cleanup_older_than=keep_versions_for)
+        for space in self.vector_spaces():
+            table = self.open_vector_table(space)
+            if table is not None:
+                table.compact(keep_versions_for)
+
+    # -- vectors (one table per embedding space) ---------------------------------------------------------
+    def vector_spaces(self) -> list[str]:
+        """The embedding spaces that have vectors in this catalog."""
+        from chronicon.catalog.vectors import list_spaces
+
+        return list_spaces(self.db)
+
+    def vector_table(self, space: str, dim: int) -> Any:
+        """The VectorTable of one embedding space, created on first use."""
+        from chronicon.catalog.vectors import VectorTable
+
+        table = self._vector_tables.get(space)
+        if table is None or table.dim != dim:
+            table = VectorTable(self.db, space, dim)
+            self._vector_tables[space] = table
+        return table
+
+    def open_vector_table(self, space: str) -> Any:
+        """The VectorTable of an existing space, or None."""
+        from chronicon.catalog.vectors import VectorTable
+
+        table = self._vector_tables.get(space)
+        if table is None:
+            table = VectorTable.open(self.db, space)
+            if table is not None:
+                self._vector_tables[space] = table
+        return table
+
+    def delete_vectors(self, ids: Sequence[str]) -> None:
+        """Drop the vectors of these assets from every space (their files changed or are gone)."""
+        if not ids:
+            return
+        for space in self.vector_spaces():
+            table = self.open_vector_table(space)
+            if table is not None:
+                table.delete_assets(ids)
 
     # -- summaries ---------------------------------------------------------------------------------------
     def stats(self) -> dict[str, Any]:

@@ -8,16 +8,16 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
-from chronicon.analyzers.base import Analyzer, AssetItem, PerItemAnalyzer
+from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, PerItemAnalyzer
 from chronicon.analyzers.graph import pass_signature
 from chronicon.catalog.schema import empty_row
 from chronicon.catalog.store import Catalog, IndexEntry, display_path, fs_path, raw_path
-from chronicon.errors import MediaError
+from chronicon.errors import MediaError, ModelUnavailableError
 from chronicon.events import AssetEvent
 from chronicon.media.sniff import IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, SNIFF_BYTES, describe_head, sniff_bytes
 from chronicon.scan.discover import FoundFile, Walker
@@ -80,6 +80,7 @@ class WorkItem:
     drop: bool = False  # turned out not to be media: not catalogued
     aborted: bool = False  # sniffing or hashing failed: no pass runs on it
     timings: dict[str, float] = field(default_factory=dict)
+    vectors: dict[str, tuple[int, list[Any]]] = field(default_factory=dict)  # space -> (dim, VectorRows)
 
     def fail(self, stage: str, reason: str, kind: ErrorKind) -> None:
         self.failures.append(Failure(display_path(self.item.path), reason, stage))
@@ -115,7 +116,9 @@ class Scanner:
         emit: EventSink | None = None,
     ) -> None:
         self.catalog = catalog
-        self.analyzers = list(analyzers)
+        self.unavailable: dict[str, str] = {}
+        self.late_unavailable: dict[str, str] = {}  # passes whose model failed to load during the scan
+        self.analyzers = self._available(analyzers)
         self.cfg = scan_config
         self.progress = progress or NoProgress()
         self.emit = emit or (lambda hook, event: None)
@@ -127,6 +130,24 @@ class Scanner:
         self.signatures = {kind: pass_signature(self.analyzers, kind) for kind in MediaKind}
         self.retry_errors = False
 
+    def _available(self, analyzers: Sequence[Analyzer]) -> list[Analyzer]:
+        """The passes that can run here; the others (and what depends on them) are left out with a reason."""
+        kept: list[Analyzer] = []
+        for analyzer in analyzers:
+            try:
+                reason = analyzer.unavailable()
+            except Exception as exc:  # a broken check must not break the scan
+                reason = f"{type(exc).__name__}: {exc}"
+            if reason is None:
+                missing = [d for d in analyzer.depends if d in self.unavailable]
+                if missing:
+                    reason = f"needs {', '.join(missing)}, which is unavailable"
+            if reason is None:
+                kept.append(analyzer)
+            else:
+                self.unavailable[analyzer.name] = reason
+        return kept
+
     # -- the whole scan ----------------------------------------------------------------------------------
     def scan(self, roots: Sequence[str], options: ScanOptions | None = None) -> ScanSummary:
         opts = options or ScanOptions()
@@ -134,6 +155,8 @@ class Scanner:
         started = time.perf_counter()
         roots = _normalise_roots(roots)
         summary = ScanSummary(roots=[display_path(r) for r in roots], catalog=str(self.catalog.dir))
+        for name, reason in self.unavailable.items():
+            summary.notes.append(f"pass {name} skipped: {reason}")
         for analyzer in self.analyzers:
             summary.timings[analyzer.name] = PassTiming()
 
@@ -183,6 +206,8 @@ class Scanner:
         work.extend(self._plan_new(f) for f in new_found)
 
         self._process(work, summary)
+        for name, reason in self.late_unavailable.items():
+            summary.notes.append(f"pass {name} skipped: {reason}")
         self._remove(gone, [e for e in already_missing if e.id not in moved_ids], summary)
 
         summary.seconds = time.perf_counter() - started
@@ -260,16 +285,43 @@ class Scanner:
         self.progress.stage("analysing", len(work))
         per_item = [a for a in self.analyzers if isinstance(a, PerItemAnalyzer)]
         batched = [a for a in self.analyzers if not isinstance(a, PerItemAnalyzer)]
+        batches = [work[start : start + self.batch_size] for start in range(0, len(work), self.batch_size)]
         with ThreadPoolExecutor(self.workers, thread_name_prefix="chronicon-scan") as pool:
-            for start in range(0, len(work), self.batch_size):
-                batch = work[start : start + self.batch_size]
+
+            def submit(batch: list[WorkItem]) -> list[Future[WorkItem]]:
                 self._load_rows(batch)
-                for done in pool.map(lambda w: self._run_chain(w, per_item), batch):
+                for analyzer in batched:
+                    self._reuse(analyzer, batch)
+                return [pool.submit(self._run_chain, w, per_item, batched) for w in batch]
+
+            # A pipeline two batches deep: the workers decode and run the per-item passes of batch N+1 while
+            # this thread runs the batched (model) passes of batch N and commits it. Memory stays bounded by
+            # two batches of model-sized inputs.
+            pending = submit(batches[0])
+            for index, batch in enumerate(batches):
+                for future in pending:
+                    future.result()
                     self.progress.advance(1)
-                    del done
+                pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
                 for analyzer in batched:
                     self._run_batched(analyzer, batch)
                 self._commit(batch, summary)
+
+    def _reuse(self, analyzer: Analyzer, batch: list[WorkItem]) -> None:
+        """Let a pass fill in what it already has for unchanged files (before any decoding is spent on them)."""
+        candidates = [w for w in batch if not w.reset and w.change != Change.NEW and self._needed(analyzer, w)]
+        if not candidates:
+            return
+        try:
+            found = analyzer.reuse([w.item for w in candidates])
+        except Exception as exc:  # reuse is an optimisation: on any problem, compute
+            log.debug("pass %s could not reuse results", analyzer.name, exc_info=exc)
+            return
+        for w in candidates:
+            columns = found.get(w.item.id)
+            if columns is not None:
+                self._apply(analyzer, w, dict(columns))
+                w.phases[analyzer.name].pop("rerun", None)  # nothing new for the passes that depend on it
 
     def _load_rows(self, batch: list[WorkItem]) -> None:
         known = [w for w in batch if w.change != Change.NEW]
@@ -304,8 +356,10 @@ class Scanner:
                 missing_since=None,
             )
 
-    def _run_chain(self, w: WorkItem, analyzers: Sequence[PerItemAnalyzer]) -> WorkItem:
-        """Sniff, hash and run the per-item passes on one file, in a worker thread."""
+    def _run_chain(
+        self, w: WorkItem, analyzers: Sequence[PerItemAnalyzer], batched: Sequence[Analyzer] = ()
+    ) -> WorkItem:
+        """Sniff, hash, run the per-item passes and prepare the inputs of the batched ones, in a worker thread."""
         try:
             if w.needs_sniff and not self._sniff(w):
                 w.aborted = True
@@ -322,9 +376,20 @@ class Scanner:
                     self._keep_previous(w)
             for analyzer in analyzers:
                 self._run_one(analyzer, w)
+            for model_pass in batched:
+                if type(model_pass).prepare is Analyzer.prepare or not self._needed(model_pass, w):
+                    continue
+                t0 = time.perf_counter()
+                try:
+                    w.item.cache[model_pass.input_key] = model_pass.prepare(w.item)
+                except Exception as exc:  # reported when the batch runs; the other passes go on
+                    w.item.cache[model_pass.input_key] = exc
+                w.timings[model_pass.name] = time.perf_counter() - t0
             return w
         finally:
-            w.item.cache.clear()
+            # Keep only the prepared model inputs (small) until the batch is committed.
+            for key in [k for k in w.item.cache if not k.startswith("input:")]:
+                del w.item.cache[key]
 
     def _keep_previous(self, w: WorkItem) -> None:
         """A file whose mtime changed but whose bytes did not (touched, copied back): keep its analysis."""
@@ -380,7 +445,7 @@ class Scanner:
         if w.reset or w.change == Change.NEW:
             return True
         record = w.phases.get(analyzer.name)
-        if record is None or record.get("version") != analyzer.version:
+        if record is None or str(record.get("fingerprint", record.get("version"))) != analyzer.fingerprint():
             return True
         if record.get("status") == PassStatus.ERROR:
             return record.get("error_kind") == ErrorKind.IO or self.retry_errors
@@ -408,26 +473,60 @@ class Scanner:
             w.timings[analyzer.name] = time.perf_counter() - t0
 
     def _apply(self, analyzer: Analyzer, w: WorkItem, columns: dict[str, Any]) -> None:
+        vectors = columns.pop(VECTORS_KEY, None)
         unknown = [k for k in columns if k not in self.schema_names]
         if unknown:
             raise TypeError(f"pass {analyzer.name} returned columns the catalog lacks: {', '.join(unknown)}")
         w.item.row.update(columns)
+        if vectors:
+            w.vectors.update(vectors)
         w.phases[analyzer.name] = _record(analyzer, PassStatus.DONE)
         w.phases[analyzer.name]["rerun"] = True
 
     def _run_batched(self, analyzer: Analyzer, batch: list[WorkItem]) -> None:
         todo = [w for w in batch if not w.drop and not w.aborted and self._needed(analyzer, w)]
-        for start in range(0, len(todo), max(1, analyzer.batch_size)):
-            chunk = todo[start : start + analyzer.batch_size]
+        ready: list[WorkItem] = []
+        prepares = type(analyzer).prepare is not Analyzer.prepare
+        for w in todo:
+            if prepares and analyzer.input_key not in w.item.cache:
+                # Became due only now (a dependency re-ran in this batch): prepare here, in this thread.
+                try:
+                    w.item.cache[analyzer.input_key] = analyzer.prepare(w.item)
+                except Exception as exc:
+                    w.item.cache[analyzer.input_key] = exc
+            failed_deps = [
+                d for d in analyzer.depends if w.phases.get(d, {}).get("status") not in (PassStatus.DONE, None)
+            ]
+            unprepared = w.item.cache.get(analyzer.input_key)
+            if failed_deps:
+                w.phases[analyzer.name] = _record(analyzer, PassStatus.SKIPPED, f"needs {', '.join(failed_deps)}")
+            elif isinstance(unprepared, BaseException):
+                reason, kind = _error_text(unprepared)
+                w.fail(analyzer.name, reason, kind)
+                w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
+            else:
+                ready.append(w)
+        size = max(1, analyzer.batch_size)
+        for start in range(0, len(ready), size):
+            chunk = ready[start : start + size]
             t0 = time.perf_counter()
             try:
                 outcomes = analyzer.run([w.item for w in chunk])
             except Exception as exc:  # the whole batch failed: every item gets the reason
+                log.debug("pass %s failed on a batch", analyzer.name, exc_info=exc)
                 outcomes = [exc] * len(chunk)
-            per_item = (time.perf_counter() - t0) / max(1, len(chunk))
+            elapsed = time.perf_counter() - t0
+            per_item = elapsed / max(1, len(chunk))
+            self.progress.detail(f"analysing ({analyzer.name}: {len(chunk) / max(elapsed, 1e-9):,.1f} items/s)")
             for w, outcome in zip(chunk, outcomes, strict=True):
-                w.timings[analyzer.name] = per_item
-                if isinstance(outcome, BaseException):
+                w.timings[analyzer.name] = w.timings.get(analyzer.name, 0.0) + per_item
+                if isinstance(outcome, ModelUnavailableError):
+                    # Not the file's fault: the pass is skipped (and retried by a later scan), no error.
+                    self.late_unavailable.setdefault(analyzer.name, str(outcome))
+                    record = _record(analyzer, PassStatus.SKIPPED, str(outcome))
+                    record["fingerprint"] = "unavailable"
+                    w.phases[analyzer.name] = record
+                elif isinstance(outcome, BaseException):
                     reason, kind = _error_text(outcome)
                     w.fail(analyzer.name, reason, kind)
                     w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
@@ -463,8 +562,21 @@ class Scanner:
             row["error_kind"] = (ErrorKind.IO.value if ErrorKind.IO.value in kinds else kinds[0]) if kinds else None
             row["phases"] = json.dumps(w.phases, sort_keys=True)
             row["pass_signature"] = self.signatures[w.item.kind]
+            if any(r.get("fingerprint") == "unavailable" for r in w.phases.values()):
+                row["pass_signature"] += "~incomplete"  # differs from every real signature: next scan retries
             row["updated_at"] = now
             rows.append(row)
+        # Vectors first: a crash between the two commits leaves vectors whose pass is not recorded as done,
+        # and the next scan simply writes them again. A changed file's old vectors never outlive it.
+        changed = [w.item.id for w in kept if w.change == Change.CHANGED and w.reset]
+        if changed:
+            self.catalog.delete_vectors(changed)
+        per_space: dict[str, tuple[int, list[Any]]] = {}
+        for w in kept:
+            for space, (dim, vector_rows) in w.vectors.items():
+                per_space.setdefault(space, (dim, []))[1].extend(vector_rows)
+        for space, (dim, vector_rows) in per_space.items():
+            self.catalog.vector_table(space, dim).replace(vector_rows)
         self.catalog.upsert(rows)  # one atomic commit per batch
         summary.batches += 1
         for w in batch:
@@ -483,6 +595,9 @@ class Scanner:
                     summary.updated += 1
             event = AssetEvent(w.item.id, display_path(w.item.path), w.item.kind.value, w.change, dict(w.item.row))
             self.emit("chronicon_asset_indexed", event)
+        for w in batch:
+            w.item.cache.clear()
+            w.vectors.clear()
 
     # -- removal -----------------------------------------------------------------------------------------
     def _remove(self, gone: list[IndexEntry], missing: list[IndexEntry], summary: ScanSummary) -> None:
@@ -519,6 +634,7 @@ def _record(
 ) -> dict[str, Any]:
     return {
         "version": analyzer.version,
+        "fingerprint": analyzer.fingerprint(),
         "status": status.value,
         "error": error,
         "error_kind": kind.value if kind else None,

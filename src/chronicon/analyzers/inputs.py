@@ -1,0 +1,46 @@
+"""Decoded pictures for model passes: reuse the content pass's decode when it is in the item cache, else decode."""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+from PIL import Image
+
+from chronicon.analyzers.base import AssetItem
+from chronicon.media.photo import open_image, register_heif
+from chronicon.media.video import read_poster_frame
+from chronicon.types import MediaKind
+
+DEFAULT_MAX_PIXELS = 250_000_000
+
+
+def picture(item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """The photo (or the video's poster frame) as upright RGB, at least `min_side` on its shorter side when the
+    source allows; decoded at most once per item and scan (shared through `item.cache["image"]`)."""
+    image = item.cache.get("image")
+    if isinstance(image, Image.Image) and min(image.size) >= min(min_side, 512):
+        return image
+    if item.kind == MediaKind.VIDEO:
+        image = read_poster_frame(item.path, at_fraction=0.1, max_side=max(min_side * 2, 512))
+    else:
+        register_heif()
+        image = open_image(item.path, max_pixels=max_pixels, draft_size=max(min_side, 512))
+    item.cache["image"] = image
+    return image
+
+
+def square_array(image: Image.Image, side: int) -> NDArray[np.uint8]:
+    """The whole picture squeezed to side×side RGB uint8 (no crop: nothing at the edges is lost)."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    return np.asarray(rgb.resize((side, side), Image.Resampling.BILINEAR, reducing_gap=2.0), dtype=np.uint8)
+
+
+def center_crop_array(image: Image.Image, side: int) -> NDArray[np.uint8]:
+    """Shorter side resized to `side`, then the centre side×side crop, RGB uint8 (CLIP's preprocessing)."""
+    rgb = image if image.mode == "RGB" else image.convert("RGB")
+    w, h = rgb.size
+    scale = side / min(w, h)
+    nw, nh = max(side, round(w * scale)), max(side, round(h * scale))
+    resized = rgb.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=2.0)
+    left, top = (nw - side) // 2, (nh - side) // 2
+    return np.asarray(resized.crop((left, top, left + side, top + side)), dtype=np.uint8)

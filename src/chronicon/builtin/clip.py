@@ -1,0 +1,117 @@
+"""Built-in ML pass `clip`: CLIP image vectors (open_clip), stored per model so spaces never mix."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
+from chronicon.analyzers.inputs import center_crop_array, picture
+from chronicon.config import Setting
+from chronicon.embed.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, ClipModel, ClipSpec, weights_problem
+from chronicon.embed.packaged import package_dir
+from chronicon.hookspecs import hookimpl
+from chronicon.runtime.backends import RUNTIME_SETTINGS, parse_batch_size
+from chronicon.types import MediaKind, Phase
+
+PLUGIN_NAME = "clip"
+
+
+def clip_spec(config: dict[str, Any]) -> ClipSpec:
+    pretrained = config.get("pretrained")
+    return ClipSpec(str(config.get("model") or DEFAULT_CLIP_MODEL), str(pretrained) if pretrained else None)
+
+
+class ClipPass(Analyzer):
+    """Embeds every photo and video poster with the configured CLIP image tower."""
+
+    name: ClassVar[str] = "clip"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.ML
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
+    batch_size: ClassVar[int] = 32
+    settings: ClassVar[dict[str, Setting]] = {
+        "model": Setting("str", DEFAULT_CLIP_MODEL),
+        "pretrained": Setting("str", DEFAULT_CLIP_PRETRAINED, nullable=True),
+        **RUNTIME_SETTINGS,
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.spec = clip_spec(self.config)
+        self.clip: ClipModel | None = None
+
+    def unavailable(self) -> str | None:
+        for module, what in (("torch", "torch"), ("open_clip", "open_clip_torch")):
+            if package_dir(module) is None:
+                return f"CLIP needs {what} (pip install 'chronicon[ml]')"
+        problem = weights_problem(self.spec)
+        if problem is None:
+            from chronicon.embed.clip import DownloadMemo
+
+            failure = DownloadMemo(self.context.model_cache_dir, self.spec.space).recent_failure()
+            if failure and self.spec.local_dir is None and self.spec.checkpoint_file is None:
+                problem = f"CLIP weights could not be downloaded ({failure}); retried after a day"
+        if problem:
+            return problem + "; set clip.model/clip.pretrained to local weights, or clip.enabled: false"
+        return None
+
+    def fingerprint(self) -> str:
+        return f"{self.version}:{self.spec.space}"
+
+    def _load(self) -> None:
+        self.clip = ClipModel(
+            self.spec,
+            device=str(self.config.get("device", "auto")),
+            backend=str(self.config.get("backend", "eager")),
+            precision=str(self.config.get("precision", "auto")),
+            cache_dir=self.context.model_cache_dir,
+        )
+        size = parse_batch_size(self.config.get("batch_size", "auto"), device=self.clip.device, default_cpu=32)
+        self.batch_size = size or 64  # type: ignore[misc]  # per-instance batch size from config
+        if int(self.config.get("threads", 0)) > 0:
+            import torch
+
+            torch.set_num_threads(int(self.config["threads"]))
+
+    def reuse(self, items: Sequence[AssetItem]) -> dict[str, dict[str, Any]]:
+        catalog = self.context.catalog
+        if catalog is None:
+            return {}
+        table = catalog.open_vector_table(self.spec.space)
+        if table is None:
+            return {}
+        stored = table.vectors_for([i.id for i in items])
+        reused: dict[str, dict[str, Any]] = {}
+        for item in items:
+            rows = stored.get(item.id)
+            digest = item.row.get("content_hash")
+            if rows and digest and all(r.content_hash == digest for r in rows):
+                reused[item.id] = {}  # the vectors are in the table already
+        return reused
+
+    def prepare(self, item: AssetItem) -> Any:
+        self.load()
+        assert self.clip is not None
+        side = self.clip.image_size
+        image = picture(item, side, max_pixels=int(self.context.scan.get("max_image_pixels", 250_000_000)))
+        return center_crop_array(image, side)
+
+    def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
+        assert self.clip is not None
+        from chronicon.catalog.vectors import VectorRow
+
+        vectors = self.clip.encode_images([item.cache[self.input_key] for item in items])
+        outcomes: list[Outcome] = []
+        for item, vector in zip(items, vectors, strict=True):
+            digest = item.row.get("content_hash")
+            row = VectorRow(item.id, np.asarray(vector, dtype=np.float32), content_hash=str(digest) if digest else None)
+            outcomes.append({VECTORS_KEY: {self.spec.space: (int(vector.shape[0]), [row])}})
+        return outcomes
+
+
+@hookimpl
+def chronicon_register_analyzers() -> list[type[Analyzer]]:
+    return [ClipPass]

@@ -1,0 +1,172 @@
+"""Built-in ML pass `tags`: ImageNet tagger + COCO detector -> labels, detections and the offline ConSE vector."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
+from chronicon.analyzers.inputs import picture, square_array
+from chronicon.config import Setting
+from chronicon.embed.conse import ConceptSpace, merge_scores
+from chronicon.embed.packaged import OPENPIBO, package_dir
+from chronicon.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, resolve_text_model, shared_text_embedder
+from chronicon.errors import ModelUnavailableError
+from chronicon.hookspecs import hookimpl
+from chronicon.types import MediaKind, Phase
+
+PLUGIN_NAME = "tags"
+CONSE_SUFFIX = ":conse"  # ConSE image vectors live in the text model's space, in a table of their own
+
+
+def conse_space(text_space: str) -> str:
+    return text_space + CONSE_SUFFIX
+
+
+class TagsPass(Analyzer):
+    """Labels every photo and video poster with ImageNet classes and COCO objects, and embeds it by ConSE."""
+
+    name: ClassVar[str] = "tags"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.ML
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
+    batch_size: ClassVar[int] = 16
+    columns: ClassVar[dict[str, pa.DataType]] = {
+        "labels": pa.list_(pa.string()),  # best first
+        "label_scores": pa.list_(pa.float64()),
+        "labels_text": pa.string(),  # the labels as one string, for full-text search
+        "detections": pa.string(),  # JSON [{"label", "score", "box": [x0, y0, x1, y1] (fractions)}]
+    }
+    settings: ClassVar[dict[str, Setting]] = {
+        "top_k": Setting("int", 5, minimum=1, maximum=50),
+        "min_score": Setting("float", 0.05, minimum=0.0, maximum=1.0),
+        "detector": Setting("bool", True),
+        "detector_min_score": Setting("float", 0.5, minimum=0.0, maximum=1.0),
+        "text_model": Setting("str", DEFAULT_TEXT_MODEL),
+        "conse": Setting("bool", True),
+        "threads": Setting("int", 0, minimum=0, maximum=256),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tagger: Any = None
+        self.detector: Any = None
+        self.concepts: ConceptSpace | None = None
+        self.text: TextEmbedder | None = None
+        self._prepare_lock = threading.Lock()
+
+    def unavailable(self) -> str | None:
+        if package_dir(OPENPIBO) is None:
+            return f"the offline tagger and detector need the package {OPENPIBO!r} (pip install 'chronicon[ml]')"
+        for module, what in (("ai_edge_litert", "ai-edge-litert"), ("cv2", "opencv-python-headless")):
+            if package_dir(module) is None:
+                return f"the offline tagger and detector need {what} (pip install 'chronicon[ml]')"
+        if self.config.get("conse", True):
+            try:
+                resolve_text_model(str(self.config.get("text_model", DEFAULT_TEXT_MODEL)))
+            except ModelUnavailableError as exc:
+                return str(exc)
+            if package_dir("sentence_transformers") is None:
+                return "ConSE vectors need sentence-transformers (pip install 'chronicon[ml]')"
+        return None
+
+    def fingerprint(self) -> str:
+        parts = [str(self.version), "efficientnet-lite3", f"k{self.config.get('top_k', 5)}"]
+        parts.append(f"min{self.config.get('min_score', 0.05)}")
+        if self.config.get("detector", True):
+            parts.append(f"ssd-coco@{self.config.get('detector_min_score', 0.5)}")
+        if self.config.get("conse", True):
+            parts.append(resolve_text_model(str(self.config.get("text_model", DEFAULT_TEXT_MODEL)))[1])
+        return ":".join(parts)
+
+    def _load(self) -> None:
+        from chronicon.embed.detector import CocoDetector
+        from chronicon.embed.tagger import ImageNetTagger
+
+        self.tagger = ImageNetTagger(threads=int(self.config.get("threads", 0)))
+        if self.config.get("detector", True):
+            self.detector = CocoDetector()
+        if self.config.get("conse", True):
+            self.load_text_side()
+
+    def load_text_side(self) -> None:
+        """The text model and the class-name vectors only: all a text query needs (no image models)."""
+        with self._prepare_lock:
+            if self.concepts is not None:
+                return
+            from chronicon.embed.detector import COCO_LABELS
+            from chronicon.embed.packaged import tagger_files
+            from chronicon.embed.tagger import clean_label
+
+            self.text = shared_text_embedder(
+                str(self.config.get("text_model", DEFAULT_TEXT_MODEL)), cache_dir=self.context.model_cache_dir
+            )
+            synonyms = [s.strip() for s in tagger_files()[1].read_text(encoding="utf-8").splitlines() if s.strip()]
+            names = [clean_label(s) for s in synonyms]
+            texts = [", ".join(part.strip() for part in s.split(",")) for s in synonyms]
+            for label in COCO_LABELS.values():
+                if label not in names:
+                    names.append(label)
+                    texts.append(label)
+            self.concepts = ConceptSpace(self.text, names, texts, "imagenet-coco")
+
+    def prepare(self, item: AssetItem) -> Any:
+        self.load()
+        image = picture(item, 300, max_pixels=int(self.context.scan.get("max_image_pixels", 250_000_000)))
+        tag_input = square_array(image, self.tagger.input_side)
+        det_input = square_array(image, 300) if self.detector is not None else None
+        return tag_input, det_input
+
+    def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
+        inputs = [item.cache[self.input_key] for item in items]
+        top_k = int(self.config.get("top_k", 5))
+        min_score = float(self.config.get("min_score", 0.05))
+        detections: list[list[Any]] = [[] for _ in items]
+        if self.detector is not None:
+            detections = self.detector.detect([d for _, d in inputs], float(self.config.get("detector_min_score", 0.5)))
+        outcomes: list[Outcome] = []
+        for item, (tag_input, _), found in zip(items, inputs, detections, strict=True):
+            try:
+                # ConSE weighs the top-k classes whatever their probability; labels keep the confident ones.
+                ranked = {self.tagger.labels[i]: p for i, p in self.tagger.top(tag_input, top_k, 0.0)}
+                objects: dict[str, float] = {}
+                for det in found:
+                    objects[det.label] = max(det.score, objects.get(det.label, 0.0))
+                weights = merge_scores(ranked, objects)
+                scores = {label: s for label, s in weights.items() if s >= min_score or label in objects}
+                columns: dict[str, Any] = {
+                    "labels": list(scores),
+                    "label_scores": [round(s, 4) for s in scores.values()],
+                    "labels_text": " ".join(scores) or None,
+                    "detections": json.dumps([_detection_json(d) for d in found]),
+                }
+                if self.concepts is not None and self.text is not None:
+                    vector = self.concepts.combine(weights)
+                    if vector is not None:
+                        from chronicon.catalog.vectors import VectorRow
+
+                        row = VectorRow(item.id, np.asarray(vector, dtype=np.float32), content_hash=_hash(item))
+                        columns[VECTORS_KEY] = {conse_space(self.text.space): (int(vector.shape[0]), [row])}
+                outcomes.append(columns)
+            except Exception as exc:  # per-item boundary
+                outcomes.append(exc)
+        return outcomes
+
+
+def _detection_json(det: Any) -> dict[str, Any]:
+    return {"label": det.label, "score": round(det.score, 4), "box": [round(v, 4) for v in det.box]}
+
+
+def _hash(item: AssetItem) -> str | None:
+    value = item.row.get("content_hash")
+    return str(value) if value else None
+
+
+@hookimpl
+def chronicon_register_analyzers() -> list[type[Analyzer]]:
+    return [TagsPass]

@@ -1,0 +1,157 @@
+"""The `search` and `similar` commands (registered on the main `chronicon` group)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from chronicon.errors import ChroniconError
+
+
+def timestamp(seconds: float | None) -> str:
+    """00:01:23 (hours always shown, so the column lines up)."""
+    if seconds is None:
+        return ""
+    total = max(0, int(seconds))
+    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+
+
+def where(hit: Any) -> str:
+    """'path' or 'path @ 00:01:23' for a hit inside a video."""
+    return f"{hit.path} @ {timestamp(hit.t_start)}" if hit.t_start is not None else hit.path
+
+
+def filter_options(func: Any) -> Any:
+    """The filter and output options `search` and `similar` share."""
+    options = [
+        click.option("-n", "--limit", type=click.IntRange(1, 10_000), help="Number of results (default 20)."),
+        click.option("--kind", type=click.Choice(["image", "video"]), help="Only photos or only videos."),
+        click.option("--after", metavar="DATE", help="Taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD)."),
+        click.option("--before", metavar="DATE", help="Taken before the end of DATE."),
+        click.option("--camera", metavar="TEXT", help="Camera make or model contains TEXT (any case)."),
+        click.option("--label", "labels", multiple=True, metavar="LABEL", help="Has this label (repeatable: all)."),
+        click.option("--under", metavar="FOLDER", type=click.Path(), help="Only files under FOLDER."),
+        click.option("--min-score", type=float, help="Hide results whose similarity is below this (-1..1)."),
+        click.option("--space", type=click.Choice(["auto", "clip", "conse"]), help="Vector space to search."),
+        click.option("--no-hybrid", is_flag=True, help="Vectors only: no full-text match on labels."),
+        click.option("--json", "as_json", is_flag=True, help="Print results as JSON."),
+        click.option("-f", "--files", "paths_only", is_flag=True, help="Print only the paths, one per line."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def register_search_commands(cli: click.Group) -> None:
+    from chronicon.cli import AppState, UsageError, _fail, _print_json
+    from chronicon.search.engine import NoVectorsError
+    from chronicon.search.filters import FilterError
+    from chronicon.search.query import QueryError
+
+    def run(state: AppState, query: str | None, image: str | None, opts: dict[str, Any]) -> None:
+        library = state.library()
+        started = time.perf_counter()
+        filters = {
+            "kind": opts["kind"],
+            "after": opts["after"],
+            "before": opts["before"],
+            "camera": opts["camera"],
+            "labels": list(opts["labels"]),
+            "under": _abs(opts["under"]),
+        }
+        try:
+            hits = library.search(
+                query,
+                image=image,
+                limit=opts["limit"],
+                min_score=opts["min_score"],
+                space=opts["space"],
+                hybrid=False if opts["no_hybrid"] else None,
+                **filters,
+            )
+            space = library.search_engine.encoder(opts["space"]).space
+        except (QueryError, FilterError) as exc:
+            raise UsageError(str(exc)) from exc
+        except NoVectorsError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(3)
+        except ChroniconError as exc:
+            _fail(exc)
+        seconds = time.perf_counter() - started
+        if opts["as_json"]:
+            _print_json(
+                {
+                    "query": query,
+                    "image": image,
+                    "space": space,
+                    "filters": filters,
+                    "seconds": round(seconds, 4),
+                    "results": [h.to_json() for h in hits],
+                }
+            )
+            return
+        if opts["paths_only"]:
+            for hit in hits:
+                click.echo(where(hit))
+            return
+        if not hits:
+            click.echo("no matches", err=True)
+            return
+        table = Table(box=None, pad_edge=False)
+        table.add_column("#", justify="right", style="dim")
+        table.add_column("score", justify="right")
+        table.add_column("file", overflow="fold")
+        table.add_column("why", style="dim", overflow="fold")
+        for hit in hits:
+            score = "" if hit.score is None else f"{hit.score:.3f}"
+            table.add_row(str(hit.rank), score, Text(where(hit)), Text("; ".join(hit.why)))
+        console = Console()
+        console.print(table)
+        console.print(Text(f"{len(hits)} results in {seconds:.2f}s from {space}", style="dim"))
+
+    @cli.command()
+    @click.argument("query", required=False)
+    @click.option("--image", type=click.Path(dir_okay=False), help="Also (or only) search by this photo's look.")
+    @filter_options
+    @click.pass_obj
+    def search(state: AppState, /, query: str | None, image: str | None, **opts: Any) -> None:
+        """Find photos and videos by what they show.
+
+        \b
+        QUERY is plain language: "dog jumping into a lake". Combine concepts with + and -
+        (spaces around them): "beach + sunset - people". Results show the score (cosine similarity in the
+        search space) and why they matched; hybrid search also matches the words against labels.
+
+        \b
+        Examples:
+          chronicon search "birthday cake" --after 2023 --kind image
+          chronicon search "cat" --label sofa -f | xargs -d '\\n' feh
+          chronicon search --image query.jpg --camera pixel --json
+        """
+        if not query and not image:
+            raise UsageError("give a QUERY, --image PATH, or both")
+        run(state, query, image, opts)
+
+    @cli.command()
+    @click.argument("path", type=click.Path(dir_okay=False))
+    @filter_options
+    @click.pass_obj
+    def similar(state: AppState, /, path: str, **opts: Any) -> None:
+        """Photos and videos that look like PATH (which need not be in the catalog)."""
+        run(state, None, path, opts)
+
+
+def _abs(path: str | None) -> str | None:
+    import os
+
+    return os.path.abspath(os.path.expanduser(path)) if path else None
+
+
+__all__: Sequence[str] = ["register_search_commands", "timestamp"]

@@ -1,0 +1,316 @@
+"""The search engine: vector retrieval in the chosen space, full-text matches on labels, reciprocal-rank fusion."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from chronicon.analyzers.base import Analyzer
+from chronicon.catalog.store import Catalog, display_path, sql_str
+from chronicon.errors import ChroniconError, ModelUnavailableError
+from chronicon.search.encoders import ClipEncoder, ConseEncoder, SpaceEncoder
+from chronicon.search.filters import Filters
+from chronicon.search.query import QueryError, parse_query, positive_text
+
+log = logging.getLogger(__name__)
+
+# Columns a result carries (besides its vector score and explanation).
+RESULT_COLUMNS = [
+    "id", "path", "path_raw", "kind", "format", "width", "height", "duration", "taken_at", "camera_make",
+    "camera_model", "thumbnail", "labels", "label_scores", "missing",
+]  # fmt: skip
+
+
+class NoVectorsError(ChroniconError):
+    """The catalog has no vectors to search (nothing scanned yet, or no ML pass could run)."""
+
+
+@dataclass
+class SearchHit:
+    """One result: the asset, how well it matched and why."""
+
+    asset_id: str
+    path: str
+    kind: str
+    score: float | None  # cosine similarity in the search space (None: found by text match only)
+    rank: int = 0
+    fused: float = 0.0  # reciprocal-rank-fusion score (the ordering key in hybrid searches)
+    why: list[str] = field(default_factory=list)
+    t_start: float | None = None  # for a hit inside a video
+    t_end: float | None = None
+    row: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        row = self.row
+        return {
+            "rank": self.rank,
+            "path": self.path,
+            "id": self.asset_id,
+            "kind": self.kind,
+            "score": None if self.score is None else round(self.score, 4),
+            "fused": round(self.fused, 6),
+            "why": self.why,
+            "t_start": self.t_start,
+            "t_end": self.t_end,
+            "taken_at": row.get("taken_at"),
+            "camera": " ".join(x for x in (row.get("camera_make"), row.get("camera_model")) if x) or None,
+            "labels": row.get("labels") or [],
+            "thumbnail": row.get("thumbnail"),
+            "width": row.get("width"),
+            "height": row.get("height"),
+            "duration": row.get("duration"),
+        }
+
+
+class SearchEngine:
+    """Answers searches over one catalog; build once and reuse (models load on the first query)."""
+
+    def __init__(
+        self,
+        catalog: Catalog,
+        analyzers: list[Analyzer],
+        config: dict[str, Any],
+        *,
+        encoders: list[SpaceEncoder] | None = None,
+    ) -> None:
+        self.catalog = catalog
+        self.config = config
+        self.passes = {a.name: a for a in analyzers}
+        self.extra_encoders = list(encoders or [])  # plugin-provided spaces (and tests), tried first
+        self._encoders: dict[str, SpaceEncoder] = {}
+
+    # -- spaces ------------------------------------------------------------------------------------------
+    def _candidates(self) -> list[SpaceEncoder]:
+        """Encoders of the enabled passes that write vectors, CLIP first."""
+        out: list[SpaceEncoder] = list(self.extra_encoders)
+        clip = self.passes.get("clip")
+        if clip is not None:
+            out.append(ClipEncoder(clip))
+        tags = self.passes.get("tags")
+        if tags is not None and tags.config.get("conse", True):
+            from chronicon.builtin.tags import conse_space
+            from chronicon.embed.text import resolve_text_model
+
+            try:
+                text_space = resolve_text_model(str(tags.config.get("text_model")))[1]
+            except ModelUnavailableError:
+                text_space = None
+            if text_space is not None:
+                out.append(ConseEncoder(tags, conse_space(text_space)))
+        return out
+
+    def encoder(self, requested: str | None = None) -> SpaceEncoder:
+        """The space to search: `clip`, `conse`, or auto (CLIP when its vectors and model are here)."""
+        choice = requested or str(self.config.get("space", "auto"))
+        if choice in self._encoders:
+            return self._encoders[choice]
+        stored = set(self.catalog.vector_spaces())
+        reasons: list[str] = []
+        for candidate in self._candidates():
+            if choice not in ("auto", candidate.kind):
+                continue
+            if candidate.space not in stored:
+                reasons.append(f"{candidate.kind}: no vectors in the catalog for {candidate.space}")
+                continue
+            problem = candidate.unavailable()
+            if problem:
+                reasons.append(f"{candidate.kind}: {problem}")
+                continue
+            self._encoders[choice] = candidate
+            return candidate
+        if choice not in ("auto", "clip", "conse", *(e.kind for e in self.extra_encoders)):
+            raise QueryError(f"unknown search space {choice!r}: use auto, clip, conse or a plugin's space kind")
+        detail = "; ".join(reasons) or "the pass that embeds photos is disabled"
+        raise NoVectorsError(f"nothing to search in the {choice} space ({detail}); run `chronicon scan` first")
+
+    # -- searching ---------------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str | None = None,
+        *,
+        image: str | os.PathLike[str] | None = None,
+        filters: Filters | None = None,
+        limit: int = 20,
+        min_score: float | None = None,
+        space: str | None = None,
+        hybrid: bool | None = None,
+    ) -> list[SearchHit]:
+        """Text and/or image query -> the best `limit` assets, best first."""
+        if not query and image is None:
+            raise QueryError("give a text query, an image, or both")
+        filters = filters or Filters()
+        encoder = self.encoder(space)
+        parts: list[NDArray[np.float32]] = []
+        terms = parse_query(query) if query else []
+        if terms:
+            parts.append(encoder.encode_terms(terms))
+        exclude: set[str] = set()
+        if image is not None:
+            vector, own_id = self._image_vector(encoder, os.fspath(image))
+            parts.append(vector)
+            if own_id:
+                exclude.add(own_id)
+        vector = parts[0] if len(parts) == 1 else _unit(np.sum(parts, axis=0))
+        use_text = bool(terms) and (self.config.get("hybrid", True) if hybrid is None else hybrid)
+        return self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
+                              filters=filters, limit=limit, min_score=min_score, exclude=exclude)  # fmt: skip
+
+    def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> list[SearchHit]:
+        """Assets that look like this file (which itself is left out of the results)."""
+        return self.search(None, image=path, **kwargs)
+
+    def _image_vector(self, encoder: SpaceEncoder, path: str) -> tuple[NDArray[np.float32], str | None]:
+        """The stored vector when the file is in the catalog (same bytes), else one computed now."""
+        real = os.path.abspath(os.path.expanduser(path))
+        row = self.catalog.row_by_path(real)
+        if row is not None:
+            table = self.catalog.open_vector_table(encoder.space)
+            stored = table.vectors_for([row["id"]]).get(row["id"]) if table is not None else None
+            if stored:
+                best = min(stored, key=lambda r: r.segment)
+                return np.asarray(best.vector, dtype=np.float32), str(row["id"])
+        return encoder.encode_image(real), (str(row["id"]) if row is not None else None)
+
+    def _allowed(self, filters: Filters) -> set[str] | None:
+        if filters.is_empty():
+            return None
+        table = self.catalog.to_arrow(["id"], where=filters.where())
+        return set(table.column("id").to_pylist())
+
+    def _retrieve(
+        self,
+        encoder: SpaceEncoder,
+        vector: NDArray[np.float32],
+        *,
+        terms_text: str,
+        filters: Filters,
+        limit: int,
+        min_score: float | None,
+        exclude: set[str],
+    ) -> list[SearchHit]:
+        table = self.catalog.open_vector_table(encoder.space)
+        if table is None:
+            raise NoVectorsError(f"no vectors in the catalog for {encoder.space}; run `chronicon scan` first")
+        allowed = self._allowed(filters)
+        if allowed is not None:
+            allowed -= exclude
+            if not allowed:
+                return []
+        fetch = max(limit * 2, limit + len(exclude) + 10)
+        rrf_k = float(self.config.get("rrf_k", 60))
+        while True:
+            hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True)
+            vector_ids = [h.asset_id for h in hits if h.asset_id not in exclude]
+            text_ids = self._text_matches(terms_text, filters, fetch) if terms_text else []
+            text_ids = [i for i in text_ids if i not in exclude and (allowed is None or i in allowed)]
+            rows = self.catalog.rows_by_id(set(vector_ids) | set(text_ids), columns=RESULT_COLUMNS)
+            live = {i for i, r in rows.items() if not r.get("missing")}
+            words = [w.lower() for w in terms_text.split() if len(w) > 1]
+            results = self._fuse(encoder, vector, hits, text_ids, rows, live, rrf_k, table, min_score, exclude, words)
+            exhausted = len(hits) < fetch and (not terms_text or len(text_ids) < fetch)
+            if len(results) >= limit or exhausted or fetch >= 10_000:
+                break
+            fetch *= 4
+        for rank, hit in enumerate(results[:limit], 1):
+            hit.rank = rank
+        return results[:limit]
+
+    def _fuse(
+        self,
+        encoder: SpaceEncoder,
+        vector: NDArray[np.float32],
+        hits: list[Any],
+        text_ids: list[str],
+        rows: dict[str, dict[str, Any]],
+        live: set[str],
+        rrf_k: float,
+        table: Any,
+        min_score: float | None,
+        exclude: set[str],
+        words: list[str],
+    ) -> list[SearchHit]:
+        by_id: dict[str, SearchHit] = {}
+        vector_rank = 0
+        for hit in hits:
+            if hit.asset_id in exclude or hit.asset_id not in live:
+                continue
+            vector_rank += 1
+            row = rows[hit.asset_id]
+            result = SearchHit(hit.asset_id, _path(row), str(row.get("kind")), float(hit.score),
+                               t_start=hit.t_start, t_end=hit.t_end, row=row)  # fmt: skip
+            result.fused = 1.0 / (rrf_k + vector_rank)
+            result.why.append(f"{encoder.kind} similarity {hit.score:.3f} (#{vector_rank})")
+            by_id[hit.asset_id] = result
+        text_rank = 0
+        only_text: list[str] = []
+        for asset_id in text_ids:
+            if asset_id not in live:
+                continue
+            text_rank += 1
+            found = by_id.get(asset_id)
+            if found is None:
+                row = rows[asset_id]
+                found = SearchHit(asset_id, _path(row), str(row.get("kind")), None, row=row)
+                by_id[asset_id] = found
+                only_text.append(asset_id)
+            result = found
+            result.fused += 1.0 / (rrf_k + text_rank)
+            matched = [lab for lab in (result.row.get("labels") or []) if _mentions(lab, words)]
+            result.why.append("labels match: " + ", ".join(matched[:3]) if matched else f"text match (#{text_rank})")
+        if only_text:
+            # Text-only hits get their vector score too, so every result shows one and --min-score applies.
+            stored = table.vectors_for(only_text)
+            for asset_id in only_text:
+                rows_ = stored.get(asset_id) or []
+                if rows_:
+                    by_id[asset_id].score = max(float(np.dot(r.vector, vector)) for r in rows_)
+        results = [r for r in by_id.values() if min_score is None or (r.score is not None and r.score >= min_score)]
+        for result in results:
+            labels = result.row.get("labels") or []
+            looks = encoder.explain(vector, labels, result.row.get("label_scores") or [])
+            if looks:
+                result.why.append("looks like: " + ", ".join(looks))
+        results.sort(key=lambda r: (-r.fused, -(r.score or 0.0)))
+        return results
+
+    def _text_matches(self, text: str, filters: Filters, limit: int) -> list[str]:
+        """Asset ids whose labels (later: captions, transcripts) match the words, best first."""
+        if "labels_text" not in self.catalog.schema.names or not _has_fts(self.catalog.assets, "labels_text"):
+            return []
+        try:
+            query = self.catalog.assets.search(text, query_type="fts", fts_columns="labels_text")
+            table = query.where(filters.where(), prefilter=True).select(["id", "_score"]).limit(limit).to_arrow()
+        except Exception as exc:  # full-text is a booster: a failure must not fail the search
+            log.debug("full-text search failed: %s", exc)
+            return []
+        return [str(i) for i in table.column("id").to_pylist()]
+
+
+def _has_fts(table: Any, column: str) -> bool:
+    try:
+        return any(column in idx.columns and "FTS" in str(idx.index_type) for idx in table.list_indices())
+    except Exception:
+        return False
+
+
+def _mentions(label: str, words: list[str]) -> bool:
+    """Whether a label contains one of the query words (or a word starting like it: "cats" ~ "cat")."""
+    tokens = label.lower().split()
+    return any(w in tokens or any(t.startswith(w[: max(3, len(w) - 1)]) for t in tokens) for w in words)
+
+
+def _path(row: dict[str, Any]) -> str:
+    return display_path(str(row.get("path")))
+
+
+def _unit(vector: NDArray[np.float32]) -> NDArray[np.float32]:
+    norm = float(np.linalg.norm(vector))
+    return (vector / norm).astype(np.float32) if norm else vector
+
+
+__all__ = ["NoVectorsError", "SearchEngine", "SearchHit", "sql_str"]

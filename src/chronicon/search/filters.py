@@ -1,0 +1,81 @@
+"""Search filters (kind, dates, camera, labels, paths) turned into a SQL predicate on the assets table."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+
+from chronicon.catalog.store import sql_str
+from chronicon.errors import ChroniconError
+
+
+class FilterError(ChroniconError):
+    """A filter value that cannot be used (bad date, bad kind)."""
+
+
+def parse_day(text: str, *, end: bool = False) -> datetime:
+    """'2024', '2024-06' or '2024-06-30' (or a full ISO time) -> the first (or, with end, last) moment of it."""
+    value = text.strip()
+    try:
+        if len(value) == 4 and value.isdigit():
+            start = date(int(value), 1, 1)
+            stop = date(int(value) + 1, 1, 1)
+        elif len(value) == 7 and value[4] == "-":
+            y, m = int(value[:4]), int(value[5:])
+            start = date(y, m, 1)
+            stop = date(y + (m == 12), m % 12 + 1, 1)
+        elif len(value) == 10:
+            start = date.fromisoformat(value)
+            stop = date.fromordinal(start.toordinal() + 1)
+        else:
+            moment = datetime.fromisoformat(value)
+            return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except ValueError as exc:
+        raise FilterError(f"not a date: {text!r} (use YYYY, YYYY-MM or YYYY-MM-DD)") from exc
+    chosen = stop if end else start
+    return datetime.combine(chosen, time(0), tzinfo=UTC)
+
+
+@dataclass
+class Filters:
+    """What results must satisfy besides matching the query. Empty = everything that is not missing."""
+
+    kind: str | None = None  # "image" or "video"
+    after: str | None = None  # taken on or after this day (capture time; file time when unknown)
+    before: str | None = None  # taken before the end of this day
+    camera: str | None = None  # substring of "make model", any case
+    labels: list[str] = field(default_factory=list)  # every one of these labels
+    under: str | None = None  # path prefix
+
+    def is_empty(self) -> bool:
+        return not (self.kind or self.after or self.before or self.camera or self.labels or self.under)
+
+    def where(self) -> str:
+        """SQL for LanceDB's `where` (always excludes missing files)."""
+        parts = ["(missing IS NULL OR missing = false)"]
+        if self.kind:
+            if self.kind not in ("image", "video"):
+                raise FilterError(f"kind must be image or video, not {self.kind!r}")
+            parts.append(f"kind = {sql_str(self.kind)}")
+        if self.after:
+            moment = parse_day(self.after)
+            parts.append(_time_clause(">=", moment))
+        if self.before:
+            moment = parse_day(self.before, end=True)
+            parts.append(_time_clause("<", moment))
+        if self.camera:
+            needle = sql_str("%" + self.camera.lower().replace("%", "").replace("_", "") + "%")
+            parts.append(f"lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model, '')) LIKE {needle}")
+        for label in self.labels:
+            parts.append(f"array_has(labels, {sql_str(label.strip().lower())})")
+        if self.under:
+            prefix = self.under.rstrip("/") + "/"
+            parts.append(f"starts_with(path, {sql_str(prefix)})")
+        return " AND ".join(parts)
+
+
+def _time_clause(op: str, moment: datetime) -> str:
+    """Compare the capture time (ISO text, local time as recorded) or, when it is unknown, the file's mtime."""
+    day = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    ns = int(moment.timestamp() * 1_000_000_000)
+    return f"((taken_at IS NOT NULL AND taken_at {op} {sql_str(day)}) OR (taken_at IS NULL AND mtime_ns {op} {ns}))"

@@ -1,0 +1,47 @@
+"""Fixtures: a catalog with hand-made assets and vectors, and a search engine over it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chronicon.catalog.schema import empty_row
+from chronicon.catalog.store import Catalog
+from chronicon.catalog.vectors import VectorRow
+from vectorfactory import ASSETS, DIM, SPACE, AxisEncoder, unit
+
+
+@pytest.fixture
+def filled_catalog(tmp_path: Path) -> Catalog:
+    import pyarrow as pa
+
+    catalog = Catalog(
+        tmp_path / "catalog",
+        extra_columns={"labels": pa.list_(pa.string()), "label_scores": pa.list_(pa.float64()),
+                       "labels_text": pa.string()},
+    )  # fmt: skip
+    rows = []
+    vectors = []
+    for asset_id, spec in ASSETS.items():
+        row = empty_row(catalog.schema)
+        row.update(
+            id=asset_id, path=f"/photos/{asset_id}.jpg", kind=spec["kind"], taken_at=spec["taken_at"],
+            camera_make=spec["camera_make"], camera_model=spec["camera_model"], labels=spec["labels"],
+            label_scores=[0.9] * len(spec["labels"]), labels_text=" ".join(spec["labels"]),
+            missing=bool(spec.get("missing")), status="ok", size=1, mtime_ns=0,
+        )  # fmt: skip
+        rows.append(row)
+        vectors.append(VectorRow(asset_id, unit(**spec["vec"])))
+    catalog.upsert(rows)
+    catalog.vector_table(SPACE, DIM).replace(vectors)
+    catalog.ensure_search_indexes()
+    return catalog
+
+
+@pytest.fixture
+def engine(filled_catalog: Catalog) -> Any:
+    from chronicon.search.engine import SearchEngine
+
+    return SearchEngine(filled_catalog, [], {"space": "auto", "hybrid": True, "rrf_k": 60}, encoders=[AxisEncoder()])
