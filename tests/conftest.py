@@ -33,3 +33,39 @@ def make_library(catalog_dir: Path):  # type: ignore[no-untyped-def]
         return Library(catalog_dir, overrides={**NO_ML, **overrides}, environ={}, entry_points=False)
 
     return build
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the whole session (ONNX exports and label embeddings are made once)."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture
+def make_ml_library(catalog_dir: Path, model_cache: Path):  # type: ignore[no-untyped-def]
+    """Like make_library, with the offline ML pass (`tags`) on and CLIP off unless overridden."""
+
+    def build(**overrides: object) -> Library:
+        settings = {"tags.enabled": True, "clip.enabled": False, "model_cache": str(model_cache), **overrides}
+        return Library(catalog_dir, overrides=settings, environ={}, entry_points=False)
+
+    return build
+
+
+SAMPLE_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "horse", "camera", "coins", "moon")
+
+
+@pytest.fixture(scope="session")
+def sample_photos(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Real photos that scikit-image ships (a cat, a coffee cup, a rocket, a horse, ...) saved as JPEGs."""
+    skimage_data = pytest.importorskip("skimage.data")
+    import numpy as np
+    from PIL import Image
+
+    folder = tmp_path_factory.mktemp("sample-photos")
+    for name in SAMPLE_PHOTOS:
+        pixels = getattr(skimage_data, name)()
+        if pixels.dtype != np.uint8:
+            pixels = (pixels * 255).astype(np.uint8)
+        Image.fromarray(pixels).convert("RGB").save(folder / f"{name}.jpg", quality=92)
+    return folder

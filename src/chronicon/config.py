@@ -98,6 +98,7 @@ class Setting:
 CORE_SETTINGS: dict[str, Setting] = {
     "catalog": Setting("path", nullable=True),
     "roots": Setting("list"),
+    "model_cache": Setting("path", nullable=True),
     "log_level": Setting("str", choices=("debug", "info", "warning", "error")),
     "scan.include": Setting("list"),
     "scan.exclude": Setting("list"),

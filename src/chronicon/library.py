@@ -107,8 +107,11 @@ class Library:
                 self.plugins.report(cls.name, "dependencies", err)
                 classes.remove(cls)
         catalog = self.catalog
+        models = self.config["model_cache"]
+        models_dir = Path(models).expanduser().absolute() if models else None
         objects = [
-            cls(AnalyzerContext(self.config.section(cls.name), self.catalog_dir, scan_cfg, catalog)) for cls in classes
+            cls(AnalyzerContext(self.config.section(cls.name), self.catalog_dir, scan_cfg, catalog, models_dir))
+            for cls in classes
         ]
         return order_analyzers(objects)
 

@@ -38,6 +38,7 @@ class AnalyzerContext:
     catalog_dir: Path
     scan: dict[str, Any] = field(default_factory=dict)
     catalog: Any = None  # the open Catalog during a scan (passes read their own vector tables through it)
+    models_dir: Path | None = None  # shared model cache (config `model_cache`); default <catalog>/models
 
     @property
     def thumbnails_dir(self) -> Path:
@@ -45,7 +46,8 @@ class AnalyzerContext:
 
     @property
     def model_cache_dir(self) -> Path:
-        return self.catalog_dir / "models"
+        """Exported ONNX models, cached text embeddings, download notes: safe to delete, rebuilt on demand."""
+        return self.models_dir or self.catalog_dir / "models"
 
 
 # What `run` returns per item: the columns to set, or the exception that made this item fail.
