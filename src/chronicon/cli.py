@@ -192,6 +192,7 @@ def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_le
 @click.option("--exclude", multiple=True, help="Leave out paths matching this glob (repeatable).")
 @click.option("--workers", type=int, help="Worker threads (0 = one per core).")
 @click.option("--batch-size", type=int, help="Assets per catalog write.")
+@click.option("--device", help="Device of every ML pass: auto, cpu, cuda, cuda:N or mps (overrides <pass>.device).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the summary line and failures.")
 @click.pass_obj
@@ -204,6 +205,7 @@ def scan(
     exclude: Sequence[str],
     workers: int | None,
     batch_size: int | None,
+    device: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -221,6 +223,11 @@ def scan(
     if batch_size is not None:
         state.overrides["scan.batch_size"] = batch_size
     library = state.library()
+    if device:
+        for cls in library.analyzer_classes:
+            if "device" in cls.settings:
+                state.overrides[f"{cls.name}.device"] = device
+        library = state.library()
     console = Console(stderr=True)
     show_bar = not quiet and not as_json and console.is_terminal
     try:
@@ -350,6 +357,11 @@ def stats(state: AppState, as_json: bool) -> None:
     table.add_column(style="bold")
     table.add_column()
     for key, value in data.items():
+        if key == "vectors":
+            for space, info in value.items():
+                index = info.get("index") or "exact search"
+                table.add_row(f"vectors {space}", f"{info.get('rows')} x {info.get('dim')}-d ({index})")
+            continue
         if isinstance(value, dict):
             value = ", ".join(f"{k}: {v}" for k, v in value.items()) or "-"
         table.add_row(key, str(value))
@@ -407,6 +419,16 @@ def doctor(state: AppState, as_json: bool) -> None:
     for name, value in report["devices"].items():
         table.add_row(f"device: {name}", str(value))
     table.add_row("HEIC/HEIF", report["heif"])
+    runtime = report.get("runtime", {})
+    if "backends" in runtime:
+        table.add_row("ML device", f"{runtime.get('device')} (torch {runtime.get('torch')})")
+        for name, info in runtime["backends"].items():
+            mark = "[green]available[/green]" if info["available"] else f"[dim]no: {info['reason']}[/dim]"
+            table.add_row(f"backend: {name}", mark)
+    elif runtime:
+        table.add_row("ML runtime", f"[dim]{runtime.get('reason')}[/dim]")
+    for name, readiness in report.get("passes", {}).items():
+        table.add_row(f"pass: {name}", Text(readiness))
     for name, part in report["optional"].items():
         mark = "[green]installed[/green]" if part["installed"] else "[dim]not installed[/dim]"
         table.add_row(f"optional: {name}", f"{mark} - {part['for']}")

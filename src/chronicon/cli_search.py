@@ -112,7 +112,7 @@ def register_search_commands(cli: click.Group) -> None:
         for hit in hits:
             score = "" if hit.score is None else f"{hit.score:.3f}"
             table.add_row(str(hit.rank), score, Text(where(hit)), Text("; ".join(hit.why)))
-        console = Console()
+        console = Console() if sys.stdout.isatty() else Console(width=160)
         console.print(table)
         console.print(Text(f"{len(hits)} results in {seconds:.2f}s from {space}", style="dim"))
 

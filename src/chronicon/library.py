@@ -175,6 +175,17 @@ class Library:
         lock.release()
         return False
 
+    def _pass_report(self) -> dict[str, str]:
+        """Each enabled pass: ready, or why it would be skipped on this machine."""
+        report: dict[str, str] = {}
+        for analyzer in self.analyzers():
+            try:
+                problem = analyzer.unavailable()
+            except Exception as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            report[analyzer.name] = f"ready ({analyzer.fingerprint()})" if problem is None else f"skipped: {problem}"
+        return report
+
     # -- reading -----------------------------------------------------------------------------------------
     def info(self, path: str | os.PathLike[str]) -> dict[str, Any] | None:
         """The catalog row of one file (by its path), or None when it is not in the catalog."""
@@ -259,6 +270,8 @@ class Library:
             "platform": f"{platform.system()} {platform.release()} {platform.machine()}",
             "executable": sys.executable,
             "devices": detect_devices(),
+            "runtime": _runtime_report(),
+            "passes": self._pass_report(),
             "optional": optional,
             "heif": _heif_support(),
             "catalog": {"path": display_path(str(self.catalog_dir)), "exists": self.catalog_dir.is_dir()},
@@ -268,6 +281,18 @@ class Library:
             ],
             "plugin_problems": [str(p) for p in self.plugins.problems],
         }
+
+
+def _runtime_report() -> dict[str, Any]:
+    """Device and ML backends (only when torch is installed; importing it is the expensive part)."""
+    if importlib.util.find_spec("torch") is None:
+        return {"available": False, "reason": "torch is not installed (pip install 'chronicon[ml]')"}
+    try:
+        from chronicon.runtime.device import runtime_report
+
+        return runtime_report()
+    except Exception as exc:  # a broken torch install must not break doctor
+        return {"available": False, "reason": f"torch failed to load: {exc}"}
 
 
 def detect_devices() -> dict[str, Any]:

@@ -36,7 +36,7 @@ def test_switching_models_keeps_each_space_and_switching_back_costs_nothing(
     library_a = _library(make_library, model_a)
     space_a = library_a.catalog.vector_spaces()[0]
     assert space_a.startswith("clip-model-a-")
-    version_a = library_a.catalog.open_vector_table(space_a)._version()
+    version_a = library_a.catalog.open_vector_table(space_a).table_version()
 
     second = _library(make_library, model_b).scan([lib_dir])
     assert second.timings["clip"].items == 6
@@ -47,7 +47,7 @@ def test_switching_models_keeps_each_space_and_switching_back_costs_nothing(
     assert back.counts["unchanged"] == 6
     assert back.timings["clip"].items == 0, "vectors of model A were reused, not recomputed"
     again = _library(make_library, model_a)
-    assert again.catalog.open_vector_table(space_a)._version() == version_a
+    assert again.catalog.open_vector_table(space_a).table_version() == version_a
     hits = again.search("anything", space="clip", limit=3)
     assert len(hits) == 3 and all(h.score is not None for h in hits)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from chronicon.library import Library
+from conftest import NO_ML
 from mediafactory import make_jpeg
 
 FILES = 240
@@ -31,6 +32,7 @@ def test_kill_9_mid_scan_then_resume(tmp_path: Path, kill_after_commits: int) ->
         make_jpeg(folder / f"p{i:04d}.jpg", size=(48 + i % 16, 32), color=(i % 255, 40, 90), pattern=True)
     catalog = tmp_path / "catalog"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
+    env.update(CHRONICON_TAGS__ENABLED="false", CHRONICON_CLIP__ENABLED="false")  # about the core pipeline
     cmd = [
         sys.executable,
         "-m",
@@ -55,7 +57,7 @@ def test_kill_9_mid_scan_then_resume(tmp_path: Path, kill_after_commits: int) ->
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
     assert done.returncode == 0, done.stdout + done.stderr
 
-    library = Library(catalog, environ={}, entry_points=False)
+    library = Library(catalog, overrides=NO_ML, environ={}, entry_points=False)
     rows = list(library.catalog.rows())
     paths = [r["path"] for r in rows]
     assert len(paths) == FILES and len(set(paths)) == FILES

@@ -70,7 +70,13 @@ class ClipPass(Analyzer):
             cache_dir=self.context.model_cache_dir,
         )
         size = parse_batch_size(self.config.get("batch_size", "auto"), device=self.clip.device, default_cpu=32)
-        self.batch_size = size or 64  # type: ignore[misc]  # per-instance batch size from config
+        if size is None:  # "auto" on a GPU: grow until memory runs out, then back off
+            from chronicon.runtime.batching import auto_batch_size
+
+            runner = self.clip.image_runner()
+            side = self.clip.image_size
+            size = auto_batch_size(lambda n: runner(np.zeros((n, 3, side, side), np.float32)), start=16, maximum=1024)
+        self.batch_size = size  # type: ignore[misc]  # per-instance batch size from config
         if int(self.config.get("threads", 0)) > 0:
             import torch
 

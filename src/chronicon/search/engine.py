@@ -204,7 +204,14 @@ class SearchEngine:
         fetch = max(limit * 2, limit + len(exclude) + 10)
         rrf_k = float(self.config.get("rrf_k", 60))
         while True:
-            hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True)
+            hits = table.search(
+                vector,
+                fetch,
+                asset_ids=allowed,
+                min_score=min_score,
+                per_asset=True,
+                threshold=int(self.config.get("ann_threshold", 100_000)),
+            )
             vector_ids = [h.asset_id for h in hits if h.asset_id not in exclude]
             text_ids = self._text_matches(terms_text, filters, fetch) if terms_text else []
             text_ids = [i for i in text_ids if i not in exclude and (allowed is None or i in allowed)]
