@@ -126,8 +126,10 @@ def register_search_commands(cli: click.Group) -> None:
 
         \b
         QUERY is plain language: "dog jumping into a lake". Combine concepts with + and -
-        (spaces around them): "beach + sunset - people". Results show the score (cosine similarity in the
-        search space) and why they matched; hybrid search also matches the words against labels.
+        (spaces around them): "beach + sunset - people"; a query that starts with "-" goes after "--".
+        Results show the score (cosine similarity in the search space) and why they matched; hybrid
+        search also matches the words against labels. Exit codes: 0 ok (even with no matches), 2 bad
+        query or filter, 3 nothing to search yet or the image cannot be read.
 
         \b
         Examples:

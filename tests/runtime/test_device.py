@@ -170,3 +170,13 @@ def test_runtime_report() -> None:
     assert report["backends"]["eager"] == {"available": True, "reason": ""}
     for entry in report["backends"].values():
         assert entry["available"] or entry["reason"]
+
+
+def test_auto_backend_prefers_amp_where_half_precision_is_fast(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chronicon.runtime import backends
+
+    monkeypatch.setattr(backends, "bf16_supported_on_cpu", lambda: True)
+    assert backends.resolve_backend("auto", "cpu") == "amp"
+    monkeypatch.setattr(backends, "bf16_supported_on_cpu", lambda: False)
+    assert backends.resolve_backend("auto", "cpu") == "eager"
+    assert backends.auto_backend("mps") == "eager"

@@ -65,7 +65,7 @@ class ClipPass(Analyzer):
         self.clip = ClipModel(
             self.spec,
             device=str(self.config.get("device", "auto")),
-            backend=str(self.config.get("backend", "eager")),
+            backend=str(self.config.get("backend", "auto")),
             precision=str(self.config.get("precision", "auto")),
             cache_dir=self.context.model_cache_dir,
         )
