@@ -505,7 +505,7 @@ class VectorTable:
                 .nprobes(NPROBES)
                 .ef(max(EF, fetch * REFINE_FACTOR))  # HNSW needs ef >= the candidates it returns
                 .refine_factor(REFINE_FACTOR)
-                .select(["asset_id", "segment", "t_start", "t_end"])
+                .select(["asset_id", "segment", "t_start", "t_end", "_distance"])
                 .limit(fetch)
                 .to_arrow()
             )
