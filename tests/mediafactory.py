@@ -334,3 +334,42 @@ def make_bomb_png(path: PathLike, width: int = 30000, height: int = 30000) -> No
     data[ihdr_start : ihdr_start + 17] = body
     data[ihdr_start + 17 : ihdr_start + 21] = struct.pack(">I", zlib.crc32(bytes(body)) & 0xFFFFFFFF)
     Path(path).write_bytes(bytes(data))
+
+
+def make_slideshow(
+    path: PathLike,
+    pictures: Sequence[PathLike],
+    *,
+    seconds_each: float = 2.0,
+    fps: int = 12,
+    size: tuple[int, int] = (320, 240),
+    gop: int | None = None,
+) -> list[float]:
+    """An H.264 clip showing each picture for `seconds_each` (hard cuts between them); returns the cut times."""
+    from PIL import Image
+
+    width, height = size
+    out = av.open(os.fspath(path), mode="w")
+    cuts: list[float] = []
+    try:
+        stream: Any = out.add_stream("h264", rate=fps)
+        stream.width, stream.height = width, height
+        stream.pix_fmt = "yuv420p"
+        if gop:
+            stream.codec_context.gop_size = gop
+        index = 0
+        for n, picture in enumerate(pictures):
+            if n:
+                cuts.append(index / fps)
+            arr = np.asarray(Image.open(picture).convert("RGB").resize((width, height)))
+            for _ in range(round(seconds_each * fps)):
+                frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(arr), format="rgb24")
+                frame.pts = index
+                index += 1
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    finally:
+        out.close()
+    return cuts

@@ -28,6 +28,7 @@ ENTRY_POINT_GROUP = "chronicon.plugins"
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.metadata",
     "chronicon.builtin.content",
+    "chronicon.builtin.shots",
     "chronicon.builtin.tags",
     "chronicon.builtin.clip",
 )

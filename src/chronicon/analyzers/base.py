@@ -66,6 +66,8 @@ class Analyzer(ABC):
     phase: ClassVar[Phase]
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     depends: ClassVar[tuple[str, ...]] = ()
+    # Passes whose output this one reads when they ran (it re-runs after them) but can do without.
+    uses: ClassVar[tuple[str, ...]] = ()
     batch_size: ClassVar[int] = 16
     # Catalog columns this pass writes that the core schema does not have; added to the catalog on open.
     columns: ClassVar[dict[str, pa.DataType]] = {}

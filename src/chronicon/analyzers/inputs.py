@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from numpy.typing import NDArray
 from PIL import Image
@@ -44,3 +46,38 @@ def center_crop_array(image: Image.Image, side: int) -> NDArray[np.uint8]:
     resized = rgb.resize((nw, nh), Image.Resampling.BICUBIC, reducing_gap=2.0)
     left, top = (nw - side) // 2, (nh - side) // 2
     return np.asarray(resized.crop((left, top, left + side, top + side)), dtype=np.uint8)
+
+
+@dataclass
+class SegmentPicture:
+    """A picture a model pass looks at: segment 0 is the photo or the video's poster; 1.. are video segments."""
+
+    index: int
+    t_start: float | None
+    t_end: float | None
+    image: Image.Image
+
+
+def segment_pictures(item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[SegmentPicture]:
+    """The photo; or the video's poster plus the frames of each of its segments (from the shots pass: from
+    memory when it ran in this scan, else decoded at the stored frame times)."""
+    from chronicon.builtin.shots import FRAMES_CACHE_KEY, stored_segments
+    from chronicon.media.shots import frames_at
+
+    pictures = [SegmentPicture(0, None, None, picture(item, min_side, max_pixels=max_pixels))]
+    if item.kind != MediaKind.VIDEO:
+        return pictures
+    segments = stored_segments(item.row)
+    cached: dict[int, list[Image.Image]] = item.cache.get(FRAMES_CACHE_KEY) or {}
+    wanted = [float(t) for s in segments if int(s["index"]) not in cached for t in s.get("frame_times") or []]
+    decoded = iter(frames_at(item.path, wanted, max(min_side, 320))) if wanted else iter(())
+    for segment in segments:
+        index = int(segment["index"])
+        if index in cached:
+            images: list[Image.Image | None] = list(cached[index])
+        else:
+            images = [next(decoded) for _ in segment.get("frame_times") or []]
+        for image in images:
+            if image is not None:
+                pictures.append(SegmentPicture(index, float(segment["t_start"]), float(segment["t_end"]), image))
+    return pictures

@@ -8,7 +8,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
-from chronicon.analyzers.inputs import center_crop_array, picture
+from chronicon.analyzers.inputs import center_crop_array, segment_pictures
 from chronicon.config import Setting
 from chronicon.embed.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, ClipModel, ClipSpec, weights_problem
 from chronicon.embed.packaged import package_dir
@@ -28,9 +28,10 @@ class ClipPass(Analyzer):
     """Embeds every photo and video poster with the configured CLIP image tower."""
 
     name: ClassVar[str] = "clip"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
+    uses: ClassVar[tuple[str, ...]] = ("shots",)
     batch_size: ClassVar[int] = 32
     settings: ClassVar[dict[str, Setting]] = {
         "model": Setting("str", DEFAULT_CLIP_MODEL),
@@ -102,19 +103,37 @@ class ClipPass(Analyzer):
         self.load()
         assert self.clip is not None
         side = self.clip.image_size
-        image = picture(item, side, max_pixels=int(self.context.scan.get("max_image_pixels", 250_000_000)))
-        return center_crop_array(image, side)
+        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        return [(pic, center_crop_array(pic.image, side)) for pic in segment_pictures(item, side, max_pixels=limit)]
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
         assert self.clip is not None
         from chronicon.catalog.vectors import VectorRow
 
-        vectors = self.clip.encode_images([item.cache[self.input_key] for item in items])
+        frames = [(n, pic, arr) for n, item in enumerate(items) for pic, arr in item.cache[self.input_key]]
+        step = max(1, self.batch_size)
+        vectors = np.concatenate(
+            [self.clip.encode_images([arr for _, _, arr in frames[i : i + step]]) for i in range(0, len(frames), step)]
+        )
         outcomes: list[Outcome] = []
-        for item, vector in zip(items, vectors, strict=True):
+        for n, item in enumerate(items):
+            mine = [(pic, vectors[i]) for i, (m, pic, _) in enumerate(frames) if m == n]
+            by_segment: dict[int, list[Any]] = {}
+            for pic, vector in mine:
+                by_segment.setdefault(pic.index, []).append((pic, vector))
             digest = item.row.get("content_hash")
-            row = VectorRow(item.id, np.asarray(vector, dtype=np.float32), content_hash=str(digest) if digest else None)
-            outcomes.append({VECTORS_KEY: {self.spec.space: (int(vector.shape[0]), [row])}})
+            rows = []
+            for index, entries in sorted(by_segment.items()):
+                # The video as a whole (segment 0) is the mean of everything seen in it.
+                use = [v for _, v in mine] if index == 0 and item.kind == MediaKind.VIDEO else [v for _, v in entries]
+                mean = np.mean(use, axis=0)
+                vector = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+                pic = entries[0][0]
+                rows.append(
+                    VectorRow(item.id, vector, segment=index, t_start=pic.t_start, t_end=pic.t_end,
+                              content_hash=str(digest) if digest else None)
+                )  # fmt: skip
+            outcomes.append({VECTORS_KEY: {self.spec.space: (int(vectors.shape[1]), rows)}})
         return outcomes
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pyarrow as pa
 
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
-from chronicon.analyzers.inputs import picture, square_array
+from chronicon.analyzers.inputs import segment_pictures, square_array
 from chronicon.config import Setting
 from chronicon.embed.conse import ConceptSpace, merge_scores
 from chronicon.embed.packaged import OPENPIBO, package_dir
@@ -32,15 +32,17 @@ class TagsPass(Analyzer):
     """Labels every photo and video poster with ImageNet classes and COCO objects, and embeds it by ConSE."""
 
     name: ClassVar[str] = "tags"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
+    uses: ClassVar[tuple[str, ...]] = ("shots",)
     batch_size: ClassVar[int] = 16
     columns: ClassVar[dict[str, pa.DataType]] = {
         "labels": pa.list_(pa.string()),  # best first
         "label_scores": pa.list_(pa.float64()),
         "labels_text": pa.string(),  # the labels as one string, for full-text search
-        "detections": pa.string(),  # JSON [{"label", "score", "box": [x0, y0, x1, y1] (fractions)}]
+        "detections": pa.string(),  # JSON [{"label", "score", "box": [x0, y0, x1, y1] (fractions)}] (poster)
+        "segment_labels": pa.string(),  # videos: JSON {"<segment index>": [[label, score], ...]}
     }
     settings: ClassVar[dict[str, Setting]] = {
         "top_k": Setting("int", 5, minimum=1, maximum=50),
@@ -117,45 +119,85 @@ class TagsPass(Analyzer):
 
     def prepare(self, item: AssetItem) -> Any:
         self.load()
-        image = picture(item, 300, max_pixels=int(self.context.scan.get("max_image_pixels", 250_000_000)))
-        tag_input = square_array(image, self.tagger.input_side)
-        det_input = square_array(image, 300) if self.detector is not None else None
-        return tag_input, det_input
+        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        inputs = []
+        for pic in segment_pictures(item, 300, max_pixels=limit):
+            tag_input = square_array(pic.image, self.tagger.input_side)
+            det_input = square_array(pic.image, 300) if self.detector is not None else None
+            inputs.append((pic, tag_input, det_input))
+        return inputs
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
-        inputs = [item.cache[self.input_key] for item in items]
         top_k = int(self.config.get("top_k", 5))
         min_score = float(self.config.get("min_score", 0.05))
-        detections: list[list[Any]] = [[] for _ in items]
+        frames = [(n, entry) for n, item in enumerate(items) for entry in item.cache[self.input_key]]
+        detections: list[list[Any]] = [[] for _ in frames]
         if self.detector is not None:
-            detections = self.detector.detect([d for _, d in inputs], float(self.config.get("detector_min_score", 0.5)))
-        outcomes: list[Outcome] = []
-        for item, (tag_input, _), found in zip(items, inputs, detections, strict=True):
+            threshold = float(self.config.get("detector_min_score", 0.5))
+            for start in range(0, len(frames), 16):
+                chunk = [entry[2] for _, entry in frames[start : start + 16]]
+                detections[start : start + len(chunk)] = self.detector.detect(chunk, threshold)
+        per_item: list[list[tuple[Any, dict[str, float], list[Any]]]] = [[] for _ in items]
+        failures: dict[int, Exception] = {}
+        for (n, (pic, tag_input, _)), found in zip(frames, detections, strict=True):
             try:
                 # ConSE weighs the top-k classes whatever their probability; labels keep the confident ones.
                 ranked = {self.tagger.labels[i]: p for i, p in self.tagger.top(tag_input, top_k, 0.0)}
                 objects: dict[str, float] = {}
                 for det in found:
                     objects[det.label] = max(det.score, objects.get(det.label, 0.0))
-                weights = merge_scores(ranked, objects)
-                scores = {label: s for label, s in weights.items() if s >= min_score or label in objects}
-                columns: dict[str, Any] = {
-                    "labels": list(scores),
-                    "label_scores": [round(s, 4) for s in scores.values()],
-                    "labels_text": " ".join(scores) or None,
-                    "detections": json.dumps([_detection_json(d) for d in found]),
-                }
-                if self.concepts is not None and self.text is not None:
-                    vector = self.concepts.combine(weights)
-                    if vector is not None:
-                        from chronicon.catalog.vectors import VectorRow
-
-                        row = VectorRow(item.id, np.asarray(vector, dtype=np.float32), content_hash=_hash(item))
-                        columns[VECTORS_KEY] = {conse_space(self.text.space): (int(vector.shape[0]), [row])}
-                outcomes.append(columns)
+                per_item[n].append((pic, merge_scores(ranked, objects), found))
             except Exception as exc:  # per-item boundary
-                outcomes.append(exc)
+                failures[n] = exc
+        outcomes: list[Outcome] = []
+        for n, item in enumerate(items):
+            if n in failures:
+                outcomes.append(failures[n])
+                continue
+            outcomes.append(self._columns(item, per_item[n], min_score))
         return outcomes
+
+    def _columns(
+        self, item: AssetItem, frames: list[tuple[Any, dict[str, float], list[Any]]], min_score: float
+    ) -> Outcome:
+        """Asset labels (everything seen, best score per label), per-segment labels, and ConSE vectors."""
+        by_segment: dict[int, tuple[Any, dict[str, float], set[str]]] = {}
+        all_objects: set[str] = set()
+        for pic, weights, found in frames:
+            _, merged, objects = by_segment.get(pic.index, (pic, {}, set()))
+            by_segment[pic.index] = (pic, merge_scores(merged, weights), objects | {d.label for d in found})
+            all_objects |= {d.label for d in found}
+        overall = merge_scores(*(w for _, w, _ in by_segment.values()))
+        scores = {label: s for label, s in overall.items() if s >= min_score or label in all_objects}
+        poster_detections = frames[0][2] if frames else []
+        columns: dict[str, Any] = {
+            "labels": list(scores),
+            "label_scores": [round(s, 4) for s in scores.values()],
+            "labels_text": " ".join(scores) or None,
+            "detections": json.dumps([_detection_json(d) for d in poster_detections]),
+        }
+        if item.kind == MediaKind.VIDEO:
+            columns["segment_labels"] = json.dumps(
+                {
+                    str(index): [[lab, round(s, 4)] for lab, s in weights.items() if s >= min_score or lab in objs]
+                    for index, (_, weights, objs) in sorted(by_segment.items())
+                    if index > 0
+                }
+            )
+        if self.concepts is not None and self.text is not None:
+            from chronicon.catalog.vectors import VectorRow
+
+            rows: list[Any] = []
+            for index, (pic, weights, _) in sorted(by_segment.items()):
+                vector = self.concepts.combine(overall if index == 0 else weights)
+                if vector is not None:
+                    rows.append(
+                        VectorRow(item.id, np.asarray(vector, dtype=np.float32), segment=index,
+                                  t_start=pic.t_start, t_end=pic.t_end, content_hash=_hash(item))
+                    )  # fmt: skip
+            if rows:
+                columns[VECTORS_KEY] = {conse_space(self.text.space): (int(rows[0].vector.shape[0]), rows)}
+        return columns
 
 
 def _detection_json(det: Any) -> dict[str, Any]:

@@ -450,7 +450,7 @@ class Scanner:
         if record.get("status") == PassStatus.ERROR:
             return record.get("error_kind") == ErrorKind.IO or self.retry_errors
         # A pass whose input was re-made in this scan runs again too.
-        return any(w.phases.get(dep, {}).get("rerun") for dep in analyzer.depends)
+        return any(w.phases.get(dep, {}).get("rerun") for dep in (*analyzer.depends, *analyzer.uses))
 
     def _run_one(self, analyzer: PerItemAnalyzer, w: WorkItem) -> None:
         if not self._needed(analyzer, w):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 # Columns a result carries (besides its vector score and explanation).
 RESULT_COLUMNS = [
     "id", "path", "path_raw", "kind", "format", "width", "height", "duration", "taken_at", "camera_make",
-    "camera_model", "thumbnail", "labels", "label_scores", "missing",
+    "camera_model", "thumbnail", "labels", "label_scores", "missing", "segments", "segment_labels",
 ]  # fmt: skip
 
 
@@ -43,6 +44,7 @@ class SearchHit:
     why: list[str] = field(default_factory=list)
     t_start: float | None = None  # for a hit inside a video
     t_end: float | None = None
+    segment: int = 0  # 0 = the photo / the video as a whole; 1.. = the video segment that matched
     row: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
@@ -57,6 +59,8 @@ class SearchHit:
             "why": self.why,
             "t_start": self.t_start,
             "t_end": self.t_end,
+            "segment": self.segment,
+            "segment_thumbnail": _segment_thumbnail(row, self.segment),
             "taken_at": row.get("taken_at"),
             "camera": " ".join(x for x in (row.get("camera_make"), row.get("camera_model")) if x) or None,
             "labels": row.get("labels") or [],
@@ -249,7 +253,7 @@ class SearchEngine:
             vector_rank += 1
             row = rows[hit.asset_id]
             result = SearchHit(hit.asset_id, _path(row), str(row.get("kind")), float(hit.score),
-                               t_start=hit.t_start, t_end=hit.t_end, row=row)  # fmt: skip
+                               t_start=hit.t_start, t_end=hit.t_end, segment=hit.segment, row=row)  # fmt: skip
             result.fused = 1.0 / (rrf_k + vector_rank)
             result.why.append(f"{encoder.kind} similarity {hit.score:.3f} (#{vector_rank})")
             by_id[hit.asset_id] = result
@@ -278,8 +282,8 @@ class SearchEngine:
                     by_id[asset_id].score = max(float(np.dot(r.vector, vector)) for r in rows_)
         results = [r for r in by_id.values() if min_score is None or (r.score is not None and r.score >= min_score)]
         for result in results:
-            labels = result.row.get("labels") or []
-            looks = encoder.explain(vector, labels, result.row.get("label_scores") or [])
+            labels, scores = _labels_of(result.row, result.segment)
+            looks = encoder.explain(vector, labels, scores)
             if looks:
                 result.why.append("looks like: " + ", ".join(looks))
         results.sort(key=lambda r: (-r.fused, -(r.score or 0.0)))
@@ -296,6 +300,26 @@ class SearchEngine:
             log.debug("full-text search failed: %s", exc)
             return []
         return [str(i) for i in table.column("id").to_pylist()]
+
+
+def _labels_of(row: dict[str, Any], segment: int) -> tuple[list[str], list[float]]:
+    """The labels of the matched video segment when there is one, else the asset's."""
+    if segment > 0 and row.get("segment_labels"):
+        try:
+            pairs = json.loads(row["segment_labels"]).get(str(segment)) or []
+            return [str(p[0]) for p in pairs], [float(p[1]) for p in pairs]
+        except (ValueError, AttributeError, IndexError, TypeError):
+            pass
+    return list(row.get("labels") or []), list(row.get("label_scores") or [])
+
+
+def _segment_thumbnail(row: dict[str, Any], segment: int) -> str | None:
+    if segment <= 0 or not row.get("segments"):
+        return None
+    try:
+        return next((s.get("thumbnail") for s in json.loads(row["segments"]) if s.get("index") == segment), None)
+    except (ValueError, AttributeError, TypeError):
+        return None
 
 
 def _has_fts(table: Any, column: str) -> bool:

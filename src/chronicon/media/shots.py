@@ -1,0 +1,328 @@
+"""Video frame sampling: shots by cut detection on keyframes (refined where needed), uniform N, or F per second.
+
+Never holds a video in memory: the shot detector decodes keyframes only (FFmpeg's `skip_frame=NONKEY`), keeps a
+64-bin colour histogram per sampled frame and a bounded number of small frames, and decodes full GOPs only
+around the cuts it has to place precisely.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import av
+import numpy as np
+from av.container import InputContainer
+from av.video.frame import VideoFrame
+from av.video.stream import VideoStream
+from numpy.typing import NDArray
+from PIL import Image
+
+from chronicon.errors import MediaError
+from chronicon.media.video import (
+    _decoded,
+    _duration,
+    _frame_near,
+    _is_access_error,
+    _opened,
+    _short,
+    _to_poster,
+    _video_stream,
+)
+
+log = logging.getLogger(__name__)
+
+MODES = ("shots", "uniform", "fps")
+_SIG_W, _SIG_H = 64, 36  # frames are reduced to this before their histogram is taken
+_KEPT_FRAMES = 256  # at most this many small frames are kept while sampling (then every other is dropped)
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How frames are picked from a video (the `shots` config section)."""
+
+    mode: str = "shots"  # shots | uniform | fps
+    count: int = 8  # uniform: this many evenly spaced frames
+    fps: float = 1.0  # fps: this many frames per second
+    threshold: float = 0.45  # shots: histogram distance (0..1) between samples that counts as a cut
+    min_shot: float = 1.0  # shots shorter than this (seconds) are merged into their neighbour
+    max_shot: float = 30.0  # longer shots are split into windows of at most this length
+    max_segments: int = 64  # cap per video (a long video gets longer windows, never more segments)
+    frames_per_segment: int = 1  # frames kept per segment for the model passes
+    frame_side: int = 320  # longest side of the kept frames
+    max_keyframe_gap: float = 2.5  # sparser keyframes than this: sample by decoding (at `dense_fps`) instead
+    dense_fps: float = 4.0
+    refine: bool = True  # place each cut on the exact frame by decoding the GOP around it
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"sampling mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+
+
+@dataclass
+class Segment:
+    """A stretch of video (a shot or a window) and the frames that stand for it."""
+
+    index: int  # 1.. in time order (0 is the video as a whole)
+    t_start: float
+    t_end: float
+    frame_times: list[float] = field(default_factory=list)
+    frames: list[Image.Image] = field(default_factory=list)
+
+
+@dataclass
+class SamplingResult:
+    segments: list[Segment]
+    duration: float
+    frames_decoded: int  # how many frames were decoded in all (the cost)
+    method: str  # "keyframes", "decode" (dense), "uniform", "fps"
+    cuts: list[float] = field(default_factory=list)
+    partial: str | None = None  # the video is damaged after this point: segments cover what was readable
+
+
+@dataclass
+class _Sample:
+    t: float
+    hist: NDArray[np.float32]
+    image: Image.Image | None
+
+
+def _histogram(frame: VideoFrame) -> NDArray[np.float32]:
+    """A 4×4×4 RGB histogram of the frame at 64×36, normalised to sum 1."""
+    small = np.asarray(frame.reformat(width=_SIG_W, height=_SIG_H, format="rgb24").to_ndarray(), dtype=np.uint8)
+    q = (small >> 6).astype(np.int32)  # 4 levels per channel
+    bins = np.bincount((q[..., 0] * 16 + q[..., 1] * 4 + q[..., 2]).ravel(), minlength=64).astype(np.float32)
+    out: NDArray[np.float32] = bins / max(1.0, float(bins.sum()))
+    return out
+
+
+def _distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
+    """Half the L1 distance of two normalised histograms: 0 = same colours, 1 = nothing in common."""
+    return 0.5 * float(np.abs(a - b).sum())
+
+
+def sample_video(path: str, options: SamplingOptions | None = None) -> SamplingResult:
+    """Segments with their representative frames, by the options' mode. Raises MediaError on unreadable files;
+    a video damaged part-way gives the segments of the readable part (`partial` says where it stopped)."""
+    opts = options or SamplingOptions()
+    with _opened(path) as container:
+        stream = _video_stream(container)
+        stream.thread_type = "AUTO"
+        duration = _duration(container, stream) or 0.0
+        if opts.mode == "shots":
+            return _shots(container, stream, duration, opts)
+    return _spaced(path, duration, opts)
+
+
+# -- shots --------------------------------------------------------------------------------------------------
+def _shots(container: InputContainer, stream: VideoStream, duration: float, opts: SamplingOptions) -> SamplingResult:
+    samples, decoded, method, partial = _keyframe_samples(container, stream, opts)
+    if not samples:
+        raise MediaError("no decodable video frame")
+    end = max(duration, samples[-1].t + 1e-3) if partial is None else samples[-1].t + 1e-3
+    cut_pairs = [i for i in range(1, len(samples)) if _distance(samples[i - 1].hist, samples[i].hist) >= opts.threshold]
+    cuts: list[float] = []
+    for i in cut_pairs:
+        before, after = samples[i - 1], samples[i]
+        when = after.t
+        if opts.refine and method == "keyframes" and after.t - before.t > 1.5 / max(opts.dense_fps, 1.0):
+            refined, extra = _refine_cut(container, stream, before, after, opts.threshold)
+            decoded += extra
+            when = refined if refined is not None else when
+        cuts.append(when)
+    bounds = _bounds(sorted(set(cuts)), samples[0].t if samples[0].t < 0.5 else 0.0, end, opts)
+    segments = [Segment(i + 1, a, b) for i, (a, b) in enumerate(bounds)]
+    _attach_frames(container, stream, segments, samples, opts)
+    return SamplingResult(segments, end, decoded, method, cuts, partial)
+
+
+def _keyframe_samples(
+    container: InputContainer, stream: VideoStream, opts: SamplingOptions
+) -> tuple[list[_Sample], int, str, str | None]:
+    """Histograms (and a bounded set of small frames) of the keyframes; of frames decoded at `dense_fps`
+    when the keyframes are too sparse to find shots by."""
+    samples: list[_Sample] = []
+    decoded = 0
+    partial: str | None = None
+    stream.codec_context.skip_frame = "NONKEY"
+    try:
+        for frame in _decoded(container, stream):
+            decoded += 1
+            if frame.time is None:
+                continue
+            samples.append(_Sample(float(frame.time), _histogram(frame), _small(frame, stream, opts)))
+            _bound_kept(samples)
+    except (MediaError, av.FFmpegError) as exc:
+        if _is_access_error(exc) or not samples:
+            raise
+        partial = f"damaged after {samples[-1].t:.1f}s: {_short(exc)}"
+    finally:
+        stream.codec_context.skip_frame = "DEFAULT"
+    gaps = np.diff([s.t for s in samples]) if len(samples) > 1 else np.array([0.0])
+    if len(samples) > 1 and float(np.median(gaps)) <= opts.max_keyframe_gap:
+        return samples, decoded, "keyframes", partial
+    # Sparse keyframes (or a single one): decode everything once, keep `dense_fps` samples per second.
+    container.seek(0, stream=stream, backward=True, any_frame=False)
+    dense: list[_Sample] = []
+    step = 1.0 / max(opts.dense_fps, 0.1)
+    next_t = -1.0
+    try:
+        for frame in _decoded(container, stream):
+            decoded += 1
+            if frame.time is None or frame.time < next_t:
+                continue
+            next_t = float(frame.time) + step - 1e-6
+            dense.append(_Sample(float(frame.time), _histogram(frame), _small(frame, stream, opts)))
+            _bound_kept(dense)
+    except (MediaError, av.FFmpegError) as exc:
+        if _is_access_error(exc) or not dense:
+            raise
+        partial = f"damaged after {dense[-1].t:.1f}s: {_short(exc)}"
+    return dense, decoded, "decode", partial
+
+
+def _small(frame: VideoFrame, stream: VideoStream, opts: SamplingOptions) -> Image.Image:
+    return _to_poster(frame, stream, opts.frame_side)
+
+
+def _bound_kept(samples: list[_Sample]) -> None:
+    """Keep at most _KEPT_FRAMES small frames: when over, drop every other kept one (histograms stay)."""
+    kept = [s for s in samples if s.image is not None]
+    if len(kept) > _KEPT_FRAMES:
+        for sample in kept[1::2]:
+            sample.image = None
+
+
+def _refine_cut(
+    container: InputContainer, stream: VideoStream, before: _Sample, after: _Sample, threshold: float
+) -> tuple[float | None, int]:
+    """The time of the first frame of the new shot, by decoding every frame between two keyframes."""
+    assert stream.time_base is not None
+    decoded = 0
+    container.seek(int(before.t / stream.time_base), stream=stream, backward=True, any_frame=False)
+    previous = before.hist
+    best: tuple[float, float] | None = None
+    try:
+        for frame in _decoded(container, stream):
+            decoded += 1
+            if frame.time is None or frame.time <= before.t + 1e-6:
+                continue
+            if frame.time > after.t + 1e-6:
+                break
+            hist = _histogram(frame)
+            d = _distance(previous, hist)
+            if best is None or d > best[0]:
+                best = (d, float(frame.time))
+            previous = hist
+    except (MediaError, av.FFmpegError) as exc:
+        if _is_access_error(exc):
+            raise
+    if best is None or best[0] < threshold * 0.5:
+        return None, decoded
+    return best[1], decoded
+
+
+def _bounds(cuts: Sequence[float], start: float, end: float, opts: SamplingOptions) -> list[tuple[float, float]]:
+    """Shot boundaries from cut times: short shots merged, long ones split, at most max_segments in all."""
+    edges = [start, *[c for c in cuts if start < c < end], end]
+    shots = [(a, b) for a, b in itertools.pairwise(edges) if b > a]
+    merged: list[tuple[float, float]] = []
+    for a, b in shots:
+        if merged and (b - a < opts.min_shot or merged[-1][1] - merged[-1][0] < opts.min_shot):
+            merged[-1] = (merged[-1][0], b)
+        else:
+            merged.append((a, b))
+    max_len = max(opts.max_shot, (end - start) / max(1, opts.max_segments))
+    split: list[tuple[float, float]] = []
+    for a, b in merged:
+        parts = max(1, int(np.ceil((b - a) / max_len - 1e-9)))
+        split.extend((a + (b - a) * i / parts, a + (b - a) * (i + 1) / parts) for i in range(parts))
+    while len(split) > opts.max_segments:  # join the shortest neighbouring pair until under the cap
+        i = min(range(len(split) - 1), key=lambda j: split[j + 1][1] - split[j][0])
+        split[i : i + 2] = [(split[i][0], split[i + 1][1])]
+    return split
+
+
+def _frame_times(segment: Segment, count: int) -> list[float]:
+    length = segment.t_end - segment.t_start
+    return [segment.t_start + length * (i + 0.5) / count for i in range(max(1, count))]
+
+
+def _attach_frames(
+    container: InputContainer,
+    stream: VideoStream,
+    segments: list[Segment],
+    samples: list[_Sample],
+    opts: SamplingOptions,
+) -> None:
+    """Representative frames: a kept sample inside the segment near each wanted time, else one decoded there."""
+    kept = [s for s in samples if s.image is not None]
+    for segment in segments:
+        for want in _frame_times(segment, opts.frames_per_segment):
+            inside = [s for s in kept if segment.t_start - 1e-6 <= s.t < segment.t_end]
+            if inside:
+                best = min(inside, key=lambda s: abs(s.t - want))
+                if best.image is not None and best.t not in segment.frame_times:
+                    segment.frame_times.append(best.t)
+                    segment.frames.append(best.image)
+                    continue
+            image = _seek_frame(container, stream, want, opts.frame_side)
+            if image is not None:
+                segment.frame_times.append(want)
+                segment.frames.append(image)
+
+
+def _seek_frame(container: InputContainer, stream: VideoStream, when: float, side: int) -> Image.Image | None:
+    try:
+        frame = _frame_near(container, stream, when)
+    except (MediaError, av.FFmpegError) as exc:
+        if _is_access_error(exc):
+            raise
+        return None
+    return _to_poster(frame, stream, side) if frame is not None else None
+
+
+# -- uniform / fps ------------------------------------------------------------------------------------------
+def _spaced(path: str, duration: float, opts: SamplingOptions) -> SamplingResult:
+    if duration <= 0:
+        raise MediaError("the video has no duration: use the shots sampling mode for it")
+    if opts.mode == "uniform":
+        count = max(1, min(opts.count, opts.max_segments))
+    else:
+        count = max(1, min(int(np.ceil(duration * opts.fps)), opts.max_segments))
+    width = duration / count
+    segments = [Segment(i + 1, i * width, (i + 1) * width) for i in range(count)]
+    decoded = 0
+    with _opened(path) as container:
+        stream = _video_stream(container)
+        stream.thread_type = "AUTO"
+        for segment in segments:
+            for want in _frame_times(segment, opts.frames_per_segment):
+                image = _seek_frame(container, stream, want, opts.frame_side)
+                decoded += 1
+                if image is not None:
+                    segment.frame_times.append(want)
+                    segment.frames.append(image)
+    segments = [s for s in segments if s.frames]
+    if not segments:
+        raise MediaError("no decodable video frame")
+    return SamplingResult(segments, duration, decoded, opts.mode)
+
+
+def iter_frames(result: SamplingResult) -> Iterator[tuple[Segment, Image.Image]]:
+    for segment in result.segments:
+        for frame in segment.frames:
+            yield segment, frame
+
+
+def frames_at(path: str, times: Sequence[float], side: int) -> list[Image.Image | None]:
+    """Frames at these times (seeking, in time order), for segments whose frames are not in memory."""
+    out: dict[float, Image.Image | None] = {}
+    with _opened(path) as container:
+        stream = _video_stream(container)
+        stream.thread_type = "AUTO"
+        for when in sorted(set(times)):
+            out[when] = _seek_frame(container, stream, when, side)
+    return [out[t] for t in times]
