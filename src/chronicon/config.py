@@ -115,6 +115,7 @@ CORE_SETTINGS: dict[str, Setting] = {
     "search.limit": Setting("int", minimum=1, maximum=10_000),
     "search.min_score": Setting("float", minimum=-1.0, maximum=1.0, nullable=True),
     "search.rrf_k": Setting("float", minimum=1.0),
+    "search.speech_min_score": Setting("float", minimum=-1.0, maximum=1.0),
     "search.ann_threshold": Setting("int", minimum=1),
     "plugins.paths": Setting("list"),
     "plugins.disabled": Setting("list"),

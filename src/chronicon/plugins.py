@@ -31,6 +31,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.shots",
     "chronicon.builtin.tags",
     "chronicon.builtin.clip",
+    "chronicon.builtin.transcribe",
 )
 
 

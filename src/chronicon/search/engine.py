@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 # Columns a result carries (besides its vector score and explanation).
 RESULT_COLUMNS = [
     "id", "path", "path_raw", "kind", "format", "width", "height", "duration", "taken_at", "camera_make",
-    "camera_model", "thumbnail", "labels", "label_scores", "missing", "segments", "segment_labels",
+    "camera_model", "thumbnail", "labels", "label_scores", "missing", "segments", "segment_labels", "transcript",
 ]  # fmt: skip
 
 
@@ -207,23 +207,39 @@ class SearchEngine:
                 return []
         fetch = max(limit * 2, limit + len(exclude) + 10)
         rrf_k = float(self.config.get("rrf_k", 60))
+        threshold = int(self.config.get("ann_threshold", 100_000))
+        speech = self._speech_table(encoder) if terms_text else None
+        speech_vector = self._speech_vector(speech, terms_text) if speech is not None else None
         while True:
-            hits = table.search(
-                vector,
-                fetch,
-                asset_ids=allowed,
-                min_score=min_score,
-                per_asset=True,
-                threshold=int(self.config.get("ann_threshold", 100_000)),
-            )
-            vector_ids = [h.asset_id for h in hits if h.asset_id not in exclude]
-            text_ids = self._text_matches(terms_text, filters, fetch) if terms_text else []
-            text_ids = [i for i in text_ids if i not in exclude and (allowed is None or i in allowed)]
-            rows = self.catalog.rows_by_id(set(vector_ids) | set(text_ids), columns=RESULT_COLUMNS)
+            hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True,
+                                threshold=threshold)  # fmt: skip
+            sources: list[tuple[str, list[_Ranked]]] = [
+                (encoder.kind, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end) for h in hits])
+            ]
+            said: list[Any] = []
+            if speech is not None and speech_vector is not None:
+                said = speech[1].search(
+                    speech_vector,
+                    fetch,
+                    asset_ids=allowed,
+                    per_asset=True,
+                    threshold=threshold,
+                    min_score=float(self.config.get("speech_min_score", 0.15)),  # below: not what was said
+                )
+                sources.append(("speech", [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end)
+                                           for h in said]))  # fmt: skip
+            if terms_text:
+                for column, name in (("labels_text", "labels"), ("transcript_text", "transcript")):
+                    ids = self._text_matches(terms_text, filters, fetch, column)
+                    sources.append((name, [_Ranked(i, None, 0, None, None) for i in ids]))
+            candidates = {r.asset_id for _, ranked in sources for r in ranked} - exclude
+            if allowed is not None:
+                candidates &= allowed
+            rows = self.catalog.rows_by_id(candidates, columns=RESULT_COLUMNS)
             live = {i for i, r in rows.items() if not r.get("missing")}
             words = [w.lower() for w in terms_text.split() if len(w) > 1]
-            results = self._fuse(encoder, vector, hits, text_ids, rows, live, rrf_k, table, min_score, exclude, words)
-            exhausted = len(hits) < fetch and (not terms_text or len(text_ids) < fetch)
+            results = self._fuse(encoder, vector, sources, rows, live, rrf_k, table, min_score, words)
+            exhausted = all(len(ranked) < fetch for _, ranked in sources)
             if len(results) >= limit or exhausted or fetch >= 10_000:
                 break
             fetch *= 4
@@ -231,55 +247,85 @@ class SearchEngine:
             hit.rank = rank
         return results[:limit]
 
+    def _speech_table(self, encoder: SpaceEncoder) -> tuple[Any, Any] | None:
+        """(text embedder, vector table) of transcript segments, when the transcribe pass wrote any."""
+        transcribe = self.passes.get("transcribe")
+        if transcribe is None:
+            return None
+        from chronicon.builtin.transcribe import speech_space
+        from chronicon.embed.text import resolve_text_model, shared_text_embedder
+
+        model = str(transcribe.config.get("text_model"))
+        try:
+            space = speech_space(resolve_text_model(model)[1])
+        except ModelUnavailableError:
+            return None
+        table = self.catalog.open_vector_table(space)
+        if table is None:
+            return None
+        return shared_text_embedder(model, cache_dir=transcribe.context.model_cache_dir), table
+
+    def _speech_vector(self, speech: tuple[Any, Any], text: str) -> NDArray[np.float32] | None:
+        try:
+            vector: NDArray[np.float32] = speech[0].embed([text])[0]
+        except ModelUnavailableError as exc:
+            log.debug("speech search skipped: %s", exc)
+            return None
+        return vector
+
     def _fuse(
         self,
         encoder: SpaceEncoder,
         vector: NDArray[np.float32],
-        hits: list[Any],
-        text_ids: list[str],
+        sources: list[tuple[str, list[_Ranked]]],
         rows: dict[str, dict[str, Any]],
         live: set[str],
         rrf_k: float,
         table: Any,
         min_score: float | None,
-        exclude: set[str],
         words: list[str],
     ) -> list[SearchHit]:
+        """Reciprocal-rank fusion of the ranked lists; each result says which lists found it and why."""
         by_id: dict[str, SearchHit] = {}
-        vector_rank = 0
-        for hit in hits:
-            if hit.asset_id in exclude or hit.asset_id not in live:
-                continue
-            vector_rank += 1
-            row = rows[hit.asset_id]
-            result = SearchHit(hit.asset_id, _path(row), str(row.get("kind")), float(hit.score),
-                               t_start=hit.t_start, t_end=hit.t_end, segment=hit.segment, row=row)  # fmt: skip
-            result.fused = 1.0 / (rrf_k + vector_rank)
-            result.why.append(f"{encoder.kind} similarity {hit.score:.3f} (#{vector_rank})")
-            by_id[hit.asset_id] = result
-        text_rank = 0
-        only_text: list[str] = []
-        for asset_id in text_ids:
-            if asset_id not in live:
-                continue
-            text_rank += 1
-            found = by_id.get(asset_id)
-            if found is None:
-                row = rows[asset_id]
-                found = SearchHit(asset_id, _path(row), str(row.get("kind")), None, row=row)
-                by_id[asset_id] = found
-                only_text.append(asset_id)
-            result = found
-            result.fused += 1.0 / (rrf_k + text_rank)
-            matched = [lab for lab in (result.row.get("labels") or []) if _mentions(lab, words)]
-            result.why.append("labels match: " + ", ".join(matched[:3]) if matched else f"text match (#{text_rank})")
-        if only_text:
-            # Text-only hits get their vector score too, so every result shows one and --min-score applies.
-            stored = table.vectors_for(only_text)
-            for asset_id in only_text:
-                rows_ = stored.get(asset_id) or []
-                if rows_:
-                    by_id[asset_id].score = max(float(np.dot(r.vector, vector)) for r in rows_)
+        best_time: dict[str, float] = {}  # the similarity of the list entry that set the hit's time
+        for name, ranked in sources:
+            rank = 0
+            for entry in ranked:
+                if entry.asset_id not in live:
+                    continue
+                rank += 1
+                row = rows[entry.asset_id]
+                hit = by_id.get(entry.asset_id)
+                if hit is None:
+                    hit = SearchHit(entry.asset_id, _path(row), str(row.get("kind")), None, row=row)
+                    by_id[entry.asset_id] = hit
+                hit.fused += 1.0 / (rrf_k + rank)
+                if name == encoder.kind:
+                    hit.score = entry.score
+                    hit.why.append(f"{encoder.kind} similarity {entry.score:.3f} (#{rank})")
+                elif name == "speech":
+                    text = _said(row, entry.segment)
+                    hit.why.append(f"said{' ' + repr(text) if text else ''} ({entry.score:.3f}, #{rank})")
+                elif name == "labels":
+                    matched = [lab for lab in (row.get("labels") or []) if _mentions(lab, words)]
+                    hit.why.append("labels match: " + ", ".join(matched[:3]) if matched else f"label match (#{rank})")
+                else:
+                    hit.why.append(f"transcript mentions it (#{rank})")
+                # A moment inside a video: from the list entry that matched best.
+                strength = entry.score if entry.score is not None else -1.0
+                if entry.t_start is not None and strength > best_time.get(entry.asset_id, -2.0):
+                    best_time[entry.asset_id] = strength
+                    hit.t_start, hit.t_end, hit.segment = entry.t_start, entry.t_end, entry.segment
+                    if name == "speech":
+                        hit.segment = 0  # a transcript segment, not a visual one
+        missing_scores = [i for i, h in by_id.items() if h.score is None]
+        if missing_scores:
+            # Found by text only: their vector score too, so every result shows one and --min-score applies.
+            stored = table.vectors_for(missing_scores)
+            for asset_id in missing_scores:
+                vectors = stored.get(asset_id) or []
+                if vectors:
+                    by_id[asset_id].score = max(float(np.dot(r.vector, vector)) for r in vectors)
         results = [r for r in by_id.values() if min_score is None or (r.score is not None and r.score >= min_score)]
         for result in results:
             labels, scores = _labels_of(result.row, result.segment)
@@ -289,17 +335,40 @@ class SearchEngine:
         results.sort(key=lambda r: (-r.fused, -(r.score or 0.0)))
         return results
 
-    def _text_matches(self, text: str, filters: Filters, limit: int) -> list[str]:
-        """Asset ids whose labels (later: captions, transcripts) match the words, best first."""
-        if "labels_text" not in self.catalog.schema.names or not _has_fts(self.catalog.assets, "labels_text"):
+    def _text_matches(self, text: str, filters: Filters, limit: int, column: str = "labels_text") -> list[str]:
+        """Asset ids whose text column (labels, transcript) matches the words, best first."""
+        if column not in self.catalog.schema.names or not _has_fts(self.catalog.assets, column):
             return []
         try:
-            query = self.catalog.assets.search(text, query_type="fts", fts_columns="labels_text")
+            query = self.catalog.assets.search(text, query_type="fts", fts_columns=column)
             table = query.where(filters.where(), prefilter=True).select(["id", "_score"]).limit(limit).to_arrow()
         except Exception as exc:  # full-text is a booster: a failure must not fail the search
-            log.debug("full-text search failed: %s", exc)
+            log.debug("full-text search on %s failed: %s", column, exc)
             return []
         return [str(i) for i in table.column("id").to_pylist()]
+
+
+@dataclass
+class _Ranked:
+    """One entry of a ranked list before fusion."""
+
+    asset_id: str
+    score: float | None
+    segment: int
+    t_start: float | None
+    t_end: float | None
+
+
+def _said(row: dict[str, Any], segment: int) -> str | None:
+    """The transcript text of a speech segment (1-based), shortened for display."""
+    try:
+        segments = json.loads(row.get("transcript") or "[]")
+        text = str(segments[segment - 1]["text"]) if 0 < segment <= len(segments) else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    if text and len(text) > 80:
+        text = text[:77] + "..."
+    return text
 
 
 def _labels_of(row: dict[str, Any], segment: int) -> tuple[list[str], list[float]]:

@@ -1,0 +1,131 @@
+"""Built-in ML pass `transcribe`: Whisper transcripts of videos with timed segments, embedded and full-text indexed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+
+from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
+from chronicon.config import Setting
+from chronicon.embed.packaged import package_dir
+from chronicon.embed.speech import BACKENDS, DEFAULT_WHISPER, Transcriber, resolve_whisper
+from chronicon.embed.text import DEFAULT_TEXT_MODEL, resolve_text_model, shared_text_embedder
+from chronicon.errors import ModelUnavailableError
+from chronicon.hookspecs import hookimpl
+from chronicon.types import MediaKind, Phase
+
+PLUGIN_NAME = "transcribe"
+SPEECH_SUFFIX = ":speech"  # transcript segments live in the text model's space, in a table of their own
+
+
+def speech_space(text_space: str) -> str:
+    return text_space + SPEECH_SUFFIX
+
+
+class TranscribePass(Analyzer):
+    """Transcribes each video's audio; the segments keep their times, so searches can point into the video."""
+
+    name: ClassVar[str] = "transcribe"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.ML
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
+    batch_size: ClassVar[int] = 1  # one video at a time, decoded in windows in this thread (memory stays flat)
+    columns: ClassVar[dict[str, pa.DataType]] = {
+        "transcript": pa.string(),  # JSON [{"start", "end", "text"}] in seconds
+        "transcript_text": pa.string(),  # the whole text, for full-text search
+        "language": pa.string(),
+    }
+    settings: ClassVar[dict[str, Setting]] = {
+        "backend": Setting("str", "faster-whisper", choices=BACKENDS),
+        "model": Setting("str", DEFAULT_WHISPER),
+        "language": Setting("str", None, nullable=True),
+        "vad": Setting("bool", True),
+        "beam_size": Setting("int", 1, minimum=1, maximum=16),
+        "compute_type": Setting("str", "int8"),
+        "device": Setting("str", "auto"),
+        "text_model": Setting("str", DEFAULT_TEXT_MODEL),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.transcriber: Transcriber | None = None
+        self.text: Any = None
+
+    def unavailable(self) -> str | None:
+        backend = str(self.config.get("backend", "faster-whisper"))
+        module = "faster_whisper" if backend == "faster-whisper" else "whisper"
+        if package_dir(module) is None:
+            return f"transcripts need {backend} (pip install 'chronicon[ml]')"
+        try:
+            resolve_whisper(str(self.config.get("model", DEFAULT_WHISPER)))
+            resolve_text_model(str(self.config.get("text_model", DEFAULT_TEXT_MODEL)))
+        except ModelUnavailableError as exc:
+            return str(exc)
+        return None
+
+    def fingerprint(self) -> str:
+        c = self.config
+        text_space = resolve_text_model(str(c.get("text_model", DEFAULT_TEXT_MODEL)))[1]
+        return f"{self.version}:{c.get('backend')}:{c.get('model')}:{c.get('language')}:{c.get('vad')}:{text_space}"
+
+    def _load(self) -> None:
+        from chronicon.runtime.device import choose_device
+
+        device = choose_device(str(self.config.get("device", "auto")))
+        self.transcriber = Transcriber(
+            str(self.config.get("model", DEFAULT_WHISPER)),
+            backend=str(self.config.get("backend", "faster-whisper")),
+            device="cuda" if device.startswith("cuda") else "cpu",
+            compute_type=str(self.config.get("compute_type", "int8")),
+            language=self.config.get("language"),
+            vad=bool(self.config.get("vad", True)),
+            beam_size=int(self.config.get("beam_size", 1)),
+        )
+        self.text = shared_text_embedder(
+            str(self.config.get("text_model", DEFAULT_TEXT_MODEL)), cache_dir=self.context.model_cache_dir
+        )
+
+    def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
+        assert self.transcriber is not None
+        outcomes: list[Outcome] = []
+        for item in items:
+            try:
+                outcomes.append(self._one(item))
+            except Exception as exc:  # per-item boundary
+                outcomes.append(exc)
+        return outcomes
+
+    def _one(self, item: AssetItem) -> dict[str, Any]:
+        assert self.transcriber is not None
+        if item.row.get("has_audio") is False:
+            return {"transcript": json.dumps([]), "transcript_text": None, "language": None}
+        result = self.transcriber.transcribe(item.path)
+        segments: list[dict[str, Any]] = [
+            {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text} for s in result.segments
+        ]
+        columns: dict[str, Any] = {
+            "transcript": json.dumps(segments, ensure_ascii=False),
+            "transcript_text": " ".join(s["text"] for s in segments) or None,
+            "language": result.language,
+        }
+        if segments and self.text is not None:
+            from chronicon.catalog.vectors import VectorRow
+
+            vectors = self.text.embed([s["text"] for s in segments])
+            digest = item.row.get("content_hash")
+            rows = [
+                VectorRow(item.id, np.asarray(v, dtype=np.float32), segment=n, t_start=s["start"], t_end=s["end"],
+                          content_hash=str(digest) if digest else None)
+                for n, (s, v) in enumerate(zip(segments, vectors, strict=True), 1)
+            ]  # fmt: skip
+            columns[VECTORS_KEY] = {speech_space(self.text.space): (int(vectors.shape[1]), rows)}
+        return columns
+
+
+@hookimpl
+def chronicon_register_analyzers() -> list[type[Analyzer]]:
+    return [TranscribePass]
