@@ -156,6 +156,7 @@ def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_le
       chronicon scan ~/Pictures ~/Videos     # index (incremental: unchanged files cost nothing)
       chronicon search "dog in the snow"     # semantic search (see chronicon search --help)
       chronicon similar ~/Pictures/a.jpg     # photos that look like this one
+      chronicon transcript talk.mp4 --format srt   # what is said in a video, with times
       chronicon stats                        # what the catalog holds
       chronicon info ~/Pictures/IMG_0001.JPG # everything known about one file
 
@@ -474,8 +475,10 @@ def plugins_list(state: AppState, as_json: bool) -> None:
 
 # -- search ---------------------------------------------------------------------------------------------
 from chronicon.cli_search import register_search_commands  # noqa: E402 - needs the group defined above
+from chronicon.cli_video import register_video_commands  # noqa: E402
 
 register_search_commands(cli)
+register_video_commands(cli)
 
 
 # -- entry point ----------------------------------------------------------------------------------------

@@ -13,19 +13,12 @@ from rich.table import Table
 from rich.text import Text
 
 from chronicon.errors import ChroniconError
-
-
-def timestamp(seconds: float | None) -> str:
-    """00:01:23 (hours always shown, so the column lines up)."""
-    if seconds is None:
-        return ""
-    total = max(0, int(seconds))
-    return f"{total // 3600:02d}:{total % 3600 // 60:02d}:{total % 60:02d}"
+from chronicon.media.timecode import clock
 
 
 def where(hit: Any) -> str:
     """'path' or 'path @ 00:01:23' for a hit inside a video."""
-    return f"{hit.path} @ {timestamp(hit.t_start)}" if hit.t_start is not None else hit.path
+    return f"{hit.path} @ {clock(hit.t_start)}" if hit.t_start is not None else hit.path
 
 
 def filter_options(func: Any) -> Any:
@@ -156,4 +149,4 @@ def _abs(path: str | None) -> str | None:
     return os.path.abspath(os.path.expanduser(path)) if path else None
 
 
-__all__: Sequence[str] = ["register_search_commands", "timestamp"]
+__all__: Sequence[str] = ["register_search_commands"]

@@ -21,7 +21,8 @@ def order_analyzers(analyzers: Iterable[Analyzer]) -> list[Analyzer]:
     placed: set[str] = set()
     while pending:
         for index, analyzer in enumerate(pending):
-            if all(d in placed for d in analyzer.depends):
+            soft = [u for u in analyzer.uses if u in names]  # optional inputs still run first when enabled
+            if all(d in placed for d in (*analyzer.depends, *soft)):
                 ordered.append(pending.pop(index))
                 placed.add(analyzer.name)
                 break

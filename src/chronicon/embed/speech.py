@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from chronicon.embed.packaged import package_dir
 from chronicon.errors import ModelUnavailableError
+from chronicon.media.timecode import cue
 from chronicon.media.video import _is_access_error, _opened, _short
 
 log = logging.getLogger(__name__)
@@ -168,19 +169,11 @@ class Transcriber:
             return [s for s in found if s.text], result.get("language")
 
 
-def timestamp(seconds: float, sep: str = ",") -> str:
-    """00:01:02,345 (SRT) or 00:01:02.345 (WebVTT)."""
-    ms = max(0, round(seconds * 1000))
-    return f"{ms // 3_600_000:02d}:{ms % 3_600_000 // 60_000:02d}:{ms % 60_000 // 1000:02d}{sep}{ms % 1000:03d}"
-
-
 def to_srt(segments: list[dict[str, Any]]) -> str:
-    blocks = [
-        f"{n}\n{timestamp(s['start'])} --> {timestamp(s['end'])}\n{s['text']}\n" for n, s in enumerate(segments, 1)
-    ]
+    blocks = [f"{n}\n{cue(s['start'])} --> {cue(s['end'])}\n{s['text']}\n" for n, s in enumerate(segments, 1)]
     return "\n".join(blocks)
 
 
 def to_vtt(segments: list[dict[str, Any]]) -> str:
-    cues = [f"{timestamp(s['start'], '.')} --> {timestamp(s['end'], '.')}\n{s['text']}\n" for s in segments]
+    cues = [f"{cue(s['start'], '.')} --> {cue(s['end'], '.')}\n{s['text']}\n" for s in segments]
     return "WEBVTT\n\n" + "\n".join(cues)

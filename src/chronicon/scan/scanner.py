@@ -546,8 +546,9 @@ class Scanner:
                 continue
             kept.append(w)
             row = w.item.row
-            for record in w.phases.values():
-                record.pop("rerun", None)
+            for name, record in w.phases.items():
+                if record.pop("rerun", None) and name in w.timings:
+                    record["seconds"] = round(w.timings[name], 4)  # this pass's time on this asset
             errors = [f"{f.stage}: {f.reason}" for f in w.failures]
             # Failures of earlier scans that were not retried stay on the row.
             for name, record in w.phases.items():
