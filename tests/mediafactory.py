@@ -373,3 +373,56 @@ def make_slideshow(
     finally:
         out.close()
     return cuts
+
+
+def espeak_available() -> bool:
+    import shutil
+
+    return shutil.which("espeak-ng") is not None
+
+
+def make_speech_audio(text: str, wav: PathLike) -> None:
+    """Speech synthesised by Debian's espeak-ng (the caller skips when it is not installed)."""
+    import subprocess
+
+    subprocess.run(["espeak-ng", "-w", os.fspath(wav), text], check=True, capture_output=True)
+
+
+def add_audio(video: PathLike, wav: PathLike, out: PathLike, *, start: float = 1.0) -> float:
+    """Copy `video`'s frames into `out` with the speech of `wav` starting at `start` seconds (silence before
+    it) as 16 kHz mono AAC; returns when the speech ends."""
+    src = av.open(os.fspath(video))
+    speech = av.open(os.fspath(wav))
+    dst = av.open(os.fspath(out), mode="w")
+    try:
+        vin = src.streams.video[0]
+        vout: Any = dst.add_stream("h264", rate=vin.average_rate or 10)
+        vout.width, vout.height, vout.pix_fmt = vin.codec_context.width, vin.codec_context.height, "yuv420p"
+        aout: Any = dst.add_stream("aac", rate=16000, layout="mono")
+        for frame in src.decode(vin):
+            frame.pict_type = av.video.frame.PictureType.NONE
+            for packet in vout.encode(frame):
+                dst.mux(packet)
+        for packet in vout.encode():
+            dst.mux(packet)
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=16000)
+        silence = av.AudioFrame.from_ndarray(
+            np.zeros((1, int(start * 16000)), np.float32), format="fltp", layout="mono"
+        )
+        silence.sample_rate, silence.pts = 16000, 0
+        pts = silence.samples
+        for packet in aout.encode(silence):
+            dst.mux(packet)
+        for frame in speech.decode(speech.streams.audio[0]):
+            for chunk in resampler.resample(frame):
+                chunk.pts = pts
+                pts += chunk.samples
+                for packet in aout.encode(chunk):
+                    dst.mux(packet)
+        for packet in aout.encode():
+            dst.mux(packet)
+    finally:
+        dst.close()
+        src.close()
+        speech.close()
+    return pts / 16000

@@ -198,8 +198,12 @@ def _export_sentence_model(folder: Path, target: Path) -> None:
     import torch
     from transformers import AutoModel
 
-    # Harmless for BERT (its indices are never negative); said once per export, not worth a user's attention.
+    # Said once per export and harmless here (BERT's indices are never negative; the traced shapes are
+    # dynamic axes; the legacy exporter is the one that handles this model): not worth a user's attention.
     warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
+    warnings.filterwarnings("ignore", message="You are using the legacy TorchScript", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"transformers")
     model = AutoModel.from_pretrained(str(folder)).eval()
 
     class Pooled(torch.nn.Module):

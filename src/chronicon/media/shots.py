@@ -165,16 +165,21 @@ def _keyframe_samples(
         return samples, decoded, "keyframes", partial
     # Sparse keyframes (or a single one): decode everything once, keep `dense_fps` samples per second.
     container.seek(0, stream=stream, backward=True, any_frame=False)
+    # Every frame's histogram (cheap next to decoding it) places cuts on the exact frame; small frames are
+    # kept only `dense_fps` times a second.
     dense: list[_Sample] = []
     step = 1.0 / max(opts.dense_fps, 0.1)
-    next_t = -1.0
+    next_t = 0.0
     try:
         for frame in _decoded(container, stream):
             decoded += 1
-            if frame.time is None or frame.time < next_t:
+            if frame.time is None:
                 continue
-            next_t = float(frame.time) + step - 1e-6
-            dense.append(_Sample(float(frame.time), _histogram(frame), _small(frame, stream, opts)))
+            keep = frame.time >= next_t - 1e-6
+            if keep:
+                next_t += step * max(1, int((frame.time - next_t) / step) + 1)
+            image = _small(frame, stream, opts) if keep else None
+            dense.append(_Sample(float(frame.time), _histogram(frame), image))
             _bound_kept(dense)
     except (MediaError, av.FFmpegError) as exc:
         if _is_access_error(exc) or not dense:
