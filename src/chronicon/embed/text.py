@@ -203,7 +203,7 @@ def _export_sentence_model(folder: Path, target: Path) -> None:
     warnings.filterwarnings("ignore", message="Exporting aten::index operator", category=UserWarning)
     warnings.filterwarnings("ignore", message="You are using the legacy TorchScript", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=DeprecationWarning, module=r"torch\.onnx")
-    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"transformers")
+    warnings.filterwarnings("ignore", category=torch.jit.TracerWarning, module=r"transformers")  # type: ignore[attr-defined]
     model = AutoModel.from_pretrained(str(folder)).eval()
 
     class Pooled(torch.nn.Module):
