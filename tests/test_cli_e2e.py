@@ -135,3 +135,16 @@ def test_second_scan_is_refused_while_one_runs(tmp_path: Path) -> None:
         proc = run_cli("scan", str(lib), catalog=catalog, check_codes=(3,))
     assert "another scan is using the catalog" in proc.stderr
     run_cli("scan", str(lib), catalog=catalog)
+
+
+def test_sampling_option_sets_the_video_segments(tmp_path: Path) -> None:
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    make_mp4(lib / "clip.mp4", seconds=3.0, fps=10)
+    catalog = tmp_path / "catalog"
+    run_cli("scan", "--quiet", "--sampling", "uniform:3", str(lib), catalog=catalog)
+    row = json.loads(run_cli("info", "--json", str(lib / "clip.mp4"), catalog=catalog).stdout)
+    segments = json.loads(row["segments"])
+    assert [s["index"] for s in segments] == [1, 2, 3] and row["sampling"] == "uniform"
+    bad = run_cli("scan", "--sampling", "every:2", str(lib), catalog=catalog, check_codes=(2,))
+    assert "uniform:N" in bad.stderr

@@ -194,6 +194,11 @@ def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_le
 @click.option("--workers", type=int, help="Worker threads (0 = one per core).")
 @click.option("--batch-size", type=int, help="Assets per catalog write.")
 @click.option("--device", help="Device of every ML pass: auto, cpu, cuda, cuda:N or mps (overrides <pass>.device).")
+@click.option(
+    "--sampling",
+    metavar="MODE",
+    help="Video frame sampling: shots (cut detection), uniform:N (N evenly spaced frames) or fps:F (F per second).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the summary line and failures.")
 @click.pass_obj
@@ -207,6 +212,7 @@ def scan(
     workers: int | None,
     batch_size: int | None,
     device: str | None,
+    sampling: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -223,6 +229,8 @@ def scan(
         state.overrides["scan.workers"] = workers
     if batch_size is not None:
         state.overrides["scan.batch_size"] = batch_size
+    if sampling:
+        state.overrides.update(_sampling_overrides(sampling))
     library = state.library()
     if device:
         for cls in library.analyzer_classes:
@@ -251,6 +259,21 @@ def scan(
     else:
         _print_summary(summary)
     sys.exit(summary.exit_code)
+
+
+def _sampling_overrides(text: str) -> dict[str, Any]:
+    """`shots`, `uniform:N` or `fps:F` -> the `shots.*` config keys."""
+    mode, _, value = text.partition(":")
+    try:
+        if mode == "shots" and not value:
+            return {"shots.mode": "shots"}
+        if mode == "uniform" and value:
+            return {"shots.mode": "uniform", "shots.count": int(value)}
+        if mode == "fps" and value:
+            return {"shots.mode": "fps", "shots.fps": float(value)}
+    except ValueError:
+        pass
+    raise UsageError(f"--sampling {text!r}: use shots, uniform:N (e.g. uniform:8) or fps:F (e.g. fps:0.5)")
 
 
 def _summary_line(summary: ScanSummary) -> str:
