@@ -14,29 +14,38 @@ CUTS = [1.5, 3.0, 4.2]
 FPS = 24
 
 
-@pytest.mark.parametrize("gop", [None, FPS], ids=["encoder-keyframes", "keyframe-every-second"])
-def test_cuts_are_found_within_one_sampled_frame(tmp_path: Path, gop: int | None) -> None:
+@pytest.mark.parametrize(
+    ("gop", "refine"),
+    [(None, False), (FPS, False), (FPS, True)],
+    ids=["encoder-keyframes", "keyframe-every-second", "keyframes-refined"],
+)
+def test_cuts_are_found_within_one_sampled_frame(tmp_path: Path, gop: int | None, refine: bool) -> None:
     clip = tmp_path / "cuts.mp4"
     make_mp4(clip, seconds=6.0, fps=FPS, size=(160, 90), cuts=CUTS, gop=gop)
-    result = sample_video(str(clip), SamplingOptions(min_shot=0.5))
-    # Keyframe sampling refines each cut to the exact frame; dense sampling is within one sample of it.
-    tolerance = 1.0 / FPS + 1e-3 if result.method == "keyframes" else 1.0 / 4.0 + 1e-3
+    result = sample_video(str(clip), SamplingOptions(min_shot=0.5, refine=refine))
+    if result.method == "keyframes":
+        # The sampled frames are the keyframes (one a second); refined cuts land on the exact frame.
+        tolerance = 1.0 / FPS + 1e-3 if refine else 1.0 + 1e-3
+    else:
+        assert result.method == "decode"  # every frame's histogram: the exact frame
+        tolerance = 1.0 / FPS + 1e-3
     assert len(result.cuts) == len(CUTS), result.cuts
     for found, true in zip(result.cuts, CUTS, strict=True):
         assert true - 1e-3 <= found <= true + tolerance
     assert [round(s.t_start, 2) for s in result.segments][1:] == [round(c, 2) for c in result.cuts]
     assert result.segments[-1].t_end == pytest.approx(6.0, abs=0.1)
     assert all(len(s.frames) == 1 and s.t_start <= s.frame_times[0] < s.t_end for s in result.segments)
-    assert result.frames_decoded < 6.0 * FPS + 1 or result.method == "decode"
 
 
 def test_keyframes_only_decode_far_fewer_frames(tmp_path: Path) -> None:
     clip = tmp_path / "long-gop.mp4"
     make_mp4(clip, seconds=20.0, fps=FPS, size=(160, 90), cuts=[10.0], gop=FPS)
-    result = sample_video(str(clip))
-    assert result.method == "keyframes"
-    assert result.frames_decoded < 20 * FPS / 3  # keyframes plus one GOP around the cut
-    assert len(result.segments) == 2 and result.cuts[0] == pytest.approx(10.0, abs=1 / FPS + 1e-3)
+    plain = sample_video(str(clip))
+    assert plain.method == "keyframes" and plain.frames_decoded == 20  # one keyframe a second, nothing else
+    assert len(plain.segments) == 2 and 10.0 <= plain.cuts[0] <= 11.0 + 1e-3
+    refined = sample_video(str(clip), SamplingOptions(refine=True))
+    assert refined.frames_decoded < 20 * FPS / 3  # keyframes plus one GOP around the cut
+    assert refined.cuts[0] == pytest.approx(10.0, abs=1 / FPS + 1e-3)
 
 
 def test_uniform_and_fps_modes(tmp_path: Path) -> None:

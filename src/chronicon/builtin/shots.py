@@ -32,6 +32,7 @@ def sampling_options(config: dict[str, Any]) -> SamplingOptions:
         max_segments=int(config.get("max_segments", 64)),
         frames_per_segment=int(config.get("frames_per_segment", 1)),
         frame_side=int(config.get("frame_side", 320)),
+        refine=bool(config.get("refine_cuts", False)),
     )
 
 
@@ -69,11 +70,13 @@ class ShotsPass(PerItemAnalyzer):
         "max_segments": Setting("int", 64, minimum=1, maximum=10_000),
         "frames_per_segment": Setting("int", 1, minimum=1, maximum=16),
         "frame_side": Setting("int", 320, minimum=32, maximum=4096),
+        "refine_cuts": Setting("bool", False),
     }
 
     def fingerprint(self) -> str:
         o = sampling_options(self.config)
-        knobs = (o.mode, o.count, o.fps, o.threshold, o.min_shot, o.max_shot, o.max_segments, o.frames_per_segment)
+        knobs = (o.mode, o.count, o.fps, o.threshold, o.min_shot, o.max_shot, o.max_segments, o.frames_per_segment,
+                 o.refine)  # fmt: skip
         return f"{self.version}:" + ",".join(str(k) for k in knobs)
 
     def analyze(self, item: AssetItem) -> dict[str, Any]:

@@ -54,7 +54,7 @@ class SamplingOptions:
     frame_side: int = 320  # longest side of the kept frames
     max_keyframe_gap: float = 2.5  # sparser keyframes than this: sample by decoding (at `dense_fps`) instead
     dense_fps: float = 4.0
-    refine: bool = True  # place each cut on the exact frame by decoding the GOP around it
+    refine: bool = False  # place each cut on the exact frame by decoding the GOP around it (~2x the cost)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
