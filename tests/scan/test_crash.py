@@ -32,7 +32,7 @@ def test_kill_9_mid_scan_then_resume(tmp_path: Path, kill_after_commits: int) ->
         make_jpeg(folder / f"p{i:04d}.jpg", size=(48 + i % 16, 32), color=(i % 255, 40, 90), pattern=True)
     catalog = tmp_path / "catalog"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
-    env.update(CHRONICON_TAGS__ENABLED="false", CHRONICON_CLIP__ENABLED="false")  # about the core pipeline
+    env.update(CHRONICON_TAGS__ENABLED="false", CHRONICON_CLIP__ENABLED="false", CHRONICON_TRANSCRIBE__ENABLED="false")
     cmd = [
         sys.executable,
         "-m",
