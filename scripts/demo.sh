@@ -36,5 +36,11 @@ echo "== semantic search (offline: ImageNet tagger + COCO detector labels in Min
 .venv/bin/chronicon search "rocket launch" --limit 1 -f
 .venv/bin/chronicon similar "$demo/library/real/IMG_0001.jpg" --limit 2
 echo
+echo "== inside a video: what is shown and what is said, with the moment"
+.venv/bin/chronicon search "a cat" --kind video --limit 1
+.venv/bin/chronicon search "where they say happy birthday" --kind video --limit 1 -f
+.venv/bin/chronicon transcript "$demo/library/real/VID_0001.mp4" --format srt || true
+.venv/bin/chronicon export "$demo/library/real/VID_0001.mp4" | head -12
+echo
 echo "== do the searches find the right photos?"
 .venv/bin/python scripts/demo_searches.py

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from mediafactory import (
+    add_audio,
+    espeak_available,
     make_bomb_png,
     make_heic,
     make_jpeg,
     make_mp4,
     make_png,
+    make_slideshow,
+    make_speech_audio,
     make_text_as,
     make_truncated,
 )
@@ -58,6 +63,27 @@ def write_real_photos(folder: Path) -> int:
     return len(REAL_PHOTOS)
 
 
+SPEECH = "Happy birthday to you. Let us raise a glass to the bride and groom."
+
+
+def write_real_video(folder: Path, photos: Path) -> None:
+    """A clip of three of the real photos, 3 s each (a cup of coffee, the cat, the rocket), with synthesised
+    speech when espeak-ng is installed: the demo finds the cat at 00:00:03 and the toast by what is said."""
+    pictures = [photos / REAL_PHOTOS[name] for name in ("coffee", "chelsea", "rocket")]
+    if not all(p.exists() for p in pictures):
+        return
+    target = folder / "VID_0001.mp4"
+    if not espeak_available():
+        make_slideshow(target, pictures, seconds_each=3.0)
+        print("espeak-ng is not installed: the sample video has no speech")
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        silent, wav = Path(tmp) / "silent.mp4", Path(tmp) / "speech.wav"
+        make_slideshow(silent, pictures, seconds_each=3.0)
+        make_speech_audio(SPEECH, wav)
+        add_audio(silent, wav, target, start=1.0)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("folder", type=Path)
@@ -70,6 +96,7 @@ def main() -> None:
         make_jpeg(root / "photos" / name, color=color, size=size, gps=gps, taken_at=taken)
     make_png(root / "photos" / "screenshot.png", size=(400, 300))
     write_real_photos(root / "real")
+    write_real_video(root / "real", root / "real")
     make_heic(root / "photos" / "iphone.heic", size=(320, 240))
     make_mp4(root / "videos" / "beach.mp4", seconds=4.0, fps=24, size=(320, 180), cuts=[1.5, 3.0])
     make_mp4(root / "videos" / "party.mov", seconds=3.0, fps=30, size=(240, 320), rotation=90)
