@@ -111,6 +111,7 @@ class Transcriber:
         language: str | None = None,
         vad: bool = True,
         beam_size: int = 1,
+        fallback: bool = True,
     ) -> None:
         if backend not in BACKENDS:
             raise ModelUnavailableError(f"unknown speech backend {backend!r}; use {' or '.join(BACKENDS)}")
@@ -119,6 +120,8 @@ class Transcriber:
         self.language = language
         self.vad = vad
         self.beam_size = beam_size
+        # Whisper's temperature fallback: a window whose text looks degenerate is decoded again, sampling.
+        self.temperature: float | tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if fallback else 0.0
         self._lock = threading.Lock()
         self.device = device
         if backend == "faster-whisper":
@@ -158,11 +161,17 @@ class Transcriber:
         with self._lock:
             if self.backend == "faster-whisper":
                 parts, info = self._model.transcribe(
-                    samples, language=self.language, vad_filter=self.vad, beam_size=self.beam_size
+                    samples,
+                    language=self.language,
+                    vad_filter=self.vad,
+                    beam_size=self.beam_size,
+                    temperature=self.temperature,
                 )
                 found = [SpeechSegment(float(p.start), float(p.end), p.text.strip()) for p in parts]
                 return [s for s in found if s.text], getattr(info, "language", None)
-            result = self._model.transcribe(samples, language=self.language, fp16=self.device.startswith("cuda"))
+            result = self._model.transcribe(
+                samples, language=self.language, fp16=self.device.startswith("cuda"), temperature=self.temperature
+            )
             found = [
                 SpeechSegment(float(p["start"]), float(p["end"]), str(p["text"]).strip()) for p in result["segments"]
             ]

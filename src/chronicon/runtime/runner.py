@@ -278,16 +278,25 @@ def _export_onnx(module: torch.nn.Module, example: torch.Tensor, path: Path) -> 
                 )
             except Exception as exc:
                 errors.append(f"dynamo exporter: {type(exc).__name__}: {exc}")
-                torch.onnx.export(  # the TorchScript exporter, deprecated but robust for plain graphs
-                    module,
-                    (export_example,),
-                    str(tmp),
-                    input_names=["input"],
-                    output_names=["output"],
-                    opset_version=18,
-                    dynamo=False,
-                    dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
-                )
+                # nn.MultiheadAttention's fused inference fast path has no ONNX symbolic: trace the plain ops.
+                mha = getattr(torch.backends, "mha", None)
+                fastpath = bool(mha.get_fastpath_enabled()) if mha is not None else False
+                if mha is not None:
+                    mha.set_fastpath_enabled(False)
+                try:
+                    torch.onnx.export(  # the TorchScript exporter, deprecated but robust for plain graphs
+                        module,
+                        (export_example,),
+                        str(tmp),
+                        input_names=["input"],
+                        output_names=["output"],
+                        opset_version=18,
+                        dynamo=False,
+                        dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}},
+                    )
+                finally:
+                    if mha is not None:
+                        mha.set_fastpath_enabled(fastpath)
         os.replace(tmp, path)
     except Exception as exc:
         errors.append(f"TorchScript exporter: {type(exc).__name__}: {exc}")
