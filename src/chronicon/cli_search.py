@@ -31,6 +31,7 @@ def filter_options(func: Any) -> Any:
         click.option("--camera", metavar="TEXT", help="Camera make or model contains TEXT (any case)."),
         click.option("--label", "labels", multiple=True, metavar="LABEL", help="Has this label (repeatable: all)."),
         click.option("--under", metavar="FOLDER", type=click.Path(), help="Only files under FOLDER."),
+        click.option("--has-speech", is_flag=True, help="Only videos in which something is said."),
         click.option("--min-score", type=float, help="Hide results whose similarity is below this (-1..1)."),
         click.option("--space", type=click.Choice(["auto", "clip", "conse"]), help="Vector space to search."),
         click.option("--no-hybrid", is_flag=True, help="Vectors only: no full-text match on labels."),
@@ -58,6 +59,7 @@ def register_search_commands(cli: click.Group) -> None:
             "camera": opts["camera"],
             "labels": list(opts["labels"]),
             "under": _abs(opts["under"]),
+            "has_speech": opts["has_speech"],
         }
         try:
             hits = library.search(

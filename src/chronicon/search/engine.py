@@ -15,7 +15,7 @@ from chronicon.analyzers.base import Analyzer
 from chronicon.catalog.store import Catalog, display_path, sql_str
 from chronicon.errors import ChroniconError, ModelUnavailableError
 from chronicon.search.encoders import ClipEncoder, ConseEncoder, SpaceEncoder
-from chronicon.search.filters import Filters
+from chronicon.search.filters import FilterError, Filters
 from chronicon.search.query import QueryError, parse_query, positive_text
 
 log = logging.getLogger(__name__)
@@ -183,6 +183,8 @@ class SearchEngine:
     def _allowed(self, filters: Filters) -> set[str] | None:
         if filters.is_empty():
             return None
+        if filters.has_speech and "transcript_text" not in self.catalog.schema.names:
+            raise FilterError("--has-speech needs transcripts: enable the transcribe pass and scan")
         table = self.catalog.to_arrow(["id"], where=filters.where())
         return set(table.column("id").to_pylist())
 

@@ -46,9 +46,12 @@ class Filters:
     camera: str | None = None  # substring of "make model", any case
     labels: list[str] = field(default_factory=list)  # every one of these labels
     under: str | None = None  # path prefix
+    has_speech: bool = False  # videos whose transcript has words
 
     def is_empty(self) -> bool:
-        return not (self.kind or self.after or self.before or self.camera or self.labels or self.under)
+        return not (
+            self.kind or self.after or self.before or self.camera or self.labels or self.under or self.has_speech
+        )
 
     def where(self) -> str:
         """SQL for LanceDB's `where` (always excludes missing files)."""
@@ -68,6 +71,8 @@ class Filters:
             parts.append(f"lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model, '')) LIKE {needle}")
         for label in self.labels:
             parts.append(f"array_has(labels, {sql_str(label.strip().lower())})")
+        if self.has_speech:
+            parts.append("transcript_text IS NOT NULL")
         if self.under:
             prefix = self.under.rstrip("/") + "/"
             parts.append(f"starts_with(path, {sql_str(prefix)})")
