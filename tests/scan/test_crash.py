@@ -69,3 +69,42 @@ def test_kill_9_mid_scan_then_resume(tmp_path: Path, kill_after_commits: int) ->
         assert row["phash"] and (library.catalog_dir / row["thumbnail"]).is_file()
     again = library.scan([str(lib)])
     assert again.counts["unchanged"] == FILES and again.updated == 0
+
+
+@pytest.mark.parametrize("kill_after_commits", [1, 3])
+def test_kill_9_during_ml_passes_leaves_vectors_consistent(
+    tmp_path: Path, model_cache: Path, sample_photos: Path, kill_after_commits: int
+) -> None:
+    """Vectors go to their own tables before the batch's asset rows: a kill between the two must leave
+    neither duplicates nor vectors of assets that do not exist, and the rerun completes every asset."""
+    pytest.importorskip("ai_edge_litert")
+    lib = tmp_path / "lib"
+    for i in range(24):
+        source = sorted(sample_photos.iterdir())[i % 8]
+        folder = lib / f"d{i % 3}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{i:02d}-{source.name}").write_bytes(source.read_bytes() + bytes([i]))  # distinct files
+    catalog = tmp_path / "catalog"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
+    env.update(CHRONICON_CLIP__ENABLED="false", CHRONICON_TRANSCRIBE__ENABLED="false",
+               CHRONICON_MODEL_CACHE=str(model_cache))  # fmt: skip
+    cmd = [sys.executable, "-m", "chronicon", "--catalog", str(catalog), "scan", "-q", "--batch-size", "4", str(lib)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    while _versions(catalog) < 1 + kill_after_commits and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the scan finished before it could be killed"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    library = Library(catalog, overrides={"clip.enabled": False, "transcribe.enabled": False,
+                                          "model_cache": str(model_cache)}, environ={}, entry_points=False)  # fmt: skip
+    ids = {r["id"] for r in library.catalog.rows(columns=["id"])}
+    assert len(ids) == 24
+    table = library.catalog.open_vector_table("minilm-l6-v2:conse")
+    stored = table.vectors_for(ids)
+    assert set(stored) == ids  # every asset has its vector...
+    assert all(len(rows) == 1 and rows[0].segment == 0 for rows in stored.values())  # ...exactly once
+    assert table.count() == 24  # and there is none of an asset that does not exist
