@@ -32,6 +32,13 @@ def filter_options(func: Any) -> Any:
         click.option("--label", "labels", multiple=True, metavar="LABEL", help="Has this label (repeatable: all)."),
         click.option("--under", metavar="FOLDER", type=click.Path(), help="Only files under FOLDER."),
         click.option("--has-speech", is_flag=True, help="Only videos in which something is said."),
+        click.option(
+            "--min-count",
+            "min_counts",
+            multiple=True,
+            metavar="LABEL=N",
+            help="At least N of this object in one picture, e.g. person=3 (repeatable).",
+        ),
         click.option("--min-score", type=float, help="Hide results whose similarity is below this (-1..1)."),
         click.option("--space", type=click.Choice(["auto", "clip", "conse"]), help="Vector space to search."),
         click.option("--no-hybrid", is_flag=True, help="Vectors only: no full-text match on labels."),
@@ -60,6 +67,7 @@ def register_search_commands(cli: click.Group) -> None:
             "labels": list(opts["labels"]),
             "under": _abs(opts["under"]),
             "has_speech": opts["has_speech"],
+            "min_counts": _counts(opts["min_counts"]),
         }
         try:
             hits = library.search(
@@ -143,6 +151,18 @@ def register_search_commands(cli: click.Group) -> None:
     def similar(state: AppState, /, path: str, **opts: Any) -> None:
         """Photos and videos that look like PATH (which need not be in the catalog)."""
         run(state, None, path, opts)
+
+
+def _counts(values: Sequence[str]) -> dict[str, int]:
+    from chronicon.cli import UsageError
+
+    out: dict[str, int] = {}
+    for value in values:
+        label, sep, number = value.rpartition("=")
+        if not sep or not label.strip() or not number.strip().isdigit():
+            raise UsageError(f"--min-count {value!r}: use LABEL=N, e.g. person=3")
+        out[label.strip()] = int(number)
+    return out
 
 
 def _abs(path: str | None) -> str | None:

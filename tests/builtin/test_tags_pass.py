@@ -56,6 +56,19 @@ def test_scan_labels_photos_and_reports_broken_files(scanned: Any) -> None:
     assert phases["tags"]["status"] == "done"
 
 
+def test_object_counts_follow_the_detections(scanned: Any) -> None:
+    library, _, _ = scanned
+    for row in library.catalog.rows(where="kind = 'image' AND status = 'ok'"):
+        counts: dict[str, int] = {}
+        for det in json.loads(row["detections"]):
+            counts[det["label"]] = counts.get(det["label"], 0) + 1
+        expected = sorted(f"{label}#{n}" for label, c in counts.items() for n in range(1, c + 1))
+        assert sorted(row["object_counts"]) == expected
+        for label, count in counts.items():
+            found = library.search("anything", min_counts={label: count}, limit=50)
+            assert row["path"] in [h.path for h in found]
+
+
 def test_conse_vectors_are_stored_per_space(scanned: Any) -> None:
     library, _, lib_dir = scanned
     spaces = library.catalog.vector_spaces()

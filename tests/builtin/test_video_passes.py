@@ -52,6 +52,9 @@ def test_shots_follow_the_cuts(scanned: Any) -> None:
     per_segment = json.loads(row["segment_labels"])
     assert "cup" in [label for label, _ in per_segment["1"]]
     assert any("cat" in label for label, _ in per_segment["2"])
+    detections = json.loads(row["segment_detections"])
+    assert "cup" in [d["label"] for d in detections["1"]] and "cat" in [d["label"] for d in detections["2"]]
+    assert {"cup#1", "cat#1"} <= set(row["object_counts"])
 
 
 @pytest.mark.parametrize(("query", "shot"), [("a cup of coffee", 0), ("a cat", 1), ("rocket", 2)])

@@ -20,7 +20,7 @@ def filled_catalog(tmp_path: Path) -> Catalog:
     catalog = Catalog(
         tmp_path / "catalog",
         extra_columns={"labels": pa.list_(pa.string()), "label_scores": pa.list_(pa.float64()),
-                       "labels_text": pa.string()},
+                       "labels_text": pa.string(), "object_counts": pa.list_(pa.string())},
     )  # fmt: skip
     rows = []
     vectors = []
@@ -32,6 +32,8 @@ def filled_catalog(tmp_path: Path) -> Catalog:
             label_scores=[0.9] * len(spec["labels"]), labels_text=" ".join(spec["labels"]),
             missing=bool(spec.get("missing")), status="ok", size=1, mtime_ns=0,
         )  # fmt: skip
+        people = 3 if asset_id == "a-beach" else 0
+        row["object_counts"] = [f"person#{n}" for n in range(1, people + 1)]
         rows.append(row)
         vectors.append(VectorRow(asset_id, unit(**spec["vec"])))
     catalog.upsert(rows)

@@ -43,6 +43,14 @@ def test_filters_kind_dates_camera_labels(engine: SearchEngine) -> None:
     assert ids(engine.search("dog", filters=Filters(labels=["nothing-has-this"]))) == []
 
 
+def test_min_count_filter(engine: SearchEngine) -> None:
+    assert ids(engine.search("beach", filters=Filters(min_counts={"person": 3}))) == ["a-beach"]
+    assert ids(engine.search("beach", filters=Filters(min_counts={"Person": 2}))) == ["a-beach"]
+    assert ids(engine.search("beach", filters=Filters(min_counts={"person": 4}))) == []
+    with pytest.raises(FilterError, match="at least 1"):
+        engine.search("beach", filters=Filters(min_counts={"person": 0}))
+
+
 def test_bad_filter_values_are_clear_errors(engine: SearchEngine) -> None:
     with pytest.raises(FilterError, match="not a date"):
         engine.search("cat", filters=Filters(after="last tuesday"))

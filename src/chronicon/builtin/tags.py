@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -32,7 +33,7 @@ class TagsPass(Analyzer):
     """Labels every photo and video poster with ImageNet classes and COCO objects, and embeds it by ConSE."""
 
     name: ClassVar[str] = "tags"
-    version: ClassVar[int] = 2
+    version: ClassVar[int] = 3
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     uses: ClassVar[tuple[str, ...]] = ("shots",)
@@ -43,6 +44,10 @@ class TagsPass(Analyzer):
         "labels_text": pa.string(),  # the labels as one string, for full-text search
         "detections": pa.string(),  # JSON [{"label", "score", "box": [x0, y0, x1, y1] (fractions)}] (poster)
         "segment_labels": pa.string(),  # videos: JSON {"<segment index>": [[label, score], ...]}
+        "segment_detections": pa.string(),  # videos: JSON {"<segment index>": [detection, ...]} (its first frame)
+        # Objects counted in one picture (the most of any frame of a video), as "person#1", "person#2", ...:
+        # `--min-count person=3` is then array_has(object_counts, 'person#3'), answered by a label-list index.
+        "object_counts": pa.list_(pa.string()),
     }
     settings: ClassVar[dict[str, Setting]] = {
         "top_k": Setting("int", 5, minimum=1, maximum=50),
@@ -170,11 +175,16 @@ class TagsPass(Analyzer):
         overall = merge_scores(*(w for _, w, _ in by_segment.values()))
         scores = {label: s for label, s in overall.items() if s >= min_score or label in all_objects}
         poster_detections = frames[0][2] if frames else []
+        most: dict[str, int] = {}
+        for _, _, found in frames:
+            for label, count in Counter(d.label for d in found).items():
+                most[label] = max(count, most.get(label, 0))
         columns: dict[str, Any] = {
             "labels": list(scores),
             "label_scores": [round(s, 4) for s in scores.values()],
             "labels_text": " ".join(scores) or None,
             "detections": json.dumps([_detection_json(d) for d in poster_detections]),
+            "object_counts": [f"{label}#{n}" for label, count in sorted(most.items()) for n in range(1, count + 1)],
         }
         if item.kind == MediaKind.VIDEO:
             columns["segment_labels"] = json.dumps(
@@ -184,6 +194,11 @@ class TagsPass(Analyzer):
                     if index > 0
                 }
             )
+            first: dict[int, list[Any]] = {}
+            for pic, _, found in frames:
+                if pic.index > 0 and pic.index not in first:
+                    first[pic.index] = [_detection_json(d) for d in found]
+            columns["segment_detections"] = json.dumps({str(k): v for k, v in sorted(first.items())})
         if self.concepts is not None and self.text is not None:
             from chronicon.catalog.vectors import VectorRow
 

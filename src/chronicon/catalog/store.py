@@ -247,7 +247,13 @@ class Catalog:
         names = set(self.schema.names)
         from lancedb.index import FTS, BTree, LabelList
 
-        wanted = {"id": BTree(), "labels": LabelList(), "labels_text": FTS(), "transcript_text": FTS()}
+        wanted = {
+            "id": BTree(),
+            "labels": LabelList(),
+            "object_counts": LabelList(),
+            "labels_text": FTS(),
+            "transcript_text": FTS(),
+        }
         try:
             indexed = {c for i in self._assets.list_indices() for c in i.columns}
         except Exception:

@@ -47,10 +47,18 @@ class Filters:
     labels: list[str] = field(default_factory=list)  # every one of these labels
     under: str | None = None  # path prefix
     has_speech: bool = False  # videos whose transcript has words
+    min_counts: dict[str, int] = field(default_factory=dict)  # at least this many of an object in one picture
 
     def is_empty(self) -> bool:
         return not (
-            self.kind or self.after or self.before or self.camera or self.labels or self.under or self.has_speech
+            self.kind
+            or self.after
+            or self.before
+            or self.camera
+            or self.labels
+            or self.under
+            or self.has_speech
+            or self.min_counts
         )
 
     def where(self) -> str:
@@ -71,6 +79,10 @@ class Filters:
             parts.append(f"lower(coalesce(camera_make, '') || ' ' || coalesce(camera_model, '')) LIKE {needle}")
         for label in self.labels:
             parts.append(f"array_has(labels, {sql_str(label.strip().lower())})")
+        for label, count in self.min_counts.items():
+            if count < 1:
+                raise FilterError(f"--min-count {label}={count}: the count must be at least 1")
+            parts.append(f"array_has(object_counts, {sql_str(label.strip().lower() + '#' + str(int(count)))})")
         if self.has_speech:
             parts.append("transcript_text IS NOT NULL")
         if self.under:
