@@ -172,7 +172,7 @@ class SearchEngine:
         """The stored vector when the file is in the catalog (same bytes), else one computed now."""
         real = os.path.abspath(os.path.expanduser(path))
         row = self.catalog.row_by_path(real)
-        if row is not None:
+        if row is not None and _unchanged(row, real):
             table = self.catalog.open_vector_table(encoder.space)
             stored = table.vectors_for([row["id"]]).get(row["id"]) if table is not None else None
             if stored:
@@ -183,8 +183,14 @@ class SearchEngine:
     def _allowed(self, filters: Filters) -> set[str] | None:
         if filters.is_empty():
             return None
-        if filters.has_speech and "transcript_text" not in self.catalog.schema.names:
-            raise FilterError("--has-speech needs transcripts: enable the transcribe pass and scan")
+        have = set(self.catalog.schema.names)
+        for wanted, column, why in (
+            (filters.has_speech, "transcript_text", "--has-speech needs transcripts: enable the transcribe pass"),
+            (filters.labels, "labels", "--label needs labels: enable the tags pass"),
+            (filters.min_counts, "object_counts", "--min-count needs detections: enable the tags pass"),
+        ):
+            if wanted and column not in have:
+                raise FilterError(f"{why} and scan")
         table = self.catalog.to_arrow(["id"], where=filters.where())
         return set(table.column("id").to_pylist())
 
@@ -371,6 +377,15 @@ def _said(row: dict[str, Any], segment: int) -> str | None:
     if text and len(text) > 80:
         text = text[:77] + "..."
     return text
+
+
+def _unchanged(row: dict[str, Any], path: str) -> bool:
+    """Whether the file is still what the catalog row describes (so its stored vectors are its vectors)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return False
+    return st.st_size == row.get("size") and st.st_mtime_ns == row.get("mtime_ns")
 
 
 def _labels_of(row: dict[str, Any], segment: int) -> tuple[list[str], list[float]]:
