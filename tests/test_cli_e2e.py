@@ -27,6 +27,7 @@ def run_cli(*args: str, catalog: Path, check_codes: tuple[int, ...] = (0,)) -> s
     env["CHRONICON_TAGS__ENABLED"] = "false"  # the ML passes have their own end-to-end test
     env["CHRONICON_CLIP__ENABLED"] = "false"
     env["CHRONICON_TRANSCRIBE__ENABLED"] = "false"
+    env["CHRONICON_CAPTION__ENABLED"] = "false"
     proc = subprocess.run([*prefix, *CLI, *args], capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode in check_codes, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     return proc

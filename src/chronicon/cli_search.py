@@ -40,7 +40,9 @@ def filter_options(func: Any) -> Any:
             help="At least N of this object in one picture, e.g. person=3 (repeatable).",
         ),
         click.option("--min-score", type=float, help="Hide results whose similarity is below this (-1..1)."),
-        click.option("--space", type=click.Choice(["auto", "clip", "conse"]), help="Vector space to search."),
+        click.option(
+            "--space", type=click.Choice(["auto", "clip", "conse", "caption"]), help="Vector space to search."
+        ),
         click.option("--no-hybrid", is_flag=True, help="Vectors only: no full-text match on labels."),
         click.option("--json", "as_json", is_flag=True, help="Print results as JSON."),
         click.option("-f", "--files", "paths_only", is_flag=True, help="Print only the paths, one per line."),

@@ -32,6 +32,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.tags",
     "chronicon.builtin.clip",
     "chronicon.builtin.transcribe",
+    "chronicon.builtin.caption",
     "chronicon.builtin.summarize",
 )
 

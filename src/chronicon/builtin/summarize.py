@@ -38,6 +38,14 @@ def _transcript(row: dict[str, Any]) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else []
 
 
+def _segment_captions(row: dict[str, Any]) -> dict[int, str]:
+    try:
+        data = json.loads(row.get("segment_captions") or "{}")
+    except ValueError:
+        return {}
+    return {int(k): str(v) for k, v in data.items() if v} if isinstance(data, dict) else {}
+
+
 def _sentence(text: str, words: int) -> str:
     parts = text.replace("?", ".").replace("!", ".").split(".")
     first = next((p.strip() for p in parts if p.strip()), text.strip())
@@ -49,6 +57,7 @@ def summarize(row: dict[str, Any], top: int = 3) -> tuple[str | None, str | None
     """(title, summary) of a video row; (None, None) when nothing is known about it."""
     segments = stored_segments(row)
     labels = _segment_labels(row)
+    captions = _segment_captions(row)
     spoken = _transcript(row)
     weight: dict[str, float] = {}
     for segment in segments:
@@ -60,9 +69,16 @@ def summarize(row: dict[str, Any], top: int = 3) -> tuple[str | None, str | None
             weight[label] = float(score)
     ranked = [label for label, _ in sorted(weight.items(), key=lambda kv: -kv[1])[:top]]
     text = " ".join(str(s.get("text", "")) for s in spoken).strip()
-    if not ranked and not text:
+    if not ranked and not text and not captions and not row.get("caption"):
         return None, None
-    if ranked:
+    if captions or row.get("caption"):
+        # The caption of the longest shot (or of the poster) says best what the video is about.
+        longest = max(segments, key=lambda s: float(s["t_end"]) - float(s["t_start"]), default=None)
+        chosen = captions.get(int(longest["index"])) if longest is not None else None
+        caption = chosen or row.get("caption") or next(iter(captions.values()))
+        title = _sentence(str(caption), 10)
+        title = title[0].upper() + title[1:]
+    elif ranked:
         shown = ranked[0] if len(ranked) == 1 else ", ".join(ranked[:-1]) + " and " + ranked[-1]
         title = shown[0].upper() + shown[1:]
     else:
@@ -74,7 +90,11 @@ def summarize(row: dict[str, Any], top: int = 3) -> tuple[str | None, str | None
         for segment in segments:
             names = [lab for lab, _ in labels.get(int(segment["index"]), [])[:2]]
             span = f"{clock(float(segment['t_start']))}–{clock(float(segment['t_end']))}"
-            shots.append(f"{span} {', '.join(names) if names else '(nothing recognised)'}")
+            said = captions.get(int(segment["index"]))
+            what = ", ".join(names) if names else ""
+            if said:
+                what = f"{said} ({what})" if what else said
+            shots.append(f"{span} {what or '(nothing recognised)'}")
         parts.append(
             f"{len(segments)} shot{'s' * (len(segments) != 1)} over {duration:.0f}s: " + "; ".join(shots) + "."
         )
@@ -91,7 +111,7 @@ class SummarizePass(Analyzer):
     version: ClassVar[int] = 1
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
-    uses: ClassVar[tuple[str, ...]] = ("shots", "tags", "transcribe")
+    uses: ClassVar[tuple[str, ...]] = ("shots", "tags", "transcribe", "caption")
     batch_size: ClassVar[int] = 256
     columns: ClassVar[dict[str, pa.DataType]] = {"title": pa.string(), "summary": pa.string()}
     settings: ClassVar[dict[str, Setting]] = {"top_labels": Setting("int", 3, minimum=1, maximum=20)}

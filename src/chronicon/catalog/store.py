@@ -253,6 +253,7 @@ class Catalog:
             "object_counts": LabelList(),
             "labels_text": FTS(),
             "transcript_text": FTS(),
+            "caption_text": FTS(),
         }
         try:
             indexed = {c for i in self._assets.list_indices() for c in i.columns}

@@ -108,6 +108,32 @@ class ConseEncoder(SpaceEncoder):
         return [text for weight, text in parts[:3] if weight > 0]
 
 
+class CaptionEncoder(SpaceEncoder):
+    """Text queries against the captions' vectors (a space for libraries captioned but not tagged)."""
+
+    kind = "caption"
+
+    def __init__(self, analyzer: Any, space: str) -> None:
+        super().__init__(analyzer)
+        self.space = space
+
+    def unavailable(self) -> str | None:
+        return None  # only the text model is needed, not the captioning model
+
+    def encode_texts(self, texts: list[str]) -> NDArray[np.float32]:
+        from chronicon.embed.text import shared_text_embedder
+
+        config = self.analyzer.config
+        embedder = shared_text_embedder(str(config.get("text_model")), cache_dir=self.analyzer.context.model_cache_dir)
+        out: NDArray[np.float32] = embedder.embed(texts)
+        return out
+
+    def encode_image(self, path: str) -> NDArray[np.float32]:
+        from chronicon.search.query import QueryError
+
+        raise QueryError("searching by image needs the clip or conse space (enable the clip or tags pass)")
+
+
 def _query_item(path: str) -> AssetItem:
     real = os.path.abspath(os.path.expanduser(path))
     try:

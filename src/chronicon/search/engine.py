@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -14,7 +15,7 @@ from numpy.typing import NDArray
 from chronicon.analyzers.base import Analyzer
 from chronicon.catalog.store import Catalog, display_path, sql_str
 from chronicon.errors import ChroniconError, ModelUnavailableError
-from chronicon.search.encoders import ClipEncoder, ConseEncoder, SpaceEncoder
+from chronicon.search.encoders import CaptionEncoder, ClipEncoder, ConseEncoder, SpaceEncoder
 from chronicon.search.filters import FilterError, Filters
 from chronicon.search.query import QueryError, parse_query, positive_text
 
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 RESULT_COLUMNS = [
     "id", "path", "path_raw", "kind", "format", "width", "height", "duration", "taken_at", "camera_make",
     "camera_model", "thumbnail", "labels", "label_scores", "missing", "segments", "segment_labels", "transcript",
+    "caption", "segment_captions",
 ]  # fmt: skip
 
 
@@ -95,6 +97,7 @@ class SearchEngine:
         clip = self.passes.get("clip")
         if clip is not None:
             out.append(ClipEncoder(clip))
+        caption = self.passes.get("caption")
         tags = self.passes.get("tags")
         if tags is not None and tags.config.get("conse", True):
             from chronicon.builtin.tags import conse_space
@@ -106,6 +109,14 @@ class SearchEngine:
                 text_space = None
             if text_space is not None:
                 out.append(ConseEncoder(tags, conse_space(text_space)))
+        if caption is not None:
+            from chronicon.builtin.caption import caption_space
+            from chronicon.embed.text import resolve_text_model
+
+            with contextlib.suppress(ModelUnavailableError):
+                out.append(
+                    CaptionEncoder(caption, caption_space(resolve_text_model(str(caption.config.get("text_model")))[1]))
+                )
         return out
 
     def encoder(self, requested: str | None = None) -> SpaceEncoder:
@@ -127,8 +138,8 @@ class SearchEngine:
                 continue
             self._encoders[choice] = candidate
             return candidate
-        if choice not in ("auto", "clip", "conse", *(e.kind for e in self.extra_encoders)):
-            raise QueryError(f"unknown search space {choice!r}: use auto, clip, conse or a plugin's space kind")
+        if choice not in ("auto", "clip", "conse", "caption", *(e.kind for e in self.extra_encoders)):
+            raise QueryError(f"unknown search space {choice!r}: use auto, clip, conse, caption or a plugin's kind")
         detail = "; ".join(reasons) or "the pass that embeds photos is disabled"
         raise NoVectorsError(f"nothing to search in the {choice} space ({detail}); run `chronicon scan` first")
 
@@ -216,28 +227,35 @@ class SearchEngine:
         fetch = max(limit * 2, limit + len(exclude) + 10)
         rrf_k = float(self.config.get("rrf_k", 60))
         threshold = int(self.config.get("ann_threshold", 100_000))
-        speech = self._speech_table(encoder) if terms_text else None
-        speech_vector = self._speech_vector(speech, terms_text) if speech is not None else None
+        # What was said and what the captioner wrote: more ranked lists in the text space, when present.
+        text_lists = [
+            (name, table_, query)
+            for name, table_, embedder in (self._text_tables(encoder) if terms_text else [])
+            if (query := self._embed_query(embedder, terms_text)) is not None
+        ]
         while True:
             hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True,
                                 threshold=threshold)  # fmt: skip
             sources: list[tuple[str, list[_Ranked]]] = [
                 (encoder.kind, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end) for h in hits])
             ]
-            said: list[Any] = []
-            if speech is not None and speech_vector is not None:
-                said = speech[1].search(
-                    speech_vector,
+            for name, text_table, query in text_lists:
+                found = text_table.search(
+                    query,
                     fetch,
                     asset_ids=allowed,
                     per_asset=True,
                     threshold=threshold,
-                    min_score=float(self.config.get("speech_min_score", 0.15)),  # below: not what was said
+                    min_score=float(self.config.get("speech_min_score", 0.15)),  # below: not a match
                 )
-                sources.append(("speech", [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end)
-                                           for h in said]))  # fmt: skip
+                sources.append((name, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end)
+                                       for h in found]))  # fmt: skip
             if terms_text:
-                for column, name in (("labels_text", "labels"), ("transcript_text", "transcript")):
+                for column, name in (
+                    ("labels_text", "labels"),
+                    ("transcript_text", "transcript"),
+                    ("caption_text", "captions"),
+                ):
                     ids = self._text_matches(terms_text, filters, fetch, column)
                     sources.append((name, [_Ranked(i, None, 0, None, None) for i in ids]))
             candidates = {r.asset_id for _, ranked in sources for r in ranked} - exclude
@@ -255,29 +273,36 @@ class SearchEngine:
             hit.rank = rank
         return results[:limit]
 
-    def _speech_table(self, encoder: SpaceEncoder) -> tuple[Any, Any] | None:
-        """(text embedder, vector table) of transcript segments, when the transcribe pass wrote any."""
-        transcribe = self.passes.get("transcribe")
-        if transcribe is None:
-            return None
+    def _text_tables(self, encoder: SpaceEncoder) -> list[tuple[str, Any, Any]]:
+        """(list name, vector table, text embedder) of transcript segments and captions, when passes wrote any
+        (not the one already searched as the main space)."""
+        from chronicon.builtin.caption import caption_space
         from chronicon.builtin.transcribe import speech_space
         from chronicon.embed.text import resolve_text_model, shared_text_embedder
 
-        model = str(transcribe.config.get("text_model"))
-        try:
-            space = speech_space(resolve_text_model(model)[1])
-        except ModelUnavailableError:
-            return None
-        table = self.catalog.open_vector_table(space)
-        if table is None:
-            return None
-        return shared_text_embedder(model, cache_dir=transcribe.context.model_cache_dir), table
+        out: list[tuple[str, Any, Any]] = []
+        for name, pass_name, space_of in (
+            ("speech", "transcribe", speech_space),
+            ("caption", "caption", caption_space),
+        ):
+            owner = self.passes.get(pass_name)
+            if owner is None:
+                continue
+            model = str(owner.config.get("text_model"))
+            try:
+                space = space_of(resolve_text_model(model)[1])
+            except ModelUnavailableError:
+                continue
+            table = self.catalog.open_vector_table(space) if space != encoder.space else None
+            if table is not None:
+                out.append((name, table, shared_text_embedder(model, cache_dir=owner.context.model_cache_dir)))
+        return out
 
-    def _speech_vector(self, speech: tuple[Any, Any], text: str) -> NDArray[np.float32] | None:
+    def _embed_query(self, embedder: Any, text: str) -> NDArray[np.float32] | None:
         try:
-            vector: NDArray[np.float32] = speech[0].embed([text])[0]
+            vector: NDArray[np.float32] = embedder.embed([text])[0]
         except ModelUnavailableError as exc:
-            log.debug("speech search skipped: %s", exc)
+            log.debug("a text list is left out of the search: %s", exc)
             return None
         return vector
 
@@ -314,6 +339,9 @@ class SearchEngine:
                 elif name == "speech":
                     text = _said(row, entry.segment)
                     hit.why.append(f"said{' ' + repr(text) if text else ''} ({entry.score:.3f}, #{rank})")
+                elif name == "caption":
+                    text = _caption_of(row, entry.segment)
+                    hit.why.append(f"caption{' ' + repr(text) if text else ''} ({entry.score:.3f}, #{rank})")
                 elif name == "labels":
                     matched = [lab for lab in (row.get("labels") or []) if _mentions(lab, words)]
                     hit.why.append("labels match: " + ", ".join(matched[:3]) if matched else f"label match (#{rank})")
@@ -365,6 +393,19 @@ class _Ranked:
     segment: int
     t_start: float | None
     t_end: float | None
+
+
+def _caption_of(row: dict[str, Any], segment: int) -> str | None:
+    """The caption of a segment (0 = the photo or poster), shortened for display."""
+    text: str | None = row.get("caption") if segment == 0 else None
+    if segment > 0:
+        try:
+            text = json.loads(row.get("segment_captions") or "{}").get(str(segment))
+        except (ValueError, AttributeError):
+            text = None
+    if text and len(text) > 80:
+        text = text[:77] + "..."
+    return text
 
 
 def _said(row: dict[str, Any], segment: int) -> str | None:
