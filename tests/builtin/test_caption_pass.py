@@ -95,3 +95,31 @@ def test_missing_model_skips_the_pass_with_one_note(tmp_path: Path, make_ml_libr
                                  "tags.enabled": False}).scan([lib])  # fmt: skip
     notes = [n for n in summary.notes if n.startswith("pass caption skipped")]
     assert len(notes) == 1 and summary.counts["failed"] == 0
+
+
+def test_caption_command_on_a_photo_and_a_video(tiny_vlm: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    make_jpeg(tmp_path / "photo.jpg", size=(96, 64))
+    make_mp4(tmp_path / "clip.mp4", seconds=2.0, fps=10, size=(96, 64))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
+    env["CHRONICON_CATALOG"] = str(tmp_path / "catalog")
+    cli = [sys.executable, "-m", "chronicon", "caption", "--model", str(tiny_vlm), "--max-tokens", "4"]
+    out = subprocess.run([*cli, str(tmp_path / "photo.jpg"), "--verbose"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() and "inference" in out.stderr
+    saved = json.loads((tmp_path / "photo.jpg.caption.json").read_text())
+    assert saved["model"] == str(tiny_vlm) and saved["device"] == "cpu" and saved["quantized"] is False
+    assert set(saved["timing"]) >= {"model_load_s", "inference_s", "total_s"}
+    out = subprocess.run([*cli, str(tmp_path / "clip.mp4"), "--frames", "3", "--no-save", "--json",
+                          "--no-quantization"], capture_output=True, text=True, env=env, cwd=tmp_path)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    assert len(result["frames"]) == 3 and result["description"].count("[00:00:0") == 3
+    assert not (tmp_path / "clip.mp4.caption.json").exists()
+    missing = subprocess.run([sys.executable, "-m", "chronicon", "caption", "--model", str(tmp_path / "nope"),
+                              str(tmp_path / "photo.jpg")], capture_output=True, text=True, env=env)  # fmt: skip
+    assert missing.returncode == 3 and "does not exist" in missing.stderr

@@ -44,11 +44,17 @@ def weights_problem(model: str) -> str | None:
     local = _local(model)
     if local is not None:
         return None if (local / "config.json").is_file() else f"{local} is not a transformers model folder"
+    if model.startswith(("/", ".", "~")) or os.sep in model.strip("/").replace("/", "", 1):
+        return f"the captioning model folder {model} does not exist"
     try:
         from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(model, "config.json")
     except ImportError:
         return "captions need transformers (pip install 'chronicon[ml]')"
-    if isinstance(try_to_load_from_cache(model, "config.json"), str):
+    except Exception as exc:  # not a valid hub name either
+        return f"{model!r} is neither a model folder nor a model name: {exc}"
+    if isinstance(cached, str):
         return None
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         return f"the captioning model {model} is not on this machine and HF_HUB_OFFLINE is set"
