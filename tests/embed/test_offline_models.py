@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -61,3 +62,47 @@ def test_conse_is_the_normalised_weighted_sum() -> None:
     assert vector is not None and np.allclose(vector, [0.6, 0.8, 0, 0])
     assert space.combine({"unknown": 1.0}) is None
     assert merge_scores({"cat": 0.4, "dog": 0.1}, {"cat": 0.9}) == {"cat": 0.9, "dog": 0.1}
+
+
+def test_yolo_built_from_its_yaml_runs_on_a_batch(tmp_path: Path, sample_photos: Path) -> None:
+    pytest.importorskip("ultralytics")
+    from ultralytics import YOLO
+
+    from chronicon.embed.yolo import YoloDetector
+
+    weights = tmp_path / "yolo-random.pt"
+    YOLO("yolov8n.yaml").save(str(weights))  # random weights, saved as ultralytics saves checkpoints
+    detector = YoloDetector(str(weights), device="cpu", imgsz=160)
+    images = [detector.prepare(Image.open(sample_photos / name)) for name in ("chelsea.jpg", "coffee.jpg")]
+    assert images[0].shape[2] == 3 and max(images[0].shape[:2]) <= 160
+    found = detector.detect(images, 0.0001)  # random weights: boxes of any class, but real ones
+    assert len(found) == 2
+    for detections in found:
+        assert all(0 <= v <= 1 for d in detections for v in d.box)
+        assert [d.score for d in detections] == sorted((d.score for d in detections), reverse=True)
+    only = YoloDetector(str(weights), device="cpu", imgsz=160, classes=[detector.names[0]])
+    assert all(d.label == detector.names[0] for ds in only.detect(images, 0.0001) for d in ds)
+    with pytest.raises(Exception, match="none of the classes"):
+        YoloDetector(str(weights), device="cpu", classes=["unicorn"])
+
+
+def test_yolo_backend_in_a_scan_and_fallback(tmp_path: Path, make_ml_library: object, sample_photos: Path) -> None:
+    pytest.importorskip("ultralytics")
+    import shutil
+
+    from ultralytics import YOLO
+
+    weights = tmp_path / "yolo-random.pt"
+    YOLO("yolov8n.yaml").save(str(weights))
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    shutil.copy(sample_photos / "chelsea.jpg", lib / "a.jpg")
+    build = make_ml_library  # type: ignore[assignment]
+    summary = build(**{"tags.detector_backend": "yolo", "tags.detector_model": str(weights),  # type: ignore[operator]
+                       "tags.detector_imgsz": 160, "transcribe.enabled": False}).scan([lib])  # fmt: skip
+    assert summary.counts["new"] == 1 and not summary.failures
+    missing = build(**{"tags.detector_backend": "yolo", "tags.detector_model": str(tmp_path / "no.pt"),  # type: ignore[operator]
+                       "transcribe.enabled": False})  # fmt: skip
+    again = missing.scan([lib], full=True)  # falls back to the offline detector, the scan goes on
+    assert not again.failures
+    assert "cat" in json.dumps(missing.info(lib / "a.jpg")["detections"])

@@ -54,6 +54,14 @@ class TagsPass(Analyzer):
         "min_score": Setting("float", 0.05, minimum=0.0, maximum=1.0),
         "detector": Setting("bool", True),
         "detector_min_score": Setting("float", 0.5, minimum=0.0, maximum=1.0),
+        # ssd = the offline SSD-MobileNet COCO model (OpenCV dnn); yolo = ultralytics with `detector_model`.
+        "detector_backend": Setting("str", "ssd", choices=("ssd", "yolo")),
+        "detector_model": Setting("str", "yolov8n.pt"),
+        "detector_iou": Setting("float", 0.7, minimum=0.0, maximum=1.0),
+        "detector_classes": Setting("list", []),
+        "detector_device": Setting("str", "auto"),
+        "detector_runtime": Setting("str", "eager", choices=("eager", "tensorrt")),
+        "detector_imgsz": Setting("int", 640, minimum=32, maximum=4096),
         "text_model": Setting("str", DEFAULT_TEXT_MODEL),
         "conse": Setting("bool", True),
         "threads": Setting("int", 0, minimum=0, maximum=256),
@@ -86,7 +94,12 @@ class TagsPass(Analyzer):
         parts = [str(self.version), "efficientnet-lite3", f"k{self.config.get('top_k', 5)}"]
         parts.append(f"min{self.config.get('min_score', 0.05)}")
         if self.config.get("detector", True):
-            parts.append(f"ssd-coco@{self.config.get('detector_min_score', 0.5)}")
+            backend = (
+                "ssd-coco"
+                if self.config.get("detector_backend", "ssd") != "yolo"
+                else "yolo-" + str(self.config.get("detector_model"))
+            )
+            parts.append(f"{backend}@{self.config.get('detector_min_score', 0.5)}")
         if self.config.get("conse", True):
             parts.append(resolve_text_model(str(self.config.get("text_model", DEFAULT_TEXT_MODEL)))[1])
         return ":".join(parts)
@@ -97,9 +110,31 @@ class TagsPass(Analyzer):
 
         self.tagger = ImageNetTagger(threads=int(self.config.get("threads", 0)))
         if self.config.get("detector", True):
-            self.detector = CocoDetector()
+            self.detector = self._detector(CocoDetector)
         if self.config.get("conse", True):
             self.load_text_side()
+
+    def _detector(self, offline: Any) -> Any:
+        """The configured detector; a YOLO model that cannot load falls back to the offline one (one warning)."""
+        if self.config.get("detector_backend", "ssd") != "yolo":
+            return offline()
+        from chronicon.embed.yolo import YoloDetector
+        from chronicon.runtime.device import choose_device, warn_once
+
+        model = str(self.config.get("detector_model", "yolov8n.pt"))
+        try:
+            return YoloDetector(
+                model,
+                device=choose_device(str(self.config.get("detector_device", "auto"))),
+                iou=float(self.config.get("detector_iou", 0.7)),
+                classes=list(self.config.get("detector_classes") or []),
+                imgsz=int(self.config.get("detector_imgsz", 640)),
+                runtime=str(self.config.get("detector_runtime", "eager")),
+                cache_dir=self.context.model_cache_dir,
+            )
+        except ModelUnavailableError as exc:
+            warn_once(f"yolo:{model}", f"{exc}; using the offline SSD-MobileNet detector instead")
+            return offline()
 
     def load_text_side(self) -> None:
         """The text model and the class-name vectors only: all a text query needs (no image models)."""
@@ -128,7 +163,10 @@ class TagsPass(Analyzer):
         inputs = []
         for pic in segment_pictures(item, 300, max_pixels=limit):
             tag_input = square_array(pic.image, self.tagger.input_side)
-            det_input = square_array(pic.image, 300) if self.detector is not None else None
+            det_input = None
+            if self.detector is not None:
+                prep = getattr(self.detector, "prepare", None)
+                det_input = prep(pic.image) if prep is not None else square_array(pic.image, 300)
             inputs.append((pic, tag_input, det_input))
         return inputs
 
