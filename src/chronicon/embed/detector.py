@@ -55,10 +55,17 @@ class CocoDetector:
         self._net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
         self._lock = threading.Lock()  # an OpenCV net is not safe to run from two threads at once
 
-    def detect(self, images: list[NDArray[np.uint8]], min_score: float) -> list[list[Detection]]:
-        """Detections per image (RGB uint8, input_side × input_side), best first."""
+    def detect(
+        self, images: list[NDArray[np.uint8]], min_score: float, *, batched: bool = False
+    ) -> list[list[Detection]]:
+        """Detections per image (RGB uint8, input_side × input_side), best first.
+
+        One forward pass per image by default: on CPU, OpenCV's dnn runs this graph ~25% faster image by image
+        than on a batch blob (benchmarks/detect_bench.py)."""
         if not images:
             return []
+        if not batched and len(images) > 1:
+            return [self.detect([image], min_score)[0] for image in images]
         blob = self._cv2.dnn.blobFromImages(images, size=(self.input_side, self.input_side), swapRB=False)
         with self._lock:
             self._net.setInput(blob)

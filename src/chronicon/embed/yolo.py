@@ -78,6 +78,9 @@ class YoloDetector:
     def detect(self, images: list[NDArray[np.uint8]], min_score: float) -> list[list[Detection]]:
         if not images:
             return []
+        if not self.device.startswith("cuda") and len(images) > 1:
+            # On CPU ultralytics is faster image by image than on a batch (benchmarks/detect_bench.py).
+            return [self.detect([image], min_score)[0] for image in images]
         with self._lock:
             results = self.model.predict(
                 images, conf=min_score, iou=self.iou, classes=self.classes, imgsz=self.imgsz,
