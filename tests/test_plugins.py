@@ -88,7 +88,7 @@ def test_builtins_are_plugins() -> None:
     host = PluginHost()
     host.load(entry_points=False)
     names = {i.name for i in host.infos if i.enabled}
-    builtins = ["metadata", "content", "shots", "tags", "clip", "transcribe", "summarize"]
+    builtins = ["metadata", "content", "shots", "tags", "clip", "transcribe", "caption", "summarize"]
     assert set(builtins) <= names
     assert [c.name for c in host.analyzer_classes()] == builtins
 
@@ -113,7 +113,15 @@ def test_disabled_plugins_are_listed_but_not_loaded(tmp_path: Path) -> None:
     host.load(paths=[str(write_plugins(tmp_path / "p"))], disabled=["wordcount", "content"], entry_points=False)
     enabled = {i.name: i.enabled for i in host.infos}
     assert enabled["wordcount"] is False and enabled["content"] is False
-    assert [c.name for c in host.analyzer_classes()] == ["metadata", "shots", "tags", "clip", "transcribe", "summarize"]
+    assert [c.name for c in host.analyzer_classes()] == [
+        "metadata",
+        "shots",
+        "tags",
+        "clip",
+        "transcribe",
+        "caption",
+        "summarize",
+    ]
 
 
 def test_missing_plugin_folder_is_reported(tmp_path: Path) -> None:
