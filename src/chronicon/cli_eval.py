@@ -56,7 +56,8 @@ def register_eval_commands(cli: click.Group) -> None:
     @click.option("--truth", required=True, type=click.Path(exists=True, dir_okay=False), help="CSV with an id column.")
     @click.option("--pred", required=True, type=click.Path(exists=True, dir_okay=False), help="JSON predictions.")
     @click.option("--terms", type=click.Path(exists=True, dir_okay=False),
-                  help="YAML terminology map {canonical: [synonyms]} applied to both sides first.")  # fmt: skip
+                  help="YAML terminology map {canonical: [synonyms]} applied to both sides first "
+                       "(default: the eval.terminology config key).")  # fmt: skip
     @click.option("--categorical", help="Comma-separated categorical fields (exact match, any case).")
     @click.option("--text", "text_fields", help="Comma-separated free-text fields (embedding cosine).")
     @click.option("--id-column", default="id", show_default=True, help="The id column / key.")
@@ -88,7 +89,9 @@ def register_eval_commands(cli: click.Group) -> None:
                     if name not in kinds:
                         raise EvalError(f"field {name!r} is not a column of {truth}")
                     kinds[name] = kind
-            term_map = _terms(Path(terms)) if terms else {}
+            configured = state.library().config["eval.terminology"]
+            chosen = terms or configured
+            term_map = _terms(Path(chosen)) if chosen else {}
             embed = _embedder(state) if "text" in kinds.values() else None
             report = score_extraction(truth_rows, predictions, kinds=kinds, terms=term_map, embed=embed)
         except EvalError as exc:

@@ -117,6 +117,7 @@ CORE_SETTINGS: dict[str, Setting] = {
     "search.rrf_k": Setting("float", minimum=1.0),
     "search.speech_min_score": Setting("float", minimum=-1.0, maximum=1.0),
     "search.ann_threshold": Setting("int", minimum=1),
+    "eval.terminology": Setting("path", nullable=True),
     "plugins.paths": Setting("list"),
     "plugins.disabled": Setting("list"),
 }

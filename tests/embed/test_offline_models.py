@@ -106,3 +106,19 @@ def test_yolo_backend_in_a_scan_and_fallback(tmp_path: Path, make_ml_library: ob
     again = missing.scan([lib], full=True)  # falls back to the offline detector, the scan goes on
     assert not again.failures
     assert "cat" in json.dumps(missing.info(lib / "a.jpg")["detections"])
+
+
+def test_yolo_tensorrt_on_cpu_falls_back_with_one_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    pytest.importorskip("ultralytics")
+    import logging
+
+    from ultralytics import YOLO
+
+    from chronicon.embed.yolo import YoloDetector
+
+    weights = tmp_path / "yolo-random.pt"
+    YOLO("yolov8n.yaml").save(str(weights))
+    with caplog.at_level(logging.WARNING, logger="chronicon.runtime"):
+        YoloDetector(str(weights), device="cpu", runtime="tensorrt")
+        YoloDetector(str(weights), device="cpu", runtime="tensorrt")
+    assert len([r for r in caplog.records if "TensorRT" in r.getMessage()]) == 1

@@ -122,8 +122,11 @@ class CaptionPass(Analyzer):
         for n, item in enumerate(items):
             mine = [(pic, text) for (m, pic), text in zip(frames, captions, strict=True) if m == n]
             by_segment: dict[int, tuple[Any, str]] = {}
-            for pic, text in mine:
-                by_segment.setdefault(pic.index, (pic, text))  # the first frame of each segment speaks for it
+            for pic, text in mine:  # several frames of one shot (shots.frames_per_segment): their captions, joined
+                first, joined = by_segment.get(pic.index, (pic, ""))
+                if text and text not in joined:
+                    joined = f"{joined}; {text}" if joined else text
+                by_segment[pic.index] = (first, joined)
             poster = by_segment.get(0, (None, ""))[1]
             shots = {str(i): t for i, (_, t) in sorted(by_segment.items()) if i > 0}
             columns: dict[str, Any] = {
