@@ -173,8 +173,11 @@ def register_caption_command(cli: click.Group) -> None:
         started = time.perf_counter()
         config = state.library().config.section("caption")
         side = resize or int(config.get("resize", 384))
-        with open(path, "rb") as fh:
-            sniffed = sniff_bytes(fh.read(SNIFF_BYTES))
+        try:
+            with open(path, "rb") as fh:
+                sniffed = sniff_bytes(fh.read(SNIFF_BYTES))
+        except OSError as exc:
+            raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
         if sniffed is None:
             raise UsageError(f"{path} is not a recognised photo or video")
         try:
