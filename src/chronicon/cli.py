@@ -330,12 +330,8 @@ def _print_summary(summary: ScanSummary) -> None:
 _INFO_HIDDEN = ("path_raw", "phases")
 
 
-@cli.command()
-@click.argument("path", type=click.Path())
-@click.option("--json", "as_json", is_flag=True, help="Print the catalog row as JSON.")
-@click.pass_obj
-def info(state: AppState, path: str, as_json: bool) -> None:
-    """Everything the catalog knows about one file."""
+def catalog_row(state: AppState, path: str) -> dict[str, Any]:
+    """The catalog row of a file given on the command line, or a usage error that says to scan it first."""
     library = state.library()
     try:
         row = library.info(path)
@@ -343,7 +339,16 @@ def info(state: AppState, path: str, as_json: bool) -> None:
         _fail(exc)
     if row is None:
         raise UsageError(f"{path} is not in the catalog {library.catalog_dir} (scan its folder first)")
-    row = dict(row)
+    return row
+
+
+@cli.command()
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the catalog row as JSON.")
+@click.pass_obj
+def info(state: AppState, path: str, as_json: bool) -> None:
+    """Everything the catalog knows about one file."""
+    row = dict(catalog_row(state, path))
     row["phases"] = json.loads(row["phases"]) if row.get("phases") else {}
     if as_json:
         row.pop("path_raw", None)

@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from chronicon.errors import ChroniconError
-
 
 def video_report(row: dict[str, Any]) -> dict[str, Any]:
     """A video's analysis in the shape video-captioning tools write: shots with times and descriptions, frames
@@ -55,16 +53,10 @@ def video_report(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def register_video_commands(cli: click.Group) -> None:
-    from chronicon.cli import AppState, UsageError, _fail, _print_json
+    from chronicon.cli import AppState, UsageError, _print_json, catalog_row
 
     def video_row(state: AppState, path: str) -> dict[str, Any]:
-        library = state.library()
-        try:
-            row = library.info(path)
-        except ChroniconError as exc:
-            _fail(exc)
-        if row is None:
-            raise UsageError(f"{path} is not in the catalog {library.catalog_dir} (scan its folder first)")
+        row = catalog_row(state, path)
         if row.get("kind") != "video":
             raise UsageError(f"{path} is not a video")
         return row

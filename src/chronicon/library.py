@@ -145,7 +145,8 @@ class Library:
                         analyzer.close()
                     except Exception as exc:
                         log.warning("pass %s failed to close: %s", analyzer.name, exc)
-            if summary.batches >= int(self.config["scan.compact_after_batches"]):
+            compacted = summary.batches >= int(self.config["scan.compact_after_batches"])
+            if compacted:
                 if progress is not None:
                     progress.stage("compacting catalog", None)
                 catalog.compact(keep_versions_for=timedelta(hours=1))
@@ -153,7 +154,9 @@ class Library:
                 if progress is not None:
                     progress.stage("updating search indexes", None)
                 try:
-                    indexes = catalog.ensure_search_indexes(ann_threshold=int(self.config["search.ann_threshold"]))
+                    indexes = catalog.ensure_search_indexes(
+                        ann_threshold=int(self.config["search.ann_threshold"]), fold_new_rows=not compacted
+                    )
                 except Exception as exc:  # the data is committed; a missing index only slows searches
                     log.warning("search indexes were not updated: %s", exc)
                     summary.notes.append(f"search indexes were not updated: {exc}")

@@ -241,8 +241,10 @@ class Catalog:
         for chunk in _chunks(list(ids), _IN_CHUNK):
             self._assets.delete("id IN (" + ", ".join(sql_str(i) for i in chunk) + ")")
 
-    def ensure_search_indexes(self, *, ann_threshold: int = 100_000) -> dict[str, str]:
-        """Full-text index on the text columns passes fill, ANN indexes on big vector tables (after a scan)."""
+    def ensure_search_indexes(self, *, ann_threshold: int = 100_000, fold_new_rows: bool = True) -> dict[str, str]:
+        """Full-text, label and id indexes on the assets table, ANN indexes on big vector tables (after a scan).
+
+        `fold_new_rows=False` when `compact` has just run: its optimize already folded new rows into them."""
         done: dict[str, str] = {}
         names = set(self.schema.names)
         from lancedb.index import FTS, BTree, LabelList
@@ -272,7 +274,7 @@ class Catalog:
                     done[column] = "built"
                 except Exception as exc:  # an index is an accelerator: never fail a scan over it
                     log.warning("could not build the index on %s: %s", column, exc)
-            if stale:
+            if stale and fold_new_rows:
                 self._assets.optimize()  # folds new rows into the existing indexes
         for space in self.vector_spaces():
             table = self.open_vector_table(space)
