@@ -23,6 +23,20 @@ def _versions(catalog: Path) -> int:
     return len(list(folder.iterdir())) if folder.is_dir() else 0
 
 
+def _kill_then_resume(cmd: list[str], env: dict[str, str], catalog: Path, kill_after_commits: int) -> None:
+    """Start the scan, SIGKILL it once it has committed that many batches, then run it again to the end."""
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 180
+    # The table's first version is its creation; each later one is a committed batch.
+    while _versions(catalog) < 1 + kill_after_commits and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the scan finished before it could be killed; use more files"
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.mark.parametrize("kill_after_commits", [1, 4, 9])
 def test_kill_9_mid_scan_then_resume(tmp_path: Path, kill_after_commits: int) -> None:
     lib = tmp_path / "lib"
@@ -45,17 +59,7 @@ def test_kill_9_mid_scan_then_resume(tmp_path: Path, kill_after_commits: int) ->
         "10",
         str(lib),
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    # The table's first version is its creation; each later one is a committed batch.
-    while _versions(catalog) < 1 + kill_after_commits and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the scan finished before it could be killed; use more files"
-
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert done.returncode == 0, done.stdout + done.stderr
+    _kill_then_resume(cmd, env, catalog, kill_after_commits)
 
     library = Library(catalog, overrides=NO_ML, environ={}, entry_points=False)
     rows = list(library.catalog.rows())
@@ -89,15 +93,7 @@ def test_kill_9_during_ml_passes_leaves_vectors_consistent(
     env.update(CHRONICON_CLIP__ENABLED="false", CHRONICON_TRANSCRIBE__ENABLED="false",
                CHRONICON_MODEL_CACHE=str(model_cache))  # fmt: skip
     cmd = [sys.executable, "-m", "chronicon", "--catalog", str(catalog), "scan", "-q", "--batch-size", "4", str(lib)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 180
-    while _versions(catalog) < 1 + kill_after_commits and proc.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.005)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
-    assert proc.returncode == -signal.SIGKILL, "the scan finished before it could be killed"
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert done.returncode == 0, done.stdout + done.stderr
+    _kill_then_resume(cmd, env, catalog, kill_after_commits)
 
     library = Library(catalog, overrides={"clip.enabled": False, "transcribe.enabled": False,
                                           "model_cache": str(model_cache)}, environ={}, entry_points=False)  # fmt: skip
