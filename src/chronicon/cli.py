@@ -536,6 +536,9 @@ def load_plugin_commands(argv: Sequence[str]) -> PluginHost | None:
         disabled=[d for d in disabled if isinstance(d, str)] if isinstance(disabled, list) else [],
     )
     host.call("chronicon_register_commands", cli=cli)
+    from chronicon.cli_search import add_plugin_filter_options
+
+    add_plugin_filter_options(cli, *host.search_extensions())
     return host
 
 

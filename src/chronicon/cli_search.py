@@ -39,6 +39,8 @@ def filter_options(func: Any) -> Any:
             metavar="LABEL=N",
             help="At least N of this object in one picture, e.g. person=3 (repeatable).",
         ),
+        click.option("--gps", metavar="S,W,N,E", help="Taken inside this GPS box (degrees: south,west,north,east)."),
+        click.option("--sort", metavar="KEY", help="Order results by a plugin's sort key (e.g. aesthetic)."),
         click.option("--min-score", type=float, help="Hide results whose similarity is below this (-1..1)."),
         click.option(
             "--space", type=click.Choice(["auto", "clip", "conse", "caption"]), help="Vector space to search."
@@ -50,6 +52,35 @@ def filter_options(func: Any) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+PLUGIN_PREFIX = "plugin__"
+
+
+def add_plugin_filter_options(cli: click.Group, filters: dict[str, Any], sorts: dict[str, Any]) -> None:
+    """Give `search` and `similar` a `--NAME` option per plugin search filter and list the sort keys."""
+    for command_name in ("search", "similar"):
+        command = cli.commands.get(command_name)
+        if command is None:
+            continue
+        taken = {opt for param in command.params for opt in getattr(param, "opts", [])}
+        for extension in filters.values():
+            flag = f"--{extension.option}"
+            if flag in taken:
+                continue
+            kind = {"float": float, "int": int}.get(extension.value_type, str)
+            command.params.append(
+                click.Option(
+                    [flag, PLUGIN_PREFIX + extension.name],
+                    type=kind,
+                    metavar=extension.metavar,
+                    help=f"{extension.help} (plugin filter)",
+                )
+            )
+        if sorts:
+            for param in command.params:
+                if getattr(param, "name", None) == "sort" and isinstance(param, click.Option):
+                    param.help = "Order results by: " + ", ".join(f"{k} ({v.help})" for k, v in sorts.items())
 
 
 def register_search_commands(cli: click.Group) -> None:
@@ -70,7 +101,10 @@ def register_search_commands(cli: click.Group) -> None:
             "under": _abs(opts["under"]),
             "has_speech": opts["has_speech"],
             "min_counts": _counts(opts["min_counts"]),
+            "gps": opts["gps"],
+            **{key[len(PLUGIN_PREFIX) :]: value for key, value in opts.items() if key.startswith(PLUGIN_PREFIX)},
         }
+        filters = {k: v for k, v in filters.items() if v not in (None, [], {}, False)}
         try:
             hits = library.search(
                 query,
@@ -79,6 +113,7 @@ def register_search_commands(cli: click.Group) -> None:
                 min_score=opts["min_score"],
                 space=opts["space"],
                 hybrid=False if opts["no_hybrid"] else None,
+                sort=opts["sort"],
                 **filters,
             )
             space = library.search_engine.encoder(opts["space"]).space

@@ -292,6 +292,9 @@ def resolve(layers: ConfigLayers, extra_settings: Mapping[str, Setting] | None =
             settings[key] = _infer_setting(defaults[key])
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
+    # The config section of a plugin that `plugins.disabled` leaves out is kept for later, not an error.
+    raw_disabled = layers.raw("plugins.disabled")
+    disabled = {str(d) for d in raw_disabled} if isinstance(raw_disabled, list) else set()
     for origin, layer in (
         ("default", defaults),
         ("file", layers.user),
@@ -300,6 +303,8 @@ def resolve(layers: ConfigLayers, extra_settings: Mapping[str, Setting] | None =
     ):
         for key, value in layer.items():
             found = settings.get(key)
+            if found is None and key.split(".", 1)[0] in disabled:
+                continue
             if found is None:
                 raise ConfigError(_unknown_key_message(key, settings, origin))
             values[key] = found.check(key, value)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from chronicon.analyzers.base import Analyzer
     from chronicon.config import Setting
     from chronicon.events import AssetEvent
+    from chronicon.library import Library
     from chronicon.scan.summary import ScanSummary
+    from chronicon.search.extensions import SearchFilter, SortKey
 
 PROJECT = "chronicon"
 hookspec = pluggy.HookspecMarker(PROJECT)
@@ -47,3 +49,13 @@ def chronicon_asset_removed(event: AssetEvent) -> None:
 @hookspec
 def chronicon_scan_finished(summary: ScanSummary) -> None:
     """Called once when a scan has committed everything; smart albums and the like rebuild here."""
+
+
+@hookspec
+def chronicon_register_search_filters() -> list[SearchFilter | SortKey]:  # type: ignore[empty-body]
+    """Return search filters (`--person NAME`) and sort keys (`--sort aesthetic`) for search, albums and the API."""
+
+
+@hookspec
+def chronicon_register_routes(app: Any, library: Library) -> None:
+    """Add routes to the web app of `chronicon serve` (`app` is its FastAPI application)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.metadata
 import importlib.util
 import logging
@@ -21,7 +22,7 @@ from chronicon.analyzers.graph import order_analyzers
 from chronicon.catalog.lock import ScanLock
 from chronicon.catalog.store import Catalog, display_path
 from chronicon.config import CORE_SETTINGS, Config, read_layers, resolve
-from chronicon.errors import CatalogLockedError, ConfigError, PluginError
+from chronicon.errors import CatalogLockedError, ChroniconError, ConfigError, PluginError
 from chronicon.events import AssetEvent
 from chronicon.plugins import PluginHost
 from chronicon.scan.scanner import Scanner, ScanOptions, ScanProgress
@@ -214,6 +215,51 @@ class Library:
             self._search = SearchEngine(self.catalog, self.analyzers(), self.config.section("search"))
         return self._search
 
+    @property
+    def search_filters(self) -> dict[str, Any]:
+        """Plugin search filters by name (`person`, `min_aesthetic`, ...): `chronicon.search.extensions`."""
+        return self.plugins.search_extensions()[0]
+
+    @property
+    def sort_keys(self) -> dict[str, Any]:
+        """Plugin sort keys by name (`aesthetic`, ...), for `sort=` in `search` and `browse`."""
+        return self.plugins.search_extensions()[1]
+
+    def filters(self, **filters: Any) -> Any:
+        """A `Filters` from keyword filters: the core ones and any plugin's (`person="Alice"`); None values are
+        left out. Unknown names raise FilterError naming the ones that exist."""
+        from chronicon.search.filters import FilterError, Filters
+
+        core = {f.name for f in dataclasses.fields(Filters) if f.name != "extra"}
+        chosen: dict[str, Any] = {}
+        extra: list[tuple[Any, Any]] = []
+        for name, value in filters.items():
+            if value is None or value == [] or value == {}:
+                continue
+            if name in core:
+                chosen[name] = value
+            elif name in self.search_filters:
+                extension = self.search_filters[name]
+                try:
+                    extra.append((extension, extension.convert(value)))
+                except ChroniconError as exc:
+                    raise FilterError(str(exc)) from exc
+            else:
+                known = ", ".join(sorted(core | set(self.search_filters)))
+                raise FilterError(f"unknown filter {name!r} (known: {known})")
+        return Filters(**chosen, extra=extra)
+
+    def sort_key(self, name: str | None) -> Any:
+        """The SortKey called `name` (None stays None); an unknown name raises FilterError."""
+        from chronicon.search.filters import FilterError
+
+        if name is None:
+            return None
+        if name not in self.sort_keys:
+            known = ", ".join(sorted(self.sort_keys)) or "none: no plugin adds one"
+            raise FilterError(f"unknown sort {name!r} (known: {known})")
+        return self.sort_keys[name]
+
     def search(
         self,
         query: str | None = None,
@@ -223,19 +269,19 @@ class Library:
         min_score: float | None = None,
         space: str | None = None,
         hybrid: bool | None = None,
+        sort: str | None = None,
         **filters: Any,
     ) -> list[Any]:
         """Semantic search: text (`"beach + sunset - people"`), an image, or both -> SearchHits, best first.
 
         Filters: kind="image"|"video", after="2024-06", before="2024", camera="canon", labels=["dog"],
-        under="/photos/2024".
+        under="/photos/2024", gps="48.8,2.2,48.9,2.4", and plugin filters such as person="Alice".
+        `sort` orders the results by a plugin's sort key (e.g. "aesthetic") instead of relevance.
 
         >>> for hit in lib.search("dog jumping into a lake", kind="image", limit=5):  # doctest: +SKIP
         ...     print(hit.score, hit.path, hit.why)
         """
-        from chronicon.search.filters import Filters
-
-        chosen = Filters(**filters)
+        chosen = self.filters(**filters)
         return list(
             self.search_engine.search(
                 query,
@@ -245,7 +291,14 @@ class Library:
                 min_score=min_score if min_score is not None else self.config["search.min_score"],
                 space=space,
                 hybrid=hybrid,
+                sort=self.sort_key(sort),
             )
+        )
+
+    def browse(self, *, limit: int = 100, offset: int = 0, sort: str | None = None, **filters: Any) -> list[Any]:
+        """Assets that pass the filters, without a query (newest first, or by a plugin's sort key)."""
+        return list(
+            self.search_engine.browse(self.filters(**filters), limit=limit, offset=offset, sort=self.sort_key(sort))
         )
 
     def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> list[Any]:

@@ -20,10 +20,16 @@ from chronicon import hookspecs
 from chronicon.analyzers.base import Analyzer
 from chronicon.config import Setting
 from chronicon.errors import PluginError
+from chronicon.search.extensions import SearchFilter, SortKey, validate
 
 log = logging.getLogger(__name__)
 
 ENTRY_POINT_GROUP = "chronicon.plugins"
+# Filter names the core search owns (`Filters` fields and search arguments); plugins cannot take them.
+CORE_FILTERS = frozenset({
+    "kind", "after", "before", "camera", "labels", "label", "under", "has_speech", "min_counts", "gps", "query",
+    "image", "limit", "min_score", "space", "hybrid", "sort",
+})  # fmt: skip
 # Built-in passes are plugins too, registered through the same hooks as everyone else's.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.metadata",
@@ -73,6 +79,7 @@ class PluginHost:
         self.pm.add_hookspecs(hookspecs)
         self.problems: list[PluginProblem] = []
         self.infos: list[PluginInfo] = []
+        self._extensions: tuple[dict[str, SearchFilter], dict[str, SortKey]] | None = None
 
     # -- discovery -------------------------------------------------------------------------------------
     def load(self, *, paths: Iterable[str] = (), disabled: Iterable[str] = (), entry_points: bool = True) -> None:
@@ -110,6 +117,15 @@ class PluginHost:
                 continue
             if name in off:
                 self.infos.append(PluginInfo(name, "?", f"folder {folder}", False))
+                continue
+            installed = _installed_as(name, target)
+            if installed is not None:  # the same file is importable by its own name: one module, not two copies
+                try:
+                    module = importlib.import_module(installed)
+                except Exception as exc:
+                    self._problem(name, "import", exc)
+                    continue
+                self._register(module, name, f"folder {folder}", off)
                 continue
             module_name = f"chronicon_plugins_{name}"
             try:
@@ -202,6 +218,32 @@ class PluginHost:
                 classes.append(cls)
         return classes
 
+    def search_extensions(self) -> tuple[dict[str, SearchFilter], dict[str, SortKey]]:
+        """Plugin search filters and sort keys by name; malformed or clashing ones are reported (once) and dropped."""
+        if self._extensions is not None:
+            return self._extensions
+        filters: dict[str, SearchFilter] = {}
+        sorts: dict[str, SortKey] = {}
+        for plugin, answer in self.call("chronicon_register_search_filters"):
+            for item in answer:
+                problem = validate(item)
+                if (
+                    problem is None
+                    and isinstance(item, SearchFilter)
+                    and (item.name in CORE_FILTERS or item.name in filters)
+                ):
+                    problem = f"search filter {item.name!r} is already taken"
+                if problem is None and isinstance(item, SortKey) and item.name in sorts:
+                    problem = f"sort key {item.name!r} is already taken"
+                if problem is not None:
+                    self._problem(plugin, "chronicon_register_search_filters", PluginError(problem))
+                elif isinstance(item, SearchFilter):
+                    filters[item.name] = item
+                else:
+                    sorts[item.name] = item
+        self._extensions = (filters, sorts)
+        return self._extensions
+
     def settings(self, analyzers: Iterable[type[Analyzer]]) -> dict[str, Setting]:
         """Config settings declared by analyzers (in their own sections) and by `chronicon_register_settings`."""
         out: dict[str, Setting] = {}
@@ -217,6 +259,22 @@ class PluginHost:
                     continue
                 out[key] = setting
         return out
+
+
+def _installed_as(name: str, target: Path) -> str | None:
+    """`name` when that module is importable (installed) from exactly this file, else None."""
+    if not name.isidentifier():
+        return None
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        return name if Path(spec.origin).resolve() == target.resolve() else None
+    except OSError:
+        return None
 
 
 def _own_version() -> str:

@@ -16,6 +16,7 @@ from chronicon.analyzers.base import Analyzer
 from chronicon.catalog.store import Catalog, display_path, sql_str
 from chronicon.errors import ChroniconError, ModelUnavailableError
 from chronicon.search.encoders import CaptionEncoder, ClipEncoder, ConseEncoder, SpaceEncoder
+from chronicon.search.extensions import SortKey, sort_rows
 from chronicon.search.filters import FilterError, Filters
 from chronicon.search.query import QueryError, parse_query, positive_text
 
@@ -154,8 +155,9 @@ class SearchEngine:
         min_score: float | None = None,
         space: str | None = None,
         hybrid: bool | None = None,
+        sort: SortKey | None = None,
     ) -> list[SearchHit]:
-        """Text and/or image query -> the best `limit` assets, best first."""
+        """Text and/or image query -> the best `limit` assets, best first (or in `sort`'s order)."""
         if not query and image is None:
             raise QueryError("give a text query, an image, or both")
         filters = filters or Filters()
@@ -172,8 +174,46 @@ class SearchEngine:
                 exclude.add(own_id)
         vector = parts[0] if len(parts) == 1 else _unit(np.sum(parts, axis=0))
         use_text = bool(terms) and (self.config.get("hybrid", True) if hybrid is None else hybrid)
-        return self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
+        hits = self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
                               filters=filters, limit=limit, min_score=min_score, exclude=exclude)  # fmt: skip
+        return self._sorted(hits, sort) if sort is not None else hits
+
+    def browse(self, filters: Filters | None = None, *, limit: int = 100, offset: int = 0,
+               sort: SortKey | None = None) -> list[SearchHit]:  # fmt: skip
+        """Assets that pass the filters, without a query: newest first, or in `sort`'s order."""
+        filters = filters or Filters()
+        allowed = self._allowed(filters) if not filters.is_empty() else None
+        order = sort.column if sort is not None else "taken_at"
+        have = set(self.catalog.schema.names)
+        if order not in have:
+            raise FilterError(f"cannot sort by {order!r}: no such column (is its plugin's pass enabled?)")
+        table = self.catalog.to_arrow(["id", order, "mtime_ns"], where=filters.where())
+        keyed = [
+            (i, v, m)
+            for i, v, m in zip(*(table.column(c).to_pylist() for c in ("id", order, "mtime_ns")), strict=True)
+            if allowed is None or i in allowed
+        ]
+        if sort is None:  # newest first: capture time, else the file's time
+            keyed.sort(key=lambda r: (r[1] or "", r[2] or 0), reverse=True)
+        else:
+            keyed = sort_rows(keyed, sort, lambda r: r[1])
+        page = [r[0] for r in keyed[offset : offset + limit]]
+        rows = self.catalog.rows_by_id(page, columns=RESULT_COLUMNS)
+        hits = [SearchHit(i, _path(rows[i]), str(rows[i].get("kind")), None, row=rows[i]) for i in page if i in rows]
+        for rank, hit in enumerate(hits, offset + 1):
+            hit.rank = rank
+        return hits
+
+    def _sorted(self, hits: list[SearchHit], sort: SortKey) -> list[SearchHit]:
+        """Results re-ordered by a plugin's sort column (those without a value last), ranks renumbered."""
+        if sort.column not in self.catalog.schema.names:
+            raise FilterError(f"cannot sort by {sort.name!r}: no {sort.column} column (is its pass enabled?)")
+        values = self.catalog.rows_by_id([h.asset_id for h in hits], columns=["id", sort.column])
+        ordered = sort_rows(hits, sort, lambda h: values.get(h.asset_id, {}).get(sort.column))
+        for rank, hit in enumerate(ordered, 1):
+            hit.rank = rank
+            hit.row[sort.column] = values.get(hit.asset_id, {}).get(sort.column)
+        return ordered
 
     def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> list[SearchHit]:
         """Assets that look like this file (which itself is left out of the results)."""
@@ -203,7 +243,9 @@ class SearchEngine:
             if wanted and column not in have:
                 raise FilterError(f"{why} and scan")
         table = self.catalog.to_arrow(["id"], where=filters.where())
-        return set(table.column("id").to_pylist())
+        allowed = set(table.column("id").to_pylist())
+        from_plugins = filters.allowed_ids(self.catalog)
+        return allowed if from_plugins is None else allowed & from_plugins
 
     def _retrieve(
         self,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
+from typing import Any
 
 from chronicon.catalog.store import sql_str
 from chronicon.errors import ChroniconError
+from chronicon.search.extensions import SearchFilter
 
 
 class FilterError(ChroniconError):
@@ -48,10 +50,15 @@ class Filters:
     under: str | None = None  # path prefix
     has_speech: bool = False  # videos whose transcript has words
     min_counts: dict[str, int] = field(default_factory=dict)  # at least this many of an object in one picture
+    gps: str | tuple[float, float, float, float] | None = None  # box "south,west,north,east" in degrees
+    # Plugin filters (`--person Alice`, `--min-aesthetic 0.6`) with their converted values.
+    extra: list[tuple[SearchFilter, Any]] = field(default_factory=list)
 
     def is_empty(self) -> bool:
         return not (
-            self.kind
+            self.gps
+            or self.extra
+            or self.kind
             or self.after
             or self.before
             or self.camera
@@ -88,7 +95,54 @@ class Filters:
         if self.under:
             prefix = self.under.rstrip("/") + "/"
             parts.append(f"starts_with(path, {sql_str(prefix)})")
+        if self.gps:
+            south, west, north, east = parse_gps_box(self.gps)
+            lon = (
+                f"gps_lon BETWEEN {west} AND {east}"
+                if west <= east  # a box across the antimeridian wraps around
+                else f"(gps_lon >= {west} OR gps_lon <= {east})"
+            )
+            parts.append(f"(gps_lat BETWEEN {south} AND {north} AND {lon})")
+        for extension, value in self.extra:
+            if extension.where is not None:
+                parts.append(f"({extension.where(value)})")
         return " AND ".join(parts)
+
+    def allowed_ids(self, catalog: Any) -> set[str] | None:
+        """Asset ids the plugin filters that keep their own tables allow (None: they do not restrict)."""
+        allowed: set[str] | None = None
+        for extension, value in self.extra:
+            if extension.asset_ids is not None:
+                ids = set(extension.asset_ids(catalog, value))
+                allowed = ids if allowed is None else allowed & ids
+        return allowed
+
+    def to_json(self) -> dict[str, Any]:
+        """The filters that are set, as JSON-able values (for `--json` output and saved album rules)."""
+        out: dict[str, Any] = {}
+        for name in ("kind", "after", "before", "camera", "labels", "under", "has_speech", "min_counts"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        if self.gps:
+            out["gps"] = ",".join(f"{v:g}" for v in parse_gps_box(self.gps))
+        for extension, value in self.extra:
+            out[extension.name] = value
+        return out
+
+
+def parse_gps_box(box: str | tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+    """ "south,west,north,east" (degrees; west > east crosses the antimeridian) -> four checked floats."""
+    try:
+        values = [float(v) for v in (box.split(",") if isinstance(box, str) else box)]
+    except ValueError as exc:
+        raise FilterError(f"GPS box {box!r}: use SOUTH,WEST,NORTH,EAST in degrees, e.g. 48.8,2.2,48.9,2.4") from exc
+    if len(values) != 4:
+        raise FilterError(f"GPS box {box!r}: give four numbers SOUTH,WEST,NORTH,EAST")
+    south, west, north, east = values
+    if not (-90 <= south <= north <= 90) or not (-180 <= west <= 180 and -180 <= east <= 180):
+        raise FilterError(f"GPS box {box!r}: latitudes -90..90 with south <= north, longitudes -180..180")
+    return south, west, north, east
 
 
 def _time_clause(op: str, moment: datetime) -> str:

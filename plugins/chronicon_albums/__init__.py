@@ -1,0 +1,6 @@
+"""The albums plugin (placeholder while it is written)."""
+
+from __future__ import annotations
+
+PLUGIN_NAME = "albums"
+__version__ = "0.1.0"

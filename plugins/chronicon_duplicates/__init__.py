@@ -1,0 +1,6 @@
+"""The duplicates plugin (placeholder while it is written)."""
+
+from __future__ import annotations
+
+PLUGIN_NAME = "duplicates"
+__version__ = "0.1.0"

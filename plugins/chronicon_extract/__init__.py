@@ -1,0 +1,6 @@
+"""The extract plugin (placeholder while it is written)."""
+
+from __future__ import annotations
+
+PLUGIN_NAME = "extract"
+__version__ = "0.1.0"

@@ -1,0 +1,6 @@
+"""The faces plugin (placeholder while it is written)."""
+
+from __future__ import annotations
+
+PLUGIN_NAME = "faces"
+__version__ = "0.1.0"
