@@ -16,7 +16,7 @@ from chronicon.errors import ConfigError
 
 ENV_PREFIX = "CHRONICON_"
 ENV_CONFIG_FILE = "CHRONICON_CONFIG"  # names a config file; not a key
-_KINDS = ("bool", "int", "float", "str", "list", "path")
+_KINDS = ("bool", "int", "float", "str", "list", "path", "records")
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,8 @@ class Setting:
             text = "one of " + ", ".join(self.choices)
         elif self.kind == "list":
             text = "a list of strings"
+        elif self.kind == "records":
+            text = "a list of mappings (e.g. - {name: x, query: y})"
         elif self.kind in ("int", "float"):
             noun = "an integer" if self.kind == "int" else "a number"
             lo = "" if self.minimum is None else f" >= {self.minimum:g}"
@@ -76,6 +78,10 @@ class Setting:
             ):
                 raise bad
             return number
+        if self.kind == "records":
+            if not isinstance(value, list) or not all(isinstance(v, Mapping) for v in value):
+                raise bad
+            return [dict(v) for v in value]
         if self.kind == "list":
             if isinstance(value, str):
                 value = [value]

@@ -47,8 +47,8 @@ def chronicon_asset_removed(event: AssetEvent) -> None:
 
 
 @hookspec
-def chronicon_scan_finished(summary: ScanSummary) -> None:
-    """Called once when a scan has committed everything; smart albums and the like rebuild here."""
+def chronicon_scan_finished(summary: ScanSummary, library: Library) -> None:
+    """Called once when a scan has committed everything (still under the scan lock); smart albums rebuild here."""
 
 
 @hookspec

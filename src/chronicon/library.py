@@ -165,7 +165,7 @@ class Library:
                     summary.notes.extend(f"built the search index on {name}" for name, state in indexes.items()
                                          if state == "built")  # fmt: skip
             self._search = None  # the next search sees the new vectors
-            self.plugins.call("chronicon_scan_finished", summary=summary)
+            self.plugins.call("chronicon_scan_finished", summary=summary, library=self)
             summary.plugin_problems.extend(str(p) for p in self.plugins.problems[problems_before:])
         return summary
 

@@ -230,6 +230,23 @@ class Catalog:
         table = pa.Table.from_pylist(list(rows), schema=self._assets.schema)
         self._assets.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(table)
 
+    def update_columns(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Set some columns of existing assets, by id, in one commit; other columns and unknown ids are left alone.
+
+        Every row needs `id` and the same other keys (e.g. `{"id": ..., "aesthetic": 0.7}`). Plugins use this
+        for results computed after a scan; hold the scan lock (`chronicon.catalog.lock.ScanLock`) when no scan
+        does. Returns the number of rows given."""
+        if not rows:
+            return 0
+        names = list(rows[0])
+        if "id" not in names:
+            raise ValueError("update_columns needs an `id` in every row")
+        schema = self._assets.schema
+        fields = [schema.field(name) for name in names]
+        table = pa.Table.from_pylist(list(rows), schema=pa.schema(fields))
+        self._assets.merge_insert("id").when_matched_update_all().execute(table)
+        return len(rows)
+
     def mark_missing(self, ids: Sequence[str], when: datetime) -> None:
         for chunk in _chunks(list(ids), _IN_CHUNK):
             where = "id IN (" + ", ".join(sql_str(i) for i in chunk) + ")"
