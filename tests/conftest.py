@@ -17,7 +17,7 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 
 # The ML passes load real models (seconds each); tests that are not about them leave them out.
-NO_ML = {"tags.enabled": False, "clip.enabled": False, "transcribe.enabled": False, "caption.enabled": False}
+from ml_switches import NO_ML
 
 
 @pytest.fixture

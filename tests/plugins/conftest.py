@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
-from conftest import NO_ML
 
 from chronicon.library import Library
+from ml_switches import NO_ML
 
 PLUGINS_DIR = Path(__file__).resolve().parents[2] / "plugins"
 # The bundled plugins whose passes cost time; a test turns on the ones it is about.

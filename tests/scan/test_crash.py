@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from chronicon.library import Library
-from conftest import NO_ML
 from mediafactory import make_jpeg
+from ml_switches import NO_ML
 
 FILES = 240
 
