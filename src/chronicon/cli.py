@@ -490,12 +490,14 @@ def plugins_list(state: AppState, as_json: bool) -> None:
             }
         )
         return
+    console = Console() if sys.stdout.isatty() else Console(width=160)
     table = Table()
-    for col in ("name", "version", "enabled", "source", "hooks"):
-        table.add_column(col)
+    for col in ("name", "version", "enabled", "source"):
+        table.add_column(col, no_wrap=True)
+    table.add_column("hooks (chronicon_…)", overflow="fold")
     for i in infos:
-        table.add_row(i.name, i.version, "yes" if i.enabled else "no", i.source, ", ".join(i.hooks))
-    console = Console()
+        hooks = ", ".join(h.removeprefix("chronicon_") for h in i.hooks)
+        table.add_row(i.name, i.version, "yes" if i.enabled else "no", i.source, hooks)
     console.print(table)
     for problem in library.plugins.problems:
         console.print(Text(f"problem: {problem}", style="yellow"))
