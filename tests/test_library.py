@@ -34,7 +34,9 @@ def test_plugin_pass_runs_alone_on_an_indexed_library(library_dir: Path, tmp_pat
     plugins = write_plugins(tmp_path / "plugins")
     (plugins / "explodes.py").unlink()
     (plugins / "broken_import.py").unlink()
-    lib = Library(catalog, overrides={"plugins.paths": [str(plugins)], "namelength.factor": 2}, environ={})
+    lib = Library(
+        catalog, overrides={"plugins.paths": [str(plugins)], "namelength.factor": 2}, environ={}, entry_points=False
+    )
     summary = lib.scan([str(library_dir)])
     assert summary.exit_code == 0, summary.plugin_problems
     assert summary.updated == 3
@@ -45,7 +47,9 @@ def test_plugin_pass_runs_alone_on_an_indexed_library(library_dir: Path, tmp_pat
     module = sys.modules["chronicon_plugins_wordcount"]
     assert module.EVENTS.count("indexed:unchanged") == 3 and module.EVENTS[-1] == "finished"
     (library_dir / "a.jpg").unlink()
-    Library(catalog, overrides={"plugins.paths": [str(plugins)]}, environ={}).scan([str(library_dir)])
+    Library(catalog, overrides={"plugins.paths": [str(plugins)]}, environ={}, entry_points=False).scan(
+        [str(library_dir)]
+    )
     module = sys.modules["chronicon_plugins_wordcount"]  # each Library loads its plugins afresh
     assert module.EVENTS == [f"removed:{library_dir / 'a.jpg'}", "finished"]
     # Disabling the plugin again costs nothing but a signature update, and the pass data stays.
@@ -58,7 +62,9 @@ def test_pass_whose_dependency_is_disabled_is_left_out(library_dir: Path, tmp_pa
     (plugins / "explodes.py").unlink()
     (plugins / "broken_import.py").unlink()
     overrides = {"plugins.paths": [str(plugins)], "plugins.disabled": ["metadata"]}
-    summary = Library(tmp_path / "catalog", overrides=overrides, environ={}).scan([str(library_dir)])
+    summary = Library(tmp_path / "catalog", overrides=overrides, environ={}, entry_points=False).scan(
+        [str(library_dir)]
+    )
     assert summary.counts["new"] == 3 and "namelength" not in summary.timings
     assert summary.exit_code == 1
     assert any("namelength" in p and "needs metadata" in p for p in summary.plugin_problems)
@@ -66,7 +72,7 @@ def test_pass_whose_dependency_is_disabled_is_left_out(library_dir: Path, tmp_pa
 
 def test_raising_plugins_are_reported_and_the_scan_finishes(library_dir: Path, tmp_path: Path) -> None:
     plugins = write_plugins(tmp_path / "plugins")
-    lib = Library(tmp_path / "catalog", overrides={"plugins.paths": [str(plugins)]}, environ={})
+    lib = Library(tmp_path / "catalog", overrides={"plugins.paths": [str(plugins)]}, environ={}, entry_points=False)
     summary = lib.scan([str(library_dir)])
     assert summary.counts["new"] == 3
     assert summary.exit_code == 1
@@ -100,7 +106,7 @@ def test_pass_that_raises_fails_only_its_items(library_dir: Path, tmp_path: Path
             """
         )
     )
-    lib = Library(tmp_path / "catalog", overrides={"plugins.paths": [str(folder)]}, environ={})
+    lib = Library(tmp_path / "catalog", overrides={"plugins.paths": [str(folder)]}, environ={}, entry_points=False)
     summary = lib.scan([str(library_dir)])
     assert summary.counts["new"] == 2 and summary.failed == 1
     assert summary.failures[0].stage == "flaky" and "cannot handle videos" in summary.failures[0].reason
