@@ -1,6 +1,83 @@
-"""The aesthetic plugin (placeholder while it is written)."""
+"""The aesthetic plugin: a heuristic 0..1 score per asset, an optional head learned from ratings, a sort key."""
 
 from __future__ import annotations
 
+import logging
+import threading
+from typing import TYPE_CHECKING
+
+import click
+
+from chronicon.hookspecs import hookimpl
+from chronicon.search.extensions import SearchFilter, SortKey
+
+from .analyzer import AestheticPass, weights_from
+
+if TYPE_CHECKING:
+    from chronicon.analyzers.base import Analyzer
+    from chronicon.events import AssetEvent
+    from chronicon.library import Library
+    from chronicon.scan.summary import ScanSummary
+
 PLUGIN_NAME = "aesthetic"
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+log = logging.getLogger(__name__)
+_indexed: set[str] = set()  # assets indexed by the running scan, re-scored with the head when it finishes
+_indexed_lock = threading.Lock()
+
+
+@hookimpl
+def chronicon_register_analyzers() -> list[type[Analyzer]]:
+    return [AestheticPass]
+
+
+@hookimpl
+def chronicon_register_commands(cli: click.Group) -> None:
+    from .commands import register
+
+    register(cli)
+
+
+@hookimpl
+def chronicon_register_search_filters() -> list[SearchFilter | SortKey]:
+    return [
+        SearchFilter(
+            "min_aesthetic",
+            "only assets whose aesthetic score is at least X (0..1)",
+            value_type="float",
+            where=lambda v: f"aesthetic >= {float(v)}",
+            metavar="X",
+        ),
+        SortKey("aesthetic", "aesthetic", "most pleasing first"),
+    ]
+
+
+@hookimpl
+def chronicon_asset_indexed(event: AssetEvent) -> None:
+    with _indexed_lock:
+        _indexed.add(event.id)
+
+
+@hookimpl
+def chronicon_scan_finished(summary: ScanSummary, library: Library) -> None:
+    """Re-score the assets of this scan with the learned head, if there is one (the scan lock is held)."""
+    from .head import load_head
+    from .rescore import has_columns, rescore
+
+    with _indexed_lock:
+        ids = sorted(_indexed)
+        _indexed.clear()
+    head = load_head(library.catalog_dir)
+    if head is None or not ids or not has_columns(library.catalog):
+        return
+    counts = rescore(library.catalog, head, weights_from(library.config.section("aesthetic")), ids)
+    log.info(
+        "aesthetic: re-scored %d assets with %s (%d kept the heuristic)",
+        counts["head"],
+        head.source,
+        counts["heuristic"],
+    )
+
+
+__all__ = ["PLUGIN_NAME", "AestheticPass", "__version__"]

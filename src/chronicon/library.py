@@ -111,7 +111,11 @@ class Library:
         models = self.config["model_cache"]
         models_dir = Path(models).expanduser().absolute() if models else None
         objects = [
-            cls(AnalyzerContext(self.config.section(cls.name), self.catalog_dir, scan_cfg, catalog, models_dir))
+            cls(
+                AnalyzerContext(
+                    self.config.section(cls.name), self.catalog_dir, scan_cfg, catalog, models_dir, self.config.values
+                )
+            )
             for cls in classes
         ]
         return order_analyzers(objects)

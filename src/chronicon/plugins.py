@@ -159,6 +159,8 @@ class PluginHost:
         if name in off:
             self.infos.append(PluginInfo(name, _module_version(module), source, False))
             return
+        if self.pm.get_plugin(name) is module:  # the same module found twice (entry point and plugin folder)
+            return
         if self.pm.has_plugin(name):
             self._problem(name, "registration", PluginError(f"a plugin named {name!r} is already registered"))
             return

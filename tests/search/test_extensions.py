@@ -13,7 +13,7 @@ from chronicon.search.filters import FilterError, Filters, parse_gps_box
 from mediafactory import make_jpeg
 from ml_switches import NO_ML
 
-FILTER_PLUGIN = '''
+FILTER_PLUGIN = """
 from __future__ import annotations
 from chronicon.hookspecs import hookimpl
 from chronicon.search.extensions import SearchFilter, SortKey
@@ -40,7 +40,7 @@ def chronicon_register_routes(app, library):
     @app.get("/api/hello")
     def hello() -> dict[str, int]:
         return {"assets": library.catalog.count()}
-'''
+"""
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +39,8 @@ class AnalyzerContext:
     scan: dict[str, Any] = field(default_factory=dict)
     catalog: Any = None  # the open Catalog during a scan (passes read their own vector tables through it)
     models_dir: Path | None = None  # shared model cache (config `model_cache`); default <catalog>/models
+    # The whole resolved config, dotted keys ("caption.model"), for passes that fall back on another section.
+    settings: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def thumbnails_dir(self) -> Path:

@@ -88,7 +88,9 @@ class Catalog:
         self._vector_tables: dict[str, Any] = {}
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self.db = lancedb.connect(str(self.dir))
+            # Every read sees the latest commit, also one made by another process or another Library (a scan
+            # while the web app serves, a plugin command): without this a table handle stays on its version.
+            self.db = lancedb.connect(str(self.dir), read_consistency_interval=timedelta(0))
             self._ensure_meta()
             self._migrate()
             self._assets = self._ensure_assets()

@@ -187,7 +187,7 @@ class SearchEngine:
         have = set(self.catalog.schema.names)
         if order not in have:
             raise FilterError(f"cannot sort by {order!r}: no such column (is its plugin's pass enabled?)")
-        table = self.catalog.to_arrow(["id", order, "mtime_ns"], where=filters.where())
+        table = self._filtered(["id", order, "mtime_ns"], filters)
         keyed = [
             (i, v, m)
             for i, v, m in zip(*(table.column(c).to_pylist() for c in ("id", order, "mtime_ns")), strict=True)
@@ -231,6 +231,13 @@ class SearchEngine:
                 return np.asarray(best.vector, dtype=np.float32), str(row["id"])
         return encoder.encode_image(real), (str(row["id"]) if row is not None else None)
 
+    def _filtered(self, columns: list[str], filters: Filters) -> Any:
+        """The assets table's rows that pass the filters' SQL, as Arrow; a filter that cannot apply -> FilterError."""
+        try:
+            return self.catalog.to_arrow(columns, where=filters.where())
+        except (ValueError, RuntimeError, OSError) as exc:  # e.g. a plugin filter on a column its pass never wrote
+            raise FilterError(f"these filters cannot be applied to this catalog ({filters.to_json()}): {exc}") from exc
+
     def _allowed(self, filters: Filters) -> set[str] | None:
         if filters.is_empty():
             return None
@@ -242,7 +249,7 @@ class SearchEngine:
         ):
             if wanted and column not in have:
                 raise FilterError(f"{why} and scan")
-        table = self.catalog.to_arrow(["id"], where=filters.where())
+        table = self._filtered(["id"], filters)
         allowed = set(table.column("id").to_pylist())
         from_plugins = filters.allowed_ids(self.catalog)
         return allowed if from_plugins is None else allowed & from_plugins

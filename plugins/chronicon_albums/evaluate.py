@@ -1,0 +1,92 @@
+"""Running an album rule through the core search (query) or browse (filters only) into a member list."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chronicon.errors import ChroniconError
+
+from .rules import AlbumRule, NeedsPluginError, RuleError
+from .store import Album, now_iso
+
+log = logging.getLogger(__name__)
+
+
+def album_filters(library: Any, rule: AlbumRule) -> Any:
+    """The core `Filters` of a rule, plugin filters included; several people must all be in a picture."""
+    problem = rule.missing_plugins(library.search_filters, library.sort_keys)
+    if problem is not None:
+        raise NeedsPluginError(problem)
+    plugin_values: dict[str, Any] = {}
+    if rule.people:
+        plugin_values["person"] = rule.people[0]
+    if rule.min_aesthetic is not None:
+        plugin_values["min_aesthetic"] = rule.min_aesthetic
+    filters = library.filters(**rule.core_filters(), **plugin_values)
+    if len(rule.people) > 1:
+        person = library.search_filters["person"]
+        for name in rule.people[1:]:
+            filters.extra.append((person, person.convert(name)))
+    return filters
+
+
+def member_of(hit: Any) -> dict[str, Any]:
+    """What an album keeps of one search hit."""
+    shown = hit.to_json()
+    return {
+        "id": hit.asset_id,
+        "path": hit.path,
+        "kind": hit.kind,
+        "score": shown["score"],
+        "t_start": hit.t_start,
+        "t_end": hit.t_end,
+        "segment": hit.segment,
+        "thumbnail": shown["segment_thumbnail"] or shown["thumbnail"],
+    }
+
+
+def evaluate(library: Any, rule: AlbumRule) -> list[dict[str, Any]]:
+    """The album's members, best first (or in the rule's sort order), at most its max_items."""
+    filters = album_filters(library, rule)
+    sort = library.sort_key(rule.sort)
+    limit = int(rule.max_items or library.config["albums.max_items"])
+    engine = library.search_engine
+    if rule.query:
+        min_score = rule.min_score if rule.min_score is not None else library.config["search.min_score"]
+        hits = engine.search(rule.query, filters=filters, limit=limit, min_score=min_score, sort=sort)
+    else:
+        hits = engine.browse(filters, limit=limit, sort=sort)
+    return [member_of(h) for h in hits]
+
+
+def rebuild(library: Any, album: Album) -> Album:
+    """The album evaluated now: new members (or the error that stopped it), clean, with fresh timestamps.
+
+    Never raises for a bad rule, a missing plugin or an empty catalog: the error is kept on the album."""
+    when = now_iso()
+    try:
+        rule = AlbumRule.from_json(album.rule)
+        members = evaluate(library, rule)
+    except (RuleError, NeedsPluginError) as exc:
+        return _failed(album, str(exc), when)
+    except ChroniconError as exc:  # no vectors yet, a filter the catalog cannot answer, ...
+        return _failed(album, str(exc), when)
+    changed = members != album.members or album.error is not None
+    album.members = members
+    album.error = None
+    album.dirty = False
+    album.evaluated_at = when
+    if changed or album.updated_at is None:
+        album.updated_at = when
+    return album
+
+
+def _failed(album: Album, error: str, when: str) -> Album:
+    log.warning("album %r could not be evaluated: %s", album.name, error)
+    if album.error != error:
+        album.updated_at = when
+    album.error = error
+    album.dirty = False
+    album.evaluated_at = when
+    return album

@@ -1,0 +1,106 @@
+"""Which albums an asset change can affect: events kept in memory during a scan, plus a catch-up from the catalog."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from chronicon.catalog.store import sql_str
+
+from .rules import AlbumRule, RuleError
+from .store import Album
+
+# The columns the cheap predicates of a rule read.
+CHEAP_COLUMNS = ("id", "path", "kind", "taken_at", "mtime_ns", "camera_make", "camera_model", "labels",
+                 "gps_lat", "gps_lon")  # fmt: skip
+
+
+@dataclass
+class Changes:
+    """Assets indexed (id -> (kind, cheap columns)) and removed (ids) since the last rebuild."""
+
+    indexed: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
+    removed: set[str] = field(default_factory=set)
+
+    def __bool__(self) -> bool:
+        return bool(self.indexed or self.removed)
+
+
+class Tracker:
+    """The changes this process saw since the last `chronicon_scan_finished`, thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._changes = Changes()
+
+    def indexed(self, asset_id: str, kind: str, row: Mapping[str, Any]) -> None:
+        cheap = {k: row[k] for k in CHEAP_COLUMNS if k in row}
+        with self._lock:
+            self._changes.indexed[asset_id] = (kind, cheap)
+            self._changes.removed.discard(asset_id)
+
+    def removed(self, asset_id: str) -> None:
+        with self._lock:
+            self._changes.removed.add(asset_id)
+            self._changes.indexed.pop(asset_id, None)
+
+    def take(self) -> Changes:
+        """The changes so far; the tracker starts empty again."""
+        with self._lock:
+            changes, self._changes = self._changes, Changes()
+        return changes
+
+
+def affects(album: Album, changes: Changes) -> bool:
+    """Whether these changes can change the album: a member was removed or re-indexed, or an indexed asset
+    can pass the rule's cheap predicates (a query or plugin filter only narrows what those allow)."""
+    members = album.member_ids()
+    if members & changes.removed:
+        return True
+    try:
+        rule = AlbumRule.from_json(album.rule)
+    except RuleError:
+        return False  # a rule that cannot run is not rebuilt by scans; its error is shown
+    return any(i in members or rule.could_match(kind, row) for i, (kind, row) in changes.indexed.items())
+
+
+def catch_up(catalog: Any, albums: Iterable[Album], seen: Changes) -> Changes:
+    """Changes this process did not see (a scan that crashed before its rebuild, another writer): assets whose
+    row was written after an album's last evaluation, and members that are now missing or gone."""
+    clean = [a for a in albums if not a.dirty and a.current_as_of]
+    extra = Changes()
+    if not clean:
+        return extra
+    since = min(_parse(a.current_as_of) for a in clean if a.current_as_of)
+    stamp = since.strftime("%Y-%m-%d %H:%M:%S.%f")
+    columns = [c for c in (*CHEAP_COLUMNS, "updated_at") if c in set(catalog.schema.names)]
+    where = f"updated_at > timestamp {sql_str(stamp)} AND (missing IS NULL OR missing = false)"
+    for row in catalog.rows(where, columns):
+        if row["id"] not in seen.indexed:
+            extra.indexed[row["id"]] = (str(row.get("kind")), row)
+    member_ids = set().union(*(a.member_ids() for a in clean))
+    if member_ids:
+        present = catalog.rows_by_id(sorted(member_ids), ["id", "missing"])
+        extra.removed = {i for i in member_ids if i not in present or present[i].get("missing")}
+    return extra
+
+
+def stale_since(album: Album, changes: Changes) -> bool:
+    """Like `affects`, but only counts indexed rows written after the album's own last evaluation."""
+    if not album.current_as_of:
+        return True
+    when = _parse(album.current_as_of)
+    recent = Changes(
+        indexed={
+            i: (k, r) for i, (k, r) in changes.indexed.items() if r.get("updated_at") is None or r["updated_at"] > when
+        },
+        removed=changes.removed,
+    )
+    return affects(album, recent)
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text)

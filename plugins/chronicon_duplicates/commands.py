@@ -1,0 +1,138 @@
+"""`chronicon duplicates`: list groups of near-duplicate photos or videos, best member first; never touches files."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from chronicon.cli import CannotRun, UsageError, _print_json
+from chronicon.errors import ChroniconError
+
+from .grouping import RANKS, Options, group_rows, image_space, load_assets
+
+
+def options_from(config: Any, **given: Any) -> Options:
+    """Options from the `duplicates` config section, overridden by the command's flags (None: not given)."""
+    rank_by = [str(v) for v in config["duplicates.rank_by"]]
+    unknown = [v for v in rank_by if v not in RANKS]
+    if unknown:
+        raise UsageError(f"duplicates.rank_by: unknown {', '.join(unknown)} (use {', '.join(RANKS)})")
+    options = Options(
+        phash_distance=int(config["duplicates.phash_distance"]),
+        min_cosine=float(config["duplicates.min_cosine"]),
+        cosine_alone=float(config["duplicates.cosine_alone"]),
+        cosine_neighbors=int(config["duplicates.cosine_neighbors"]),
+        rank_by=rank_by,
+    )
+    for key, value in given.items():
+        if value is not None:
+            setattr(options, key, value)
+    return options
+
+
+def run(state: Any, as_json: bool, **given: Any) -> None:
+    library = state.library()
+    options = options_from(library.config, **given)
+    console = Console(stderr=True)
+    try:
+        catalog = library.catalog
+        rows = load_assets(catalog, options)
+        space = image_space(catalog.vector_spaces())
+        with console.status("finding near-duplicates", spinner="dots") as status:
+            groups = group_rows(catalog, rows, options, space, progress=lambda text: status.update(text))
+    except ChroniconError as exc:
+        raise CannotRun(str(exc)) from exc
+    settings = {
+        "phash_distance": options.phash_distance,
+        "min_cosine": options.min_cosine,
+        "cosine_alone": options.cosine_alone if space is not None and not space.endswith(":conse") else None,
+        "rank_by": list(options.rank_by),
+        "space": space,
+        "kind": options.kind,
+        "under": options.under,
+    }
+    if as_json:
+        _print_json(
+            {
+                "settings": settings,
+                "assets": len(rows),
+                "groups": [{"kind": g.kind, "members": g.members} for g in groups],
+            }
+        )
+        return
+    out = Console()
+    if not groups:
+        out.print(f"no near-duplicates among {len(rows)} assets (pHash distance <= {options.phash_distance})")
+        return
+    for number, group in enumerate(groups, start=1):
+        table = Table(title=f"group {number}: {len(group.members)} {group.kind}s", title_justify="left")
+        table.add_column("")
+        table.add_column("path", overflow="fold")
+        table.add_column("size px", justify="right")
+        table.add_column("sharpness", justify="right")
+        table.add_column("pHash Δ", justify="right")
+        table.add_column("cosine", justify="right")
+        table.add_column("why")
+        for member in group.members:
+            cosine = member["cosine"]
+            table.add_row(
+                "best" if member["best"] else "",
+                member["path"],
+                f"{member['width'] or '?'}×{member['height'] or '?'}",
+                "" if member["sharpness"] is None else f"{member['sharpness']:.0f}",
+                "" if member["best"] else str(member["phash_distance"]),
+                "" if cosine is None else f"{cosine:.3f}",
+                ", ".join(member["linked_by"]),
+            )
+        out.print(table)
+    dupes = sum(len(g.members) - 1 for g in groups)
+    out.print(f"{len(groups)} groups, {dupes} possible duplicates of {len(rows)} assets; nothing was changed on disk")
+
+
+def register(cli: click.Group) -> None:
+    """Add the `duplicates` command."""
+
+    @cli.command("duplicates")
+    @click.option("--kind", type=click.Choice(["image", "video"]), help="Only photos or only videos.")
+    @click.option(
+        "--phash-distance",
+        type=click.IntRange(0, 32),
+        metavar="N",
+        help="Most differing pHash bits for a pair (default: config duplicates.phash_distance, 8).",
+    )
+    @click.option(
+        "--min-cosine",
+        type=click.FloatRange(-1.0, 1.0),
+        metavar="X",
+        help="Embedding cosine a pHash pair must reach when both have vectors (default 0.9).",
+    )
+    @click.option("--under", type=click.Path(file_okay=False), metavar="DIR", help="Only files under DIR.")
+    @click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
+    @click.pass_obj
+    def duplicates(
+        state: Any,
+        kind: str | None,
+        phash_distance: int | None,
+        min_cosine: float | None,
+        under: str | None,
+        as_json: bool,
+    ) -> None:
+        """List groups of near-duplicate photos (or videos), the best copy first, and why each is there.
+
+        Read-only: it never deletes, moves or changes any file; decide yourself what to keep.
+
+        Pairs come from the perceptual hash (at most N differing bits of 64) and are confirmed by the image
+        embedding when both have one; with a CLIP space, very close embeddings (config
+        duplicates.cosine_alone) also pair up. The best member has the most pixels, then the sharpest, then
+        the best aesthetic score, then the largest file (config duplicates.rank_by).
+
+        \b
+        Examples:
+          chronicon duplicates
+          chronicon duplicates --kind image --under ~/Pictures/2024 --phash-distance 4
+          chronicon duplicates --json | jq '.groups[].members[0].path'
+        """
+        run(state, as_json, kind=kind, phash_distance=phash_distance, min_cosine=min_cosine, under=under)

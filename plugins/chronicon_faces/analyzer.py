@@ -1,0 +1,180 @@
+"""The `faces` pass: faces of photos and of videos' shots -> face_count, faces JSON, descriptors and crops."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import pyarrow as pa
+from PIL import Image
+
+from chronicon.analyzers.base import VECTORS_KEY, AssetItem, PerItemAnalyzer
+from chronicon.analyzers.inputs import SegmentPicture, segment_pictures
+from chronicon.catalog.vectors import VectorRow
+from chronicon.config import Setting
+from chronicon.media.imaging import write_thumbnail
+from chronicon.media.photo import open_image, register_heif
+from chronicon.types import MediaKind, Phase
+
+from .detect import FoundFace, detection_array, face_crop, find_faces
+from .models import ThreadModels, missing
+
+FACE_SPACE = "dlib-resnet-v1:face"  # the vector table of face descriptors; segment = the face number n
+FACE_DIM = 128
+CROPS_DIR = "thumbnails/faces"
+
+
+def crop_path(asset_id: str, n: int) -> str:
+    """Where the crop of face n of an asset lives, relative to the catalog folder."""
+    return f"{CROPS_DIR}/{asset_id[:2]}/{asset_id}-{n}.webp"
+
+
+class FacesPass(PerItemAnalyzer):
+    """Detects faces (dlib HOG or CNN) in photos and in the sampled frames of each video shot, and embeds each
+    with dlib's ResNet face descriptor (128-d; same person below ~0.6 Euclidean distance)."""
+
+    name: ClassVar[str] = "faces"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.ML
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
+    uses: ClassVar[tuple[str, ...]] = ("shots",)
+    columns: ClassVar[dict[str, pa.DataType]] = {
+        "face_count": pa.int64(),
+        # JSON [{"n", "segment", "t", "t_end", "box": [x, y, w, h] (fractions), "score", "crop"}]
+        "faces": pa.string(),
+    }
+    settings: ClassVar[dict[str, Setting]] = {
+        "detector": Setting("str", "hog", choices=("hog", "cnn"), help="hog: fast on CPU; cnn: dlib's MMOD CNN"),
+        "upsample": Setting("int", 1, minimum=0, maximum=4, help="times the picture is doubled before detecting"),
+        "max_side": Setting("int", 1024, minimum=64, maximum=8192, help="pictures are shrunk to this long side"),
+        "min_size": Setting("int", 40, minimum=1, help="smallest face kept, in px of the shrunk picture"),
+        "min_score": Setting("float", 0.4, help="smallest detector score kept (HOG/MMOD raw score)"),
+        "jitters": Setting("int", 0, minimum=0, maximum=100, help="re-sampled copies averaged per descriptor"),
+        "max_faces": Setting("int", 100, minimum=1, help="most faces kept per asset (best scores)"),
+        "crops": Setting("bool", True, help="write a WebP crop of each face under thumbnails/faces/"),
+        "crop_size": Setting("int", 128, minimum=16, maximum=1024),
+        "cluster_distance": Setting("float", 0.5, minimum=0.0, maximum=2.0, help="same person up to this distance"),
+        "min_faces": Setting("int", 1, minimum=1, help="faces a new cluster needs to become a person"),
+    }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.models: ThreadModels | None = None
+
+    def unavailable(self) -> str | None:
+        return missing()
+
+    def fingerprint(self) -> str:
+        keys = ("detector", "upsample", "max_side", "min_size", "min_score", "jitters", "max_faces")
+        return ":".join([str(self.version), "dlib-resnet-v1", *(f"{k}={self.config.get(k)}" for k in keys)])
+
+    def _load(self) -> None:
+        register_heif()
+        self.models = ThreadModels(str(self.config.get("detector", "hog")))
+
+    def analyze(self, item: AssetItem) -> dict[str, Any]:
+        assert self.models is not None
+        models = self.models.get()
+        max_side = int(self.config.get("max_side", 1024))
+        per_picture: list[tuple[SegmentPicture, Image.Image, list[FoundFace]]] = []
+        for pic in self._pictures(item, max_side):
+            shrunk, rgb = detection_array(pic.image, max_side)
+            found = find_faces(
+                models,
+                rgb,
+                upsample=int(self.config.get("upsample", 1)),
+                min_size=int(self.config.get("min_size", 40)),
+                min_score=float(self.config.get("min_score", 0.4)),
+                jitters=int(self.config.get("jitters", 0)),
+            )
+            per_picture.append((pic, shrunk, found))
+        return self._columns(item, self._dedupe(per_picture))
+
+    def _pictures(self, item: AssetItem, max_side: int) -> list[SegmentPicture]:
+        """The photo at detection size; or a video's shot frames (its poster when it has no shots)."""
+        if item.kind != MediaKind.VIDEO:
+            return [SegmentPicture(0, None, None, self._photo(item, max_side))]
+        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        pictures = segment_pictures(item, min(max_side, 640), max_pixels=limit)
+        shots = [p for p in pictures if p.index > 0]
+        return shots or pictures[:1]
+
+    def _photo(self, item: AssetItem, max_side: int) -> Image.Image:
+        """The decoded photo of this scan when it is big enough, else decoded at the smallest JPEG scale whose
+        long side still reaches `max_side`."""
+        width, height = int(item.row.get("width") or 0), int(item.row.get("height") or 0)
+        cached = item.cache.get("image")
+        if isinstance(cached, Image.Image) and (
+            max(cached.size) >= max_side or (width and max(cached.size) >= max(width, height))
+        ):
+            return cached
+        draft = max_side
+        if width and height:
+            draft = math.ceil(max_side * min(width, height) / max(width, height))
+        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        return open_image(item.path, max_pixels=limit, draft_size=draft)
+
+    def _dedupe(
+        self, per_picture: list[tuple[SegmentPicture, Image.Image, list[FoundFace]]]
+    ) -> list[tuple[SegmentPicture, Image.Image, FoundFace]]:
+        """All faces, except that a face seen again in another frame of the same shot counts once (best kept)."""
+        limit = float(self.config.get("cluster_distance", 0.5))
+        kept: list[tuple[SegmentPicture, Image.Image, FoundFace]] = []
+        for pic, shrunk, found in per_picture:
+            for face in found:
+                twin = next(
+                    (
+                        i
+                        for i, (other_pic, _, other) in enumerate(kept)
+                        if other_pic.index == pic.index
+                        and pic.index > 0
+                        and float(np.linalg.norm(other.descriptor - face.descriptor)) <= limit
+                    ),
+                    None,
+                )
+                if twin is None:
+                    kept.append((pic, shrunk, face))
+                elif face.score > kept[twin][2].score:
+                    kept[twin] = (pic, shrunk, face)
+        most = int(self.config.get("max_faces", 100))
+        if len(kept) > most:
+            best = sorted(range(len(kept)), key=lambda i: -kept[i][2].score)[:most]
+            kept = [kept[i] for i in sorted(best)]
+        return kept
+
+    def _columns(self, item: AssetItem, faces: list[tuple[SegmentPicture, Image.Image, FoundFace]]) -> dict[str, Any]:
+        content_hash = item.row.get("content_hash") or None
+        crops = bool(self.config.get("crops", True))
+        entries: list[dict[str, Any]] = []
+        rows: list[VectorRow] = []
+        for n, (pic, shrunk, face) in enumerate(faces, start=1):
+            w, h = shrunk.size
+            entry: dict[str, Any] = {
+                "n": n,
+                "segment": pic.index,
+                "t": pic.t_start,
+                "t_end": pic.t_end,
+                "box": [round(face.left / w, 4), round(face.top / h, 4), round(face.width / w, 4),
+                        round(face.height / h, 4)],
+                "score": round(face.score, 4),
+            }  # fmt: skip
+            if crops:
+                relative = crop_path(item.id, n)
+                write_thumbnail(
+                    face_crop(shrunk, face),
+                    self.context.catalog_dir / relative,
+                    size=int(self.config.get("crop_size", 128)),
+                    quality=80,
+                )
+                entry["crop"] = relative
+            entries.append(entry)
+            rows.append(
+                VectorRow(item.id, face.descriptor, segment=n, t_start=pic.t_start, t_end=pic.t_end,
+                          content_hash=str(content_hash) if content_hash else None)
+            )  # fmt: skip
+        columns: dict[str, Any] = {"face_count": len(entries), "faces": json.dumps(entries)}
+        if rows:
+            columns[VECTORS_KEY] = {FACE_SPACE: (FACE_DIM, rows)}
+        return columns

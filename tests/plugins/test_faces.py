@@ -1,0 +1,260 @@
+"""The faces plugin on real photos: dlib finds the astronaut's face, variants cluster into one person, people
+can be named, merged and searched by, videos give faces with their shot times, and nothing breaks without it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image, ImageEnhance, ImageOps
+
+from chronicon.catalog.lock import ScanLock
+from chronicon.library import Library
+from chronicon.search.filters import FilterError
+from mediafactory import make_slideshow
+
+pytest.importorskip("dlib")
+PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
+sys.path.insert(0, str(PLUGINS))
+from chronicon_faces.analyzer import FACE_DIM, FACE_SPACE  # noqa: E402
+from chronicon_faces.models import missing  # noqa: E402
+
+pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
+
+OTHERS_OFF = ("aesthetic", "albums", "duplicates")  # the other bundled plugins: not what these tests are about
+FAST = {"faces.max_side": 512}
+VARIANTS = ("astronaut.jpg", "mirrored.jpg", "smaller.png", "reencoded.jpg", "brighter.jpg", "cropped.webp")
+
+
+@pytest.fixture
+def face_photos(tmp_path: Path, sample_photos: Path) -> Path:
+    """The astronaut portrait and five edits of it, a cat, a coffee cup and a corrupt JPEG."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    portrait = Image.open(sample_photos / "astronaut.jpg").convert("RGB")
+    portrait.save(folder / "astronaut.jpg", quality=92)
+    ImageOps.mirror(portrait).save(folder / "mirrored.jpg", quality=90)
+    portrait.resize((400, 400), Image.Resampling.LANCZOS).save(folder / "smaller.png")
+    portrait.save(folder / "reencoded.jpg", quality=35)
+    ImageEnhance.Brightness(portrait).enhance(1.35).save(folder / "brighter.jpg", quality=90)
+    portrait.crop((60, 10, 420, 330)).save(folder / "cropped.webp", quality=85)
+    for name in ("chelsea.jpg", "coffee.jpg"):
+        (folder / name).write_bytes((sample_photos / name).read_bytes())
+    (folder / "corrupt.jpg").write_bytes((sample_photos / "astronaut.jpg").read_bytes()[:300])
+    return folder
+
+
+def faces_of(library: Library) -> dict[str, dict[str, Any]]:
+    return {Path(r["path"]).name: r for r in library.catalog.rows(columns=["path", "face_count", "faces", "error"])}
+
+
+def people_of(library: Library) -> list[dict[str, Any]]:
+    from chronicon_faces.people import summaries
+
+    return [s.to_json() for s in summaries(library.catalog)]
+
+
+def test_one_face_per_portrait_none_on_cat_and_cup_and_one_person(make_plugin_library: Any, face_photos: Path) -> None:
+    library = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **FAST)
+    summary = library.scan([face_photos])
+    rows = faces_of(library)
+    faces = json.loads(rows["astronaut.jpg"]["faces"])
+    assert rows["astronaut.jpg"]["face_count"] == 1 and len(faces) == 1
+    x, y, w, h = faces[0]["box"]
+    # Eileen Collins' face: upper half, left of centre, about a sixth of the picture wide, roughly square.
+    assert 0.25 < x < 0.45 and 0.05 < y < 0.25 and 0.1 < w < 0.3 and 0.8 < w / h < 1.25
+    assert faces[0]["segment"] == 0 and faces[0]["t"] is None and faces[0]["score"] > 0.4
+    assert (library.catalog_dir / faces[0]["crop"]).is_file()
+    assert rows["chelsea.jpg"]["face_count"] == 0 and rows["coffee.jpg"]["face_count"] == 0
+    for name in VARIANTS:
+        assert rows[name]["face_count"] == 1, name
+    mirrored = json.loads(rows["mirrored.jpg"]["faces"])[0]["box"]
+    assert abs((mirrored[0] + mirrored[2]) - (1 - x)) < 0.03  # the box mirrors too
+    # The corrupt file fails alone, with a reason; the others are fine.
+    assert [Path(f.path).name for f in summary.failures if f.stage == "faces"] == ["corrupt.jpg"]
+    assert rows["corrupt.jpg"]["face_count"] is None and "faces" in rows["corrupt.jpg"]["error"]
+    assert all(rows[n]["error"] is None for n in rows if n != "corrupt.jpg")
+    # Descriptors live in the face space: one row per face, segment = face number.
+    table = library.catalog.open_vector_table(FACE_SPACE)
+    assert table is not None and table.dim == FACE_DIM and table.count() == len(VARIANTS)
+    ids = {Path(r["path"]).name: r["id"] for r in library.catalog.rows(columns=["id", "path"])}
+    stored = table.vectors_for([ids["astronaut.jpg"], ids["mirrored.jpg"]])
+    first, second = stored[ids["astronaut.jpg"]][0], stored[ids["mirrored.jpg"]][0]
+    assert first.segment == 1 and float(np.linalg.norm(first.vector - second.vector)) < 0.5
+    # All six edits are one person.
+    people = people_of(library)
+    assert len(people) == 1 and people[0]["faces"] == len(VARIANTS) and people[0]["assets"] == len(VARIANTS)
+    assert any(f"faces: 0 faces joined known people, 1 new people ({len(VARIANTS)} faces)" in n for n in summary.notes)
+    found = {Path(hit.path).name for hit in library.browse(person=str(people[0]["id"]))}
+    assert found == set(VARIANTS)
+    # A scan with nothing new changes nothing; a new copy joins the known person.
+    again = library.scan([face_photos])
+    assert people_of(library) == people and not any(n.startswith("faces:") for n in again.notes)
+    ImageOps.grayscale(Image.open(face_photos / "astronaut.jpg")).save(face_photos / "grey.jpg")
+    more = library.scan([face_photos])
+    assert any("1 faces joined known people, 0 new people" in n for n in more.notes)
+    assert people_of(library)[0]["faces"] == len(VARIANTS) + 1 and len(people_of(library)) == 1
+    # A file that changes to one without a face loses its face and its descriptor.
+    (face_photos / "grey.jpg").write_bytes((face_photos / "chelsea.jpg").read_bytes())
+    library.scan([face_photos])
+    assert people_of(library)[0]["faces"] == len(VARIANTS) and table.count() == len(VARIANTS)
+
+
+def test_name_merge_recluster_and_person_filter(make_plugin_library: Any, face_photos: Path) -> None:
+    from chronicon_faces import cluster
+    from chronicon_faces.people import find
+
+    # A zero distance keeps every face apart: six people to merge by hand.
+    library = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **FAST, **{"faces.cluster_distance": 0.0})
+    library.scan([face_photos])
+    people = people_of(library)
+    assert len(people) == len(VARIANTS) and all(p["faces"] == 1 for p in people)
+    first, *rest = [p["id"] for p in people]
+    cluster.rename(library.catalog.db, find(library.catalog, first), "Eileen")
+    assert find(library.catalog, "eileen").id == first and find(library.catalog, f"#{first}").id == first
+    merged = cluster.merge(library.catalog.db, find(library.catalog, rest[0]), [find(library.catalog, "Eileen")])
+    assert merged.id == rest[0] and merged.name == "Eileen" and merged.face_count == 2  # took the other's name
+    cluster.merge(library.catalog.db, merged, [find(library.catalog, p) for p in rest[1:]])
+    people = people_of(library)
+    assert [(p["name"], p["faces"], p["assets"]) for p in people] == [("Eileen", len(VARIANTS), len(VARIANTS))]
+    assert {Path(h.path).name for h in library.browse(person="Eileen")} == set(VARIANTS)
+    assert {Path(h.path).name for h in library.browse(person="Eileen", kind="video")} == set()
+    with pytest.raises(FilterError, match="no person 'Nobody'"):
+        library.browse(person="Nobody")
+    # Reclustering keeps the named person whole, even with the distance that split the faces at first.
+    report = cluster.update(library.catalog, distance=0.0, min_faces=1, rebuild=True)
+    assert report.kept == len(VARIANTS) and report.new_people == 0
+    assert [(p["name"], p["faces"]) for p in people_of(library)] == [("Eileen", len(VARIANTS))]
+
+
+def test_video_faces_come_from_shots_with_times(make_plugin_library: Any, face_photos: Path, tmp_path: Path) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    cuts = make_slideshow(
+        media / "clip.mp4",
+        [face_photos / "astronaut.jpg", face_photos / "chelsea.jpg", face_photos / "mirrored.jpg"],
+        seconds_each=2.0,
+        size=(384, 384),
+    )
+    (media / "astronaut.jpg").write_bytes((face_photos / "astronaut.jpg").read_bytes())
+    library = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **FAST)
+    library.scan([media])
+    rows = faces_of(library)
+    faces = json.loads(rows["clip.mp4"]["faces"])
+    segments = json.loads(next(library.catalog.rows(columns=["segments"], where="kind = 'video'"))["segments"])
+    starts = {int(s["index"]): float(s["t_start"]) for s in segments}
+    assert len(starts) == 3 and abs(starts[2] - cuts[0]) < 0.5 and abs(starts[3] - cuts[1]) < 0.5
+    # One face in the first shot and one in the last, none in the cat's; each with its shot's times.
+    assert [f["segment"] for f in faces] == [1, 3] and rows["clip.mp4"]["face_count"] == 2
+    for face in faces:
+        assert face["t"] == pytest.approx(starts[face["segment"]]) and face["t_end"] > face["t"]
+    table = library.catalog.open_vector_table(FACE_SPACE)
+    video_id = next(library.catalog.rows(columns=["id"], where="kind = 'video'"))["id"]
+    stored = table.vectors_for([video_id])[video_id]
+    assert [(r.segment, r.t_start) for r in stored] == [(1, faces[0]["t"]), (2, faces[1]["t"])]
+    # The video's faces and the photo's are one person, found by the person filter.
+    people = people_of(library)
+    assert len(people) == 1 and people[0]["faces"] == 3 and people[0]["assets"] == 2
+    assert {h.kind for h in library.browse(person=str(people[0]["id"]))} == {"image", "video"}
+
+
+def test_disabled_plugin_leaves_scans_working(make_plugin_library: Any, face_photos: Path) -> None:
+    library = make_plugin_library(disabled=OTHERS_OFF)  # faces is off unless enabled
+    summary = library.scan([face_photos])
+    assert summary.counts.get("new") == len(VARIANTS) + 2 and "face_count" not in library.catalog.schema.names
+    with pytest.raises(FilterError, match="unknown filter 'person'"):
+        library.browse(person="Eileen")
+
+
+class Run:
+    """`chronicon.cli.main` in this process (plugins load in main, as in a real run): exit code and output."""
+
+    def __init__(self, capsys: pytest.CaptureFixture[str], config: Path) -> None:
+        self.capsys, self.config = capsys, config
+
+    def __call__(self, *args: str, codes: tuple[int, ...] = (0,)) -> tuple[str, str]:
+        from chronicon.cli import main
+
+        self.capsys.readouterr()
+        try:
+            main(["--config", str(self.config), *args])
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = self.capsys.readouterr()
+        assert code in codes, (args, code, out, err)
+        return out, err
+
+
+def test_people_commands(
+    tmp_path: Path, face_photos: Path, catalog_dir: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    for key in [k for k in os.environ if k.startswith("CHRONICON_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("COLUMNS", "250")
+    config = tmp_path / "config.yaml"
+    settings = {
+        "catalog": str(catalog_dir),
+        "plugins": {"paths": [str(PLUGINS)],
+                    "disabled": ["extract", *OTHERS_OFF]},
+        "tags": {"enabled": False}, "clip": {"enabled": False}, "transcribe": {"enabled": False},
+        "caption": {"enabled": False}, "faces": {"max_side": 512, "cluster_distance": 0.0},
+    }  # fmt: skip
+    config.write_text(json.dumps(settings))  # JSON is YAML
+    cli = Run(capsys, config)
+    cli("scan", str(face_photos), codes=(1,))  # the corrupt file: exit 1
+    listed = json.loads(cli("people", "list", "--json")[0])
+    assert len(listed) == len(VARIANTS) and all(p["label"] == f"unnamed #{p['id']}" for p in listed)
+    ids = [str(p["id"]) for p in listed]
+    named = cli("people", "name", ids[0], "Eileen Collins")
+    assert "is now Eileen Collins" in named[0]
+    assert "already person" in cli("people", "name", ids[1], "eileen collins", codes=(2,))[1]
+    assert "no person" in cli("people", "show", "Nobody", codes=(2,))[1]
+    merged = cli("people", "merge", "Eileen Collins", *ids[1:])
+    assert f"merged {len(ids) - 1} into Eileen Collins ({len(VARIANTS)} faces)" in merged[0]
+    shown = json.loads(cli("people", "show", "eileen collins", "--json")[0])
+    assert shown["name"] == "Eileen Collins" and {Path(a["path"]).name for a in shown["assets"]} == set(VARIANTS)
+    assert "--person" in cli("search", "--help")[0]
+    with ScanLock(catalog_dir):  # a scan holds the catalog: writes are refused with exit 3
+        assert "another scan" in cli("people", "recluster", codes=(3,))[1]
+    table = cli("people", "list")[0]
+    assert "Eileen Collins" in table and "astronaut.jpg" in table
+
+
+def test_cnn_detector_finds_the_same_face(make_plugin_library: Any, sample_photos: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("astronaut.jpg", "chelsea.jpg"):
+        (folder / name).write_bytes((sample_photos / name).read_bytes())
+    # dlib's MMOD CNN is slow on a CPU: a small picture keeps this test short.
+    cnn = {"faces.detector": "cnn", "faces.upsample": 0, "faces.max_side": 384, "faces.min_size": 20}
+    library = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **cnn)
+    library.scan([folder])
+    rows = faces_of(library)
+    assert rows["chelsea.jpg"]["face_count"] == 0 and rows["astronaut.jpg"]["face_count"] == 1
+    x, y, w, h = json.loads(rows["astronaut.jpg"]["faces"])[0]["box"]
+    assert 0.25 < x < 0.45 and 0.05 < y < 0.25 and 0.1 < w < 0.3 and 0.8 < w / h < 1.25
+
+
+def test_without_the_models_the_pass_waits_and_commands_say_what_to_install(
+    make_plugin_library: Any, face_photos: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from chronicon_faces import models
+
+    monkeypatch.setattr(models, "models_dir", lambda: None)  # as if face-recognition-models were not installed
+    library = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **FAST)
+    summary = library.scan([face_photos])
+    assert any("pip install 'chronicon[faces]'" in note for note in summary.notes), summary.notes
+    assert all(r["face_count"] is None for r in faces_of(library).values())
+    assert [Path(f.path).name for f in summary.failures] == ["corrupt.jpg"] * len(summary.failures)
+    config = tmp_path / "config.yaml"
+    config.write_text(json.dumps({"catalog": str(library.catalog_dir), "plugins": {"paths": [str(PLUGINS)]}}))
+    _, err = Run(capsys, config)("people", "list", codes=(3,))
+    assert "pip install 'chronicon[faces]'" in err
