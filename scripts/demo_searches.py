@@ -60,7 +60,41 @@ def main() -> int:
         video_failures += not ok
         print(f"{'ok  ' if ok else 'FAIL'} {query!r:32} -> {name} @ {at} s (expected {expected} @ {start} s)")
     print(f"{len(VIDEO) - video_failures}/{len(VIDEO)} video searches found the right moment")
-    return 1 if failures or video_failures else 0
+    plugin_failures = check_plugins(chronicon)
+    return 1 if failures or video_failures or plugin_failures else 0
+
+
+def _json(chronicon: str, *args: str) -> object:
+    out = subprocess.run([chronicon, *args, "--json"], capture_output=True, text=True, env=os.environ)
+    if out.returncode != 0:
+        print(f"FAIL chronicon {' '.join(args)}: exit {out.returncode}: {out.stderr.strip()[-300:]}")
+        return None
+    return json.loads(out.stdout)
+
+
+def check_plugins(chronicon: str) -> int:
+    """The bundled plugins on the sample library: an album, the portrait's person, the shared copy of a photo."""
+    failures = 0
+    album = _json(chronicon, "album", "show", "Cats")
+    items = album.get("items", []) if isinstance(album, dict) else []
+    names = [Path(i["path"]).name for i in items]
+    ok = bool(names) and names[0] in ("IMG_0001.jpg", "VID_0001.mp4") and "IMG_0001.jpg" in names
+    video = next((i for i in items if Path(i["path"]).name == "VID_0001.mp4"), None)
+    failures += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} album 'Cats' holds {names[:3]} (expected the cat photo and the clip at 3 s: "
+          f"{video and video.get('t_start')} s)")  # fmt: skip
+    people = _json(chronicon, "people", "list")
+    found = people.get("people", []) if isinstance(people, dict) else people if isinstance(people, list) else []
+    ok = len(found) >= 1
+    failures += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} people: {len(found)} found (expected the astronaut's portrait, IMG_0006.jpg)")
+    groups = _json(chronicon, "duplicates")
+    listed = groups.get("groups", []) if isinstance(groups, dict) else []
+    members = [[Path(m["path"]).name for m in g.get("members", [])] for g in listed]
+    ok = any(g[:1] == ["IMG_0008.jpg"] and "IMG_0008-shared.jpg" in g for g in members)
+    failures += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} duplicates: {members} (expected the moon photo first, then its shared copy)")
+    return failures
 
 
 if __name__ == "__main__":

@@ -60,6 +60,9 @@ def write_real_photos(folder: Path) -> int:
         if pixels.dtype != np.uint8:
             pixels = (pixels * 255).astype(np.uint8)
         Image.fromarray(pixels).convert("RGB").save(folder / name, quality=92)
+    # A near-duplicate for `chronicon duplicates`: the moon photo at half size, re-encoded (a shared copy).
+    with Image.open(folder / REAL_PHOTOS["moon"]) as moon:
+        moon.resize((moon.width // 2, moon.height // 2)).save(folder / "IMG_0008-shared.jpg", quality=70)
     return len(REAL_PHOTOS)
 
 
