@@ -18,7 +18,13 @@ def chronicon_register_settings() -> dict[str, Setting]:
             "int", 8, minimum=0, maximum=32, help="most differing bits of the 64-bit pHash for a candidate pair"
         ),
         "duplicates.min_cosine": Setting(
-            "float", 0.9, minimum=-1.0, maximum=1.0, help="embedding cosine that confirms a pHash pair"
+            "float", 0.9, minimum=-1.0, maximum=1.0, help="CLIP-space cosine that confirms a pHash pair"
+        ),
+        "duplicates.max_color_distance": Setting(
+            "float",
+            40.0,
+            minimum=0.0,
+            help="most RGB distance between the dominant colours of a pHash pair (the pHash sees only luminance)",
         ),
         "duplicates.cosine_alone": Setting(
             "float",

@@ -23,6 +23,7 @@ def options_from(config: Any, **given: Any) -> Options:
     options = Options(
         phash_distance=int(config["duplicates.phash_distance"]),
         min_cosine=float(config["duplicates.min_cosine"]),
+        max_color_distance=float(config["duplicates.max_color_distance"]),
         cosine_alone=float(config["duplicates.cosine_alone"]),
         cosine_neighbors=int(config["duplicates.cosine_neighbors"]),
         rank_by=rank_by,

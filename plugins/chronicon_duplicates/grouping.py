@@ -16,7 +16,7 @@ from .mih import near_pairs, parse_hashes
 
 CONSE_SUFFIX = ":conse"
 RANKS = ("resolution", "sharpness", "aesthetic", "size")
-_COLUMNS = ["id", "path", "kind", "width", "height", "size", "sharpness", "phash", "missing"]
+_COLUMNS = ["id", "path", "kind", "width", "height", "size", "sharpness", "phash", "missing", "colors", "color_shares"]
 
 
 @dataclass
@@ -25,6 +25,7 @@ class Options:
 
     phash_distance: int = 8
     min_cosine: float = 0.9
+    max_color_distance: float = 40.0
     cosine_alone: float = 0.97
     cosine_neighbors: int = 10
     rank_by: Sequence[str] = RANKS
@@ -126,6 +127,40 @@ def _cosine(vectors: dict[str, np.ndarray[Any, Any]], a: str, b: str) -> float |
     return None
 
 
+def _rgb(color: str) -> tuple[int, int, int] | None:
+    text = color.lstrip("#")
+    if len(text) != 6:
+        return None
+    try:
+        return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+    except ValueError:
+        return None
+
+
+def color_distance(a: dict[str, Any], b: dict[str, Any]) -> float:
+    """How far apart two assets' dominant colours are (0 = same; RGB units, up to 441): each colour of one,
+    weighted by its share, to the nearest colour of the other, both ways, averaged. 0 when either has none."""
+
+    def one_way(x: dict[str, Any], y: dict[str, Any]) -> float | None:
+        xs = [(c, w) for c, w in zip(x.get("colors") or [], x.get("color_shares") or [], strict=False) if _rgb(c)]
+        ys = [_rgb(c) for c in y.get("colors") or []]
+        targets = [t for t in ys if t is not None]
+        if not xs or not targets:
+            return None
+        total = sum(float(w) for _, w in xs) or 1.0
+        spent = 0.0
+        for color, weight in xs:
+            rgb = _rgb(color)
+            assert rgb is not None
+            spent += float(weight) * min(math.dist(rgb, t) for t in targets)
+        return spent / total
+
+    there, back = one_way(a, b), one_way(b, a)
+    if there is None or back is None:
+        return 0.0
+    return (there + back) / 2
+
+
 def _rank_key(row: dict[str, Any], rank_by: Sequence[str]) -> tuple[float, ...]:
     values: list[float] = []
     for name in rank_by:
@@ -144,11 +179,14 @@ def find_edges(
     CLIP-like space."""
     hashes = parse_hashes([r["phash"] for r in rows])
     left, right, dist = near_pairs(hashes, options.phash_distance)
-    involved = sorted({rows[i]["id"] for i in left.tolist()} | {rows[j]["id"] for j in right.tolist()})
     clip_like = space is not None and not space.endswith(CONSE_SUFFIX)
-    vectors = _vectors(catalog, space, [r["id"] for r in rows] if clip_like else involved)
+    # ConSE vectors are label distributions: an ambiguous photo and its resized copy can disagree, and two
+    # different photos of one class agree, so only a CLIP-like space may confirm or add pairs.
+    vectors = _vectors(catalog, space, [r["id"] for r in rows]) if clip_like else {}
     edges: dict[tuple[int, int], Edge] = {}
     for i, j, d in zip(left.tolist(), right.tolist(), dist.tolist(), strict=True):
+        if color_distance(rows[i], rows[j]) > options.max_color_distance:
+            continue  # the pHash sees only luminance: same layout in other colours is another picture
         cosine = _cosine(vectors, rows[i]["id"], rows[j]["id"])
         if cosine is not None and cosine < options.min_cosine:
             continue  # looks alike at 8×8 DCT scale but the embeddings disagree: rejected
@@ -194,7 +232,8 @@ def group_rows(
         for i in range(len(subset)):
             if sets.size[sets.find(i)] > 1:
                 members.setdefault(sets.find(i), []).append(i)
-        vectors = _vectors(catalog, space, [subset[i]["id"] for idx in members.values() for i in idx])
+        shown = space if space is not None and not space.endswith(CONSE_SUFFIX) else None  # see find_edges
+        vectors = _vectors(catalog, shown, [subset[i]["id"] for idx in members.values() for i in idx])
         linked: dict[int, set[str]] = {}
         for (i, j), edge in edges.items():
             linked.setdefault(i, set()).add(edge.reason)

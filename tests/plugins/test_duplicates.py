@@ -18,7 +18,7 @@ from PIL import Image, ImageEnhance
 from chronicon.catalog.vectors import VectorRow
 from chronicon.cli import main
 from chronicon.library import Library
-from mediafactory import make_mp4
+from mediafactory import make_jpeg, make_mp4
 from ml_switches import NO_ML
 
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
@@ -105,6 +105,21 @@ def test_copies_group_with_the_original_first(make_plugin_library: Callable[...,
     assert by_size[0][0] == max(by_size[0], key=lambda n: sizes[n])
 
 
+def test_same_layout_in_other_colours_is_not_a_duplicate(
+    make_plugin_library: Callable[..., Library], tmp_path: Path
+) -> None:
+    """The pHash sees luminance only: one pattern in red and in blue hashes alike, the dominant colours differ."""
+    folder = tmp_path / "colours"
+    folder.mkdir()
+    make_jpeg(folder / "red.jpg", size=(320, 240), color=(200, 30, 30))
+    make_jpeg(folder / "blue.jpg", size=(320, 240), color=(30, 30, 200))
+    make_jpeg(folder / "red-copy.jpg", size=(160, 120), color=(200, 30, 30), quality=60)
+    lib = make_plugin_library()
+    lib.scan([str(folder)])
+    assert _groups(lib) == [["red.jpg", "red-copy.jpg"]]
+    assert sorted(_groups(lib, max_color_distance=500.0)[0]) == ["blue.jpg", "red-copy.jpg", "red.jpg"]
+
+
 def test_videos_group_only_with_videos(make_plugin_library: Callable[..., Library], photos: Path) -> None:
     make_mp4(photos / "clip.mp4", seconds=1.0, audio=False)
     make_mp4(photos / "clip-copy.mp4", seconds=1.0, audio=False, creation_time="2024-01-01T00:00:00Z")
@@ -147,10 +162,10 @@ def test_embeddings_confirm_reject_or_add_pairs(make_plugin_library: Callable[..
     pair = next(members for members in groups.values() if len(members) == 2)
     assert sorted(Path(m["path"]).name for m in pair) == ["coffee.jpg", "rocket.jpg"]
     assert pair[1]["linked_by"] == ["cosine"] and pair[1]["phash_distance"] > 8
-    # ConSE vectors (label based) only confirm: the same vectors under a ":conse" name add no cosine-only pair
+    # ConSE vectors (label based) neither confirm nor add: under a ":conse" name the pHash (+ colour) groups stand
     lib.catalog.vector_table("minilm-test:conse", 32).replace(rows)
     found = group_rows(lib.catalog, load_assets(lib.catalog, options), options, "minilm-test:conse")
-    assert [len(g.members) for g in found] == [3]
+    assert [len(g.members) for g in found] == [4]
 
 
 def _cli(args: list[str], config: Path) -> int:

@@ -1,0 +1,156 @@
+"""`create_app(library)`: the FastAPI application of `chronicon serve` (REST API under /api, the page at /)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from chronicon import __version__
+from chronicon.errors import CatalogLockedError, ChroniconError, ConfigError, MediaError, ModelUnavailableError
+from chronicon.library import Library
+from chronicon.web import routes_assets, routes_search, routes_status
+from chronicon.web.live import LiveCatalog
+from chronicon.web.models import ErrorBody
+from chronicon.web.security import needs_token, token_of, token_ok
+
+log = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+ERROR_TEXT = {400: "Bad request", 401: "Missing or wrong token", 404: "Not found", 409: "Conflict"}
+ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+
+
+def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    """The JSON error body every failure uses: `{"error": message, "status": N}`."""
+    return JSONResponse({"error": message, "status": status}, status_code=status, headers=headers)
+
+
+def status_of(exc: ChroniconError) -> int:
+    """The HTTP status of a library error: 400 bad input, 409 locked, 503 nothing to search / no model."""
+    from chronicon.search.engine import NoVectorsError
+    from chronicon.search.extensions import ExtensionError
+    from chronicon.search.filters import FilterError
+    from chronicon.search.query import QueryError
+
+    if isinstance(exc, (FilterError, QueryError, ExtensionError, MediaError, ConfigError)):
+        return 400
+    if isinstance(exc, CatalogLockedError):
+        return 409
+    if isinstance(exc, (NoVectorsError, ModelUnavailableError)):
+        return 503
+    return 500
+
+
+def _install_errors(app: FastAPI) -> None:
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, StarletteHTTPException)
+        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+
+    async def validation_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, RequestValidationError)
+        parts = []
+        for problem in exc.errors()[:5]:
+            where = ".".join(str(p) for p in problem.get("loc", ()) if p not in ("query", "path", "body"))
+            parts.append(f"{where}: {problem.get('msg', 'invalid')}")
+        return error(400, "; ".join(parts) or "invalid request")
+
+    async def library_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, ChroniconError)
+        status = status_of(exc)
+        if status == 500:
+            log.warning("request %s failed: %s", request.url.path, exc)
+        return error(status, str(exc))
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(ChroniconError, library_error)
+
+
+def _install_token(app: FastAPI) -> None:
+    @app.middleware("http")
+    async def require_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        expected: str | None = request.app.state.token
+        if expected is not None and needs_token(request.url.path) and not token_ok(expected, token_of(request)):
+            given = token_of(request) is not None
+            return error(401, "wrong token" if given else "this server needs a token: send 'Authorization: Bearer "
+                         "TOKEN' (or ?token=TOKEN on media URLs)", {"WWW-Authenticate": "Bearer"})  # fmt: skip
+        response = await call_next(request)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        return response
+
+
+def _install_openapi(app: FastAPI, library: Library) -> None:
+    """The spec without FastAPI's default 422 (validation errors are 400 ErrorBody here), and with the plugin
+    filters listed as query parameters of the search and browse routes."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        extra = [
+            {"name": f.name, "in": "query", "required": False, "description": f"{f.help} (plugin filter)",
+             "schema": {"type": {"float": "number", "int": "integer"}.get(f.value_type, "string")}}
+            for f in library.search_filters.values()
+        ]  # fmt: skip
+        for path, item in spec.get("paths", {}).items():
+            for method, operation in item.items():
+                if not isinstance(operation, dict):
+                    continue
+                responses = operation.setdefault("responses", {})
+                responses.pop("422", None)
+                if path.startswith("/api/"):  # every API route answers errors through the handlers above
+                    for code in (400, 401) + ((404,) if "{" in path else ()) + ((409,) if method == "post" else ()):
+                        responses.setdefault(str(code), {"description": ERROR_TEXT[code], "content": ERROR_JSON})
+                if path in ("/api/search", "/api/browse", "/api/search/image"):
+                    have = {p.get("name") for p in operation.get("parameters", [])}
+                    operation.setdefault("parameters", []).extend(p for p in extra if p["name"] not in have)
+        spec.setdefault("components", {}).setdefault("schemas", {})["ErrorBody"] = ErrorBody.model_json_schema()
+        spec.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
+        spec.get("components", {}).get("schemas", {}).pop("ValidationError", None)
+        app.openapi_schema = spec
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def create_app(library: Library, *, token: str | None = None, refresh_interval: float = 1.0) -> FastAPI:
+    """The web app over one library. With `token`, every data request needs it (Bearer header or ?token=).
+
+    Read-only over the originals: no route writes or deletes a file (plugins' routes may keep their own data,
+    e.g. albums). Run it with uvicorn, bound to 127.0.0.1 unless you set a token."""
+    app = FastAPI(
+        title="Chronicon",
+        version=__version__,
+        description="Search and browse a Chronicon media catalog. Errors are JSON `{error, status}`.",
+        docs_url="/docs",
+        redoc_url=None,
+        openapi_url="/openapi.json",
+    )
+    app.state.library = library
+    app.state.token = token or None
+    app.state.live = LiveCatalog(library, interval=refresh_interval)
+    app.state.live.refresh(force=True)  # opens the catalog now, not in two request threads at once
+    _ = library.search_engine  # likewise (its models still load on the first query)
+    _install_errors(app)
+    _install_token(app)
+    for module in (routes_search, routes_assets, routes_status):
+        app.include_router(module.router)
+    library.plugins.call("chronicon_register_routes", app=app, library=library)
+
+    @app.get("/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    _install_openapi(app, library)
+    return app

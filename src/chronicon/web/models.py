@@ -1,0 +1,110 @@
+"""Response bodies of the REST API (pydantic models, so /openapi.json describes them) and the error shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class ErrorBody(BaseModel):
+    """Every error: a message and the HTTP status code."""
+
+    error: str
+    status: int
+
+
+class Hit(BaseModel):
+    """One search or browse result: `SearchHit.to_json()` plus the URLs of its thumbnail and file."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    path: str
+    kind: str
+    rank: int
+    score: float | None = None
+    why: list[str] = Field(default_factory=list)
+    t_start: float | None = None
+    t_end: float | None = None
+    segment: int = 0
+    thumbnail_url: str | None = None
+    media_url: str
+
+
+class SearchResults(BaseModel):
+    query: str | None
+    seconds: float
+    space: str | None = None
+    filters: dict[str, Any] = Field(default_factory=dict)
+    results: list[Hit]
+
+
+class BrowseResults(BaseModel):
+    offset: int
+    limit: int
+    results: list[Hit]
+
+
+class TranscriptSegment(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    start: float
+    end: float
+    text: str
+
+
+class Transcript(BaseModel):
+    id: str
+    around: float | None
+    language: str | None = None
+    segments: list[TranscriptSegment]
+
+
+class Asset(BaseModel):
+    """An asset's catalog row without internals (hashes, pass bookkeeping), JSON fields decoded."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    path: str
+    kind: str | None
+    thumbnail_url: str | None = None
+    media_url: str
+
+
+class ScanStatus(BaseModel):
+    scanning: bool
+    assets: int
+    table_version: int | None
+    last_update: str | None = None
+
+
+class FilterInfo(BaseModel):
+    name: str
+    help: str
+    type: str
+
+
+class Meta(BaseModel):
+    version: str
+    filters: list[FilterInfo]
+    sort_keys: dict[str, str]
+    spaces: list[str]
+    albums: bool
+    token_required: bool
+
+
+_MESSAGES = {
+    400: "Bad filter, query or parameter",
+    401: "Missing or wrong token",
+    403: "The file lies outside the catalog's roots",
+    404: "Unknown asset or file",
+    409: "Conflict",
+    503: "Nothing to search yet (no vectors in the catalog)",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` of a route: these error codes, each with the ErrorBody schema."""
+    return {code: {"model": ErrorBody, "description": _MESSAGES[code]} for code in codes}

@@ -1,0 +1,330 @@
+// Chronicon web app: plain JavaScript over the REST API (/api, documented at /docs). No build step.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const state = { meta: null, lastSearch: null };
+
+// -- token: ?token=T in the page URL (or #...&token=T) is kept for this tab and sent with every request --------
+(function keepToken() {
+  const fromQuery = new URLSearchParams(location.search).get("token");
+  if (fromQuery) {
+    sessionStorage.setItem("chronicon-token", fromQuery);
+    history.replaceState(null, "", location.pathname + location.hash);
+  }
+})();
+const token = () => sessionStorage.getItem("chronicon-token");
+
+function withToken(url) {
+  const t = token();
+  if (!t) return url;
+  const [base, frag] = url.split("#");
+  return base + (base.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(t) + (frag ? "#" + frag : "");
+}
+
+async function api(path, options = {}) {
+  const headers = Object.assign({}, options.headers || {});
+  if (token()) headers.Authorization = "Bearer " + token();
+  const response = await fetch(path, Object.assign({}, options, { headers }));
+  let body = null;
+  try { body = await response.json(); } catch (e) { body = null; }
+  if (!response.ok) {
+    const err = new Error((body && body.error) || response.statusText);
+    err.status = response.status;
+    throw err;
+  }
+  return body;
+}
+
+function setStatus(text, isError = false) {
+  const el = $("#status");
+  el.textContent = text;
+  el.classList.toggle("error", isError);
+}
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === "dataset") Object.assign(node.dataset, v);
+    else if (k === "text") node.textContent = v;
+    else node.setAttribute(k, v === true ? "" : v);
+  }
+  for (const c of children) if (c) node.append(c);
+  return node;
+}
+
+const baseName = (p) => (p || "").split("/").pop();
+const clock = (t) => {
+  if (t === null || t === undefined) return "";
+  const s = Math.floor(t);
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+};
+
+// -- meta: plugin filters, sort keys, albums ---------------------------------------------------------------
+async function loadMeta() {
+  try {
+    state.meta = await api("/api/meta");
+  } catch (e) {
+    setStatus(e.status === 401 ? "This server needs a token: open the URL with ?token=..." : e.message, true);
+    return;
+  }
+  const box = $("#plugin-filters");
+  box.replaceChildren();
+  for (const f of state.meta.filters) {
+    const input = el("input", { name: f.name, size: 8, title: f.help, "data-testid": "filter-" + f.name,
+                                inputmode: f.type === "str" ? null : "decimal" });
+    box.append(el("label", {}, f.name.replace(/_/g, " ") + " ", input));
+  }
+  const sorts = Object.entries(state.meta.sort_keys || {});
+  if (sorts.length) {
+    $("#sort-wrap").hidden = false;
+    const select = $("#sort-wrap select");
+    for (const [name, help] of sorts) select.append(el("option", { value: name, title: help, text: name }));
+  }
+  const spaces = state.meta.spaces || [];
+  if (spaces.length > 1) {
+    $("#space-wrap").hidden = false;
+    const kinds = new Set(spaces.map((s) => (s.endsWith(":conse") ? "conse" : s.startsWith("clip") ? "clip" : null)));
+    for (const kind of ["clip", "conse"]) if (kinds.has(kind)) $("#space-wrap select").append(el("option", { value: kind, text: kind }));
+  }
+  $("#albums-link").hidden = !state.meta.albums;
+}
+
+// -- results grid --------------------------------------------------------------------------------------------
+function card(hit, index) {
+  const score = hit.score === null || hit.score === undefined ? "" : hit.score.toFixed(2);
+  const when = hit.kind === "video" && hit.t_start ? " @ " + clock(hit.t_start) : "";
+  const thumb = hit.thumbnail_url
+    ? el("img", { class: "thumb", loading: index < 12 ? "eager" : "lazy", decoding: "async",
+                  src: withToken(hit.thumbnail_url), alt: baseName(hit.path), "data-testid": "thumb" })
+    : el("div", { class: "thumb" });
+  const link = el("a", {
+    class: "card", href: `#/asset/${encodeURIComponent(hit.id)}` + (hit.t_start ? `?t=${hit.t_start}` : ""),
+    "data-testid": "result", title: hit.path,
+    dataset: { id: hit.id, kind: hit.kind, name: baseName(hit.path), tStart: hit.t_start ?? "" },
+  },
+  thumb,
+  el("div", { class: "info" },
+    el("div", { class: "name" }, el("span", { class: "badge", text: hit.kind === "video" ? "▶" : "◼" }),
+       " " + baseName(hit.path) + when),
+    el("div", { class: "why", "data-testid": "why", text: [score, (hit.why || []).join(", ")].filter(Boolean).join(" · ") })));
+  return link;
+}
+
+function showGrid(results, title) {
+  $("#title").textContent = title;
+  const grid = $("#grid");
+  delete grid.dataset.album;
+  grid.replaceChildren(...results.map(card));
+}
+
+function formParams() {
+  const form = $("#search-form");
+  const params = new URLSearchParams();
+  for (const [k, v] of new FormData(form).entries()) if (String(v).trim()) params.append(k, String(v).trim());
+  return params;
+}
+
+function fillForm(params) {
+  const form = $("#search-form");
+  for (const input of form.elements) {
+    if (!input.name) continue;
+    if (input.type === "checkbox") input.checked = params.get(input.name) === "true";
+    else input.value = params.get(input.name) || "";
+  }
+}
+
+async function runSearch(params) {
+  fillForm(params);
+  if (!params.get("q")) return runBrowse(params);
+  setStatus("Searching…");
+  try {
+    const body = await api("/api/search?" + params.toString());
+    state.lastSearch = params;
+    showGrid(body.results, `${body.results.length} results for “${body.query}”`);
+    setStatus(`${body.results.length} results in ${body.seconds.toFixed(2)} s`);
+    $("#save-album").hidden = !(state.meta && state.meta.albums);
+  } catch (e) {
+    showGrid([], "");
+    setStatus(e.message, true);
+  }
+}
+
+async function runBrowse(params) {
+  setStatus("Loading…");
+  $("#save-album").hidden = true;
+  try {
+    const p = new URLSearchParams(params);
+    p.delete("q");
+    if (!p.get("limit")) p.set("limit", "200");
+    const body = await api("/api/browse?" + p.toString());
+    showGrid(body.results, "Newest");
+    setStatus(`${body.results.length} assets`);
+  } catch (e) {
+    setStatus(e.message, true);
+  }
+}
+
+// -- detail view -------------------------------------------------------------------------------------------
+function closeDetail() {
+  const video = $("#viewer video");
+  if (video) video.pause();
+  $("#detail").hidden = true;
+  $("#viewer").replaceChildren();
+}
+
+async function showAsset(id, t) {
+  let asset;
+  try {
+    asset = await api(`/api/assets/${encodeURIComponent(id)}`);
+  } catch (e) {
+    setStatus(e.message, true);
+    return;
+  }
+  $("#detail").hidden = false;
+  $("#detail-name").textContent = baseName(asset.path);
+  const viewer = $("#viewer");
+  const start = Number.isFinite(t) ? t : 0;
+  if (asset.kind === "video") {
+    const video = el("video", { controls: true, preload: "auto", playsinline: true, muted: true,
+                                "data-testid": "player", src: withToken(asset.media_url) + `#t=${start}` });
+    video.muted = true;
+    video.addEventListener("loadedmetadata", () => {
+      if (Math.abs(video.currentTime - start) > 0.25) video.currentTime = start;
+      video.dataset.ready = "1";
+    });
+    video.addEventListener("timeupdate", () => markTranscript(video.currentTime));
+    viewer.replaceChildren(video);
+    loadTranscript(asset.id, start);
+  } else {
+    viewer.replaceChildren(el("img", { src: withToken(asset.media_url), alt: baseName(asset.path),
+                                        "data-testid": "detail-photo" }));
+    $("#transcript").hidden = true;
+  }
+  const meta = $("#detail-meta");
+  meta.replaceChildren();
+  const camera = [asset.camera_make, asset.camera_model].filter(Boolean).join(" ");
+  const rows = [["path", asset.path], ["taken", asset.taken_at], ["size", asset.width && `${asset.width}×${asset.height}`],
+    ["camera", camera], ["duration", asset.duration && clock(asset.duration)], ["labels", (asset.labels || []).join(", ")],
+    ["caption", asset.caption], ["title", asset.title], ["summary", asset.summary]];
+  for (const [k, v] of rows) if (v) meta.append(el("dt", { text: k }), el("dd", { text: String(v) }));
+}
+
+async function loadTranscript(id, around) {
+  const section = $("#transcript");
+  section.hidden = false;
+  const list = $("#transcript-lines");
+  list.replaceChildren();
+  try {
+    const body = await api(`/api/assets/${encodeURIComponent(id)}/transcript?around=${around}&window=60`);
+    for (const s of body.segments) {
+      const jump = el("a", { href: "#", text: clock(s.start) });
+      jump.addEventListener("click", (ev) => {
+        ev.preventDefault();
+        const video = $("#viewer video");
+        if (video) { video.currentTime = s.start; video.play().catch(() => {}); }
+      });
+      list.append(el("li", { dataset: { start: s.start, end: s.end }, "data-testid": "transcript-line" }, jump, s.text));
+    }
+    $("#transcript-empty").hidden = body.segments.length > 0;
+    markTranscript(around);
+  } catch (e) {
+    $("#transcript-empty").hidden = false;
+  }
+}
+
+function markTranscript(t) {
+  for (const li of document.querySelectorAll("#transcript-lines li")) {
+    li.classList.toggle("now", t >= Number(li.dataset.start) && t <= Number(li.dataset.end));
+  }
+}
+
+// -- albums (when the albums plugin adds /api/albums) --------------------------------------------------------
+async function showAlbums() {
+  setStatus("Loading albums…");
+  $("#save-album").hidden = true;
+  try {
+    const body = await api("/api/albums");
+    const list = el("ul", { class: "albums", "data-testid": "album-list" });
+    for (const a of body.albums) {
+      list.append(el("li", {}, el("a", { href: `#/album/${encodeURIComponent(a.name)}`, "data-testid": "album",
+        text: a.name }), " ", el("span", { class: "muted", text: `${a.count ?? 0} items` + (a.error ? ` · ${a.error}` : "") })));
+    }
+    $("#title").textContent = "Albums";
+    delete $("#grid").dataset.album;
+    $("#grid").replaceChildren(list);
+    setStatus(body.albums.length ? "" : "No albums yet: search, then “Save this search as an album”.");
+  } catch (e) {
+    setStatus(e.status === 404 ? "Albums are not available (the albums plugin is off)." : e.message, true);
+  }
+}
+
+async function showAlbum(name) {
+  setStatus("Loading album…");
+  $("#save-album").hidden = true;
+  try {
+    const body = await api(`/api/albums/${encodeURIComponent(name)}`);
+    const items = body.items.map((it) => Object.assign({}, it, {
+      thumbnail_url: `/api/assets/${encodeURIComponent(it.id)}/thumbnail` + (it.segment > 0 ? `?segment=${it.segment}` : ""),
+      why: [],
+    }));
+    showGrid(items, `Album “${body.name}” (${body.count})`);
+    $("#grid").dataset.album = body.name;
+    setStatus("");
+  } catch (e) {
+    setStatus(e.message, true);
+  }
+}
+
+async function saveAlbum() {
+  const name = $("#album-name").value.trim();
+  const params = state.lastSearch;
+  if (!name || !params) { setStatus("Give the album a name.", true); return; }
+  const rule = { name, query: params.get("q") };
+  for (const [k, v] of params.entries()) {
+    if (k === "q" || k === "limit") continue;
+    if (k === "label") (rule.labels = rule.labels || []).push(v);
+    else if (k === "has_speech") rule.has_speech = v === "true";
+    else if (k === "min_score") rule.min_score = Number(v);
+    else rule[k] = v;
+  }
+  try {
+    await api("/api/albums", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(rule) });
+    location.hash = `#/album/${encodeURIComponent(name)}`;
+  } catch (e) {
+    setStatus(e.message, true);
+  }
+}
+
+// -- routing: #/search?q=..., #/asset/ID?t=S, #/albums, #/album/NAME, #/browse ---------------------------------
+async function route() {
+  const hash = location.hash.replace(/^#/, "") || "/";
+  const [path, query] = hash.split("?");
+  const params = new URLSearchParams(query || "");
+  document.body.dataset.route = path.split("/")[1] || "home";
+  if (path.startsWith("/asset/")) {
+    const t = params.has("t") ? Number(params.get("t")) : NaN;
+    return showAsset(decodeURIComponent(path.slice(7)), t);
+  }
+  closeDetail();
+  if (path === "/search") return runSearch(params);
+  if (path === "/albums") return showAlbums();
+  if (path.startsWith("/album/")) return showAlbum(decodeURIComponent(path.slice(7)));
+  return runBrowse(params);
+}
+
+document.addEventListener("DOMContentLoaded", async () => {
+  $("#search-form").addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const params = formParams();
+    location.hash = (params.get("q") ? "#/search?" : "#/browse?") + params.toString();
+  });
+  $("#detail-close").addEventListener("click", () => history.back());
+  document.addEventListener("keydown", (ev) => { if (ev.key === "Escape" && !$("#detail").hidden) history.back(); });
+  $("#album-save").addEventListener("click", saveAlbum);
+  window.addEventListener("hashchange", route);
+  await loadMeta();
+  const previous = sessionStorage.getItem("chronicon-last");
+  await route();
+  document.body.dataset.ready = previous === null ? "1" : "1";
+});
