@@ -175,6 +175,6 @@ class FacesPass(PerItemAnalyzer):
                           content_hash=str(content_hash) if content_hash else None)
             )  # fmt: skip
         columns: dict[str, Any] = {"face_count": len(entries), "faces": json.dumps(entries)}
-        if rows:
-            columns[VECTORS_KEY] = {FACE_SPACE: (FACE_DIM, rows)}
+        # Always given, empty included: the scan commit then also drops the rows of faces no longer found.
+        columns[VECTORS_KEY] = {FACE_SPACE: (FACE_DIM, rows)}
         return columns

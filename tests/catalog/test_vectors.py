@@ -103,6 +103,19 @@ def test_replace_is_one_commit_and_removes_old_segments(db: Any) -> None:
         vt.replace([VectorRow("x", np.ones(3, np.float32))])
 
 
+def test_replace_can_also_clear_assets_that_now_have_nothing(db: Any) -> None:
+    rng = np.random.default_rng(1)
+    vt = VectorTable(db, "faces", DIM)
+    vs = rand(rng, 4)
+    vt.replace([VectorRow("a", vs[0], 1), VectorRow("a", vs[1], 2), VectorRow("b", vs[2], 1)])
+    version = vt._tbl.version
+    vt.replace([VectorRow("c", vs[3], 1)], also_clear=["a"])  # "a" now has no faces: gone in the same commit
+    assert vt._tbl.version == version + 1
+    assert set(vt.vectors_for(["a", "b", "c"])) == {"b", "c"}
+    vt.replace([], also_clear=["b"])
+    assert set(vt.vectors_for(["a", "b", "c"])) == {"c"}
+
+
 def test_delete_assets(db: Any) -> None:
     rng = np.random.default_rng(1)
     vt = VectorTable(db, "clip", DIM)

@@ -221,3 +221,52 @@ def test_two_roots(library_dir: Path, tmp_path: Path, make_library: Callable[...
         "unchanged": 1,
         "failed": 0,
     }
+
+
+MARKS_PLUGIN = '''
+from typing import Any, ClassVar
+import numpy as np
+from chronicon.analyzers.base import VECTORS_KEY, PerItemAnalyzer
+from chronicon.catalog.vectors import VectorRow
+from chronicon.config import Setting
+from chronicon.hookspecs import hookimpl
+from chronicon.types import Phase
+
+class Marks(PerItemAnalyzer):
+    """Finds `count` things per asset (like faces), each an embedding in its own space."""
+    name: ClassVar[str] = "marks"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.ML
+    settings: ClassVar[dict[str, Setting]] = {"count": Setting("int", 2, minimum=0)}
+
+    def fingerprint(self) -> str:
+        return f"1/{self.config['count']}"
+
+    def analyze(self, item):
+        rows = [VectorRow(item.id, np.eye(4, dtype=np.float32)[n], segment=n + 1) for n in range(self.config["count"])]
+        return {VECTORS_KEY: {"marks:test": (4, rows)}}
+
+@hookimpl
+def chronicon_register_analyzers():
+    return [Marks]
+'''
+
+
+def test_an_empty_vector_list_clears_the_assets_rows_in_that_space(library_dir: Path, tmp_path: Path) -> None:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "marks.py").write_text(MARKS_PLUGIN)
+
+    def scan(count: int) -> dict[str, int]:
+        overrides = {"plugins.paths": [str(plugins)], "marks.count": count, "tags.enabled": False,
+                     "clip.enabled": False, "transcribe.enabled": False, "caption.enabled": False}  # fmt: skip
+        lib = Library(tmp_path / "catalog", overrides=overrides, environ={}, entry_points=False)
+        lib.scan([str(library_dir)])
+        table = lib.catalog.open_vector_table("marks:test")
+        assert table is not None
+        ids = [r["id"] for r in lib.catalog.rows(columns=["id"])]
+        return {i: len(rows) for i, rows in table.vectors_for(ids).items()}
+
+    first = scan(2)
+    assert first and set(first.values()) == {2}
+    assert scan(0) == {}  # the pass ran again (new fingerprint) and found nothing: the old rows are gone

@@ -252,12 +252,14 @@ class VectorTable:
             schema=vector_schema(self.space, self.dim),
         )
 
-    def replace(self, rows: Sequence[VectorRow]) -> None:
-        """In one commit, make the assets named in rows hold exactly these rows (their other segments go)."""
+    def replace(self, rows: Sequence[VectorRow], also_clear: Iterable[str] = ()) -> None:
+        """In one commit, make the assets named in rows hold exactly these rows (their other segments go), and
+        the assets in `also_clear` hold none."""
         if not rows:
+            self.delete_assets(also_clear)
             return
         data = self._to_arrow(rows)
-        asset_ids = sorted({r.asset_id for r in rows})
+        asset_ids = sorted({r.asset_id for r in rows} | set(also_clear))
         (
             self._tbl.merge_insert(["asset_id", "segment"])
             .when_matched_update_all()

@@ -478,7 +478,7 @@ class Scanner:
         if unknown:
             raise TypeError(f"pass {analyzer.name} returned columns the catalog lacks: {', '.join(unknown)}")
         w.item.row.update(columns)
-        if vectors:
+        if vectors is not None:  # an empty list for a space clears this asset's rows there (e.g. no faces now)
             w.vectors.update(vectors)
         w.phases[analyzer.name] = _record(analyzer, PassStatus.DONE)
         w.phases[analyzer.name]["rerun"] = True
@@ -573,11 +573,17 @@ class Scanner:
         if changed:
             self.catalog.delete_vectors(changed)
         per_space: dict[str, tuple[int, list[Any]]] = {}
+        cleared: dict[str, list[str]] = {}  # space -> assets whose pass now found nothing to embed there
         for w in kept:
             for space, (dim, vector_rows) in w.vectors.items():
                 per_space.setdefault(space, (dim, []))[1].extend(vector_rows)
+                if not vector_rows:
+                    cleared.setdefault(space, []).append(w.item.id)
         for space, (dim, vector_rows) in per_space.items():
-            self.catalog.vector_table(space, dim).replace(vector_rows)
+            if vector_rows:
+                self.catalog.vector_table(space, dim).replace(vector_rows, also_clear=cleared.get(space, ()))
+            elif (table := self.catalog.open_vector_table(space)) is not None:
+                table.delete_assets(cleared.get(space, ()))
         self.catalog.upsert(rows)  # one atomic commit per batch
         summary.batches += 1
         for w in batch:
