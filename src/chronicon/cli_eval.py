@@ -54,7 +54,12 @@ def register_eval_commands(cli: click.Group) -> None:
 
     @eval_group.command("extract")
     @click.option("--truth", required=True, type=click.Path(exists=True, dir_okay=False), help="CSV with an id column.")
-    @click.option("--pred", required=True, type=click.Path(exists=True, dir_okay=False), help="JSON predictions.")
+    @click.option(
+        "--pred",
+        required=True,
+        type=click.Path(exists=True, dir_okay=False),
+        help="Predictions: JSON, or a CSV shaped like the truth file.",
+    )
     @click.option("--terms", type=click.Path(exists=True, dir_okay=False),
                   help="YAML terminology map {canonical: [synonyms]} applied to both sides first "
                        "(default: the eval.terminology config key).")  # fmt: skip

@@ -116,3 +116,15 @@ def test_eval_commands(tmp_path: Path) -> None:
     bad = subprocess.run([*cli, "extract", "--truth", str(truth), "--pred", str(pred), "--text", "nope"],
                          capture_output=True, text=True, env=env)  # fmt: skip
     assert bad.returncode == 2 and "nope" in bad.stderr
+
+
+def test_predictions_load_from_json_or_a_truth_shaped_csv(tmp_path: Path) -> None:
+    from chronicon.evaluation.extract import load_predictions
+
+    as_json = tmp_path / "pred.json"
+    as_json.write_text(json.dumps([{"id": "a.jpg", "weather": "rain"}, {"id": "b.jpg", "weather": "sun"}]))
+    as_csv = tmp_path / "pred.csv"
+    as_csv.write_text("id,weather\na.jpg,rain\nb.jpg,sun\n")
+    expected = {"a.jpg": {"weather": "rain"}, "b.jpg": {"weather": "sun"}}
+    assert load_predictions(as_json) == expected
+    assert load_predictions(as_csv) == expected

@@ -81,7 +81,10 @@ def load_truth(path: Path, id_column: str = "id") -> dict[str, dict[str, str]]:
 
 
 def load_predictions(path: Path, id_key: str = "id") -> dict[str, dict[str, Any]]:
-    """pred.json: a list of objects with an id, or an object {id: {field: value}}."""
+    """pred.json: a list of objects with an id, or an object {id: {field: value}}; or pred.csv shaped like the
+    truth file (a header row with the id column)."""
+    if path.suffix.lower() == ".csv":
+        return load_truth(path, id_key)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
