@@ -104,7 +104,7 @@ def register_search_commands(cli: click.Group) -> None:
             "gps": opts["gps"],
             **{key[len(PLUGIN_PREFIX) :]: value for key, value in opts.items() if key.startswith(PLUGIN_PREFIX)},
         }
-        filters = {k: v for k, v in filters.items() if v not in (None, [], {}, False)}
+        filters = {k: v for k, v in filters.items() if not (v is None or v is False or v == [] or v == {})}
         try:
             hits = library.search(
                 query,
@@ -192,14 +192,12 @@ def register_search_commands(cli: click.Group) -> None:
 
 def _counts(values: Sequence[str]) -> dict[str, int]:
     from chronicon.cli import UsageError
+    from chronicon.search.filters import FilterError, parse_min_counts
 
-    out: dict[str, int] = {}
-    for value in values:
-        label, sep, number = value.rpartition("=")
-        if not sep or not label.strip() or not number.strip().isdigit():
-            raise UsageError(f"--min-count {value!r}: use LABEL=N, e.g. person=3")
-        out[label.strip()] = int(number)
-    return out
+    try:
+        return parse_min_counts(values)
+    except FilterError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _abs(path: str | None) -> str | None:

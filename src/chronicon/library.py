@@ -22,7 +22,7 @@ from chronicon.analyzers.graph import order_analyzers
 from chronicon.catalog.lock import ScanLock
 from chronicon.catalog.store import Catalog, display_path
 from chronicon.config import CORE_SETTINGS, Config, read_layers, resolve
-from chronicon.errors import CatalogLockedError, ChroniconError, ConfigError, PluginError
+from chronicon.errors import ChroniconError, ConfigError, PluginError
 from chronicon.events import AssetEvent
 from chronicon.plugins import PluginHost
 from chronicon.scan.scanner import Scanner, ScanOptions, ScanProgress
@@ -134,7 +134,9 @@ class Library:
         if not chosen:
             raise ConfigError("nothing to scan: give ROOT folders, or set `roots` in the config file")
         catalog = self.catalog  # opened (and migrated, under its own lock) before the scan takes the lock
-        with ScanLock(self.catalog_dir):
+        lock = ScanLock(self.catalog_dir)
+        lock.acquire(wait=2.0)  # a reader's brief check or a plugin command's short write may hold it a moment
+        with lock:
             problems_before = len(self.plugins.problems)
             analyzers = self.analyzers()
 
@@ -175,13 +177,7 @@ class Library:
 
     def is_scanning(self) -> bool:
         """Whether another process holds the catalog's scan lock right now."""
-        lock = ScanLock(self.catalog_dir)
-        try:
-            lock.acquire()
-        except CatalogLockedError:
-            return True
-        lock.release()
-        return False
+        return ScanLock(self.catalog_dir).is_held()
 
     def _pass_report(self) -> dict[str, str]:
         """Each enabled pass: ready, or why it would be skipped on this machine."""
@@ -304,6 +300,16 @@ class Library:
         return list(
             self.search_engine.browse(self.filters(**filters), limit=limit, offset=offset, sort=self.sort_key(sort))
         )
+
+    def image_space(self) -> str | None:
+        """The vector space searches use for pictures here (CLIP when its vectors and model are present, else the
+        offline ConSE one), or None when nothing is embedded yet: plugins that compare pictures use this one."""
+        from chronicon.search.engine import NoVectorsError
+
+        try:
+            return str(self.search_engine.encoder(None).space)
+        except (NoVectorsError, ChroniconError):
+            return None
 
     def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> list[Any]:
         """Assets that look like this photo or video (the file itself is left out)."""

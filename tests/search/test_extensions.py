@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from chronicon.library import Library
-from chronicon.search.extensions import SearchFilter, SortKey, sort_rows, validate
+from chronicon.search.extensions import ExtensionError, SearchFilter, SortKey, sort_rows, validate
 from chronicon.search.filters import FilterError, Filters, parse_gps_box
 from mediafactory import make_jpeg
 from ml_switches import NO_ML
@@ -91,8 +91,12 @@ def test_plugin_filters_by_sql_and_by_ids_combine_with_core_filters(library: Lib
     assert names(library.browse(min_width=70)) == ["paris_wide.jpg", "fiji_mid.jpg"]
     assert names(library.browse(min_width="70", name_has="fiji")) == ["fiji_mid.jpg"]
     assert names(library.browse(name_has="small", after="2021")) == []
-    with pytest.raises(FilterError, match="expected a number"):
+    with pytest.raises(FilterError, match="expected a finite number"):
         library.browse(min_width="wide")
+    flt = SearchFilter("min_score_x", "h", value_type="float", where=lambda v: f"x >= {v}")
+    for bad in ("nan", "inf", "-inf"):
+        with pytest.raises(ExtensionError):
+            flt.convert(bad)
     with pytest.raises(FilterError, match=r"unknown filter .colour.*min_width"):
         library.browse(colour="red")
 
@@ -103,7 +107,7 @@ def test_gps_box_filter_and_antimeridian(library: Library) -> None:
     # West 170 > east -170: the box crosses the antimeridian and holds Fiji.
     assert names(library.browse(gps="-30,170,0,-170")) == ["fiji_mid.jpg"]
     assert parse_gps_box("1, 2, 3, 4") == (1.0, 2.0, 3.0, 4.0)
-    for bad in ("1,2,3", "north,2,3,4", "50,0,40,10", "0,0,10,200"):
+    for bad in ("1,2,3", "north,2,3,4", "50,0,40,10", "0,0,10,200", "nan,0,10,10"):
         with pytest.raises(FilterError):
             parse_gps_box(bad)
 
@@ -140,3 +144,16 @@ def test_update_columns_changes_only_the_given_columns(library: Library, photos:
     after = library.info(photos / "nowhere.jpg")
     assert after is not None and after["sharpness"] == 123.5 and after["width"] == row["width"]
     assert library.catalog.count() == 4
+    with pytest.raises(ValueError, match="same keys"):
+        library.catalog.update_columns([{"id": row["id"], "sharpness": 1.0}, {"id": row["id"]}])
+    with pytest.raises(ValueError, match="no column colourfulness"):
+        library.catalog.update_columns([{"id": row["id"], "colourfulness": 1.0}])
+
+
+def test_min_counts_parse_strictly() -> None:
+    from chronicon.search.filters import parse_min_counts
+
+    assert parse_min_counts(["person=3"]) == {"person": 3}
+    for bad in ("person", "=3", "person=three", "person=\u00b2", "person=" + "9" * 5000):
+        with pytest.raises(FilterError, match="LABEL=N"):
+            parse_min_counts([bad])

@@ -28,15 +28,22 @@ class ScanLock:
         self.path = catalog_dir / "scan.lock"
         self._fd: int | None = None
 
-    def acquire(self) -> None:
+    def acquire(self, wait: float = 0.0) -> None:
+        """Take the lock, or raise CatalogLockedError naming the holder; `wait` seconds of retries first (for
+        short holders such as a plugin command's write, or `is_held` checks)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + wait
         try:
             if fcntl is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise CatalogLockedError(self._held_message()) from None
+                while True:
+                    try:
+                        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                        break
+                    except BlockingIOError:
+                        if time.monotonic() >= deadline:
+                            raise CatalogLockedError(self._held_message()) from None
+                        time.sleep(0.05)
             else:  # pragma: no cover - Windows
                 holder = self._holder()
                 if holder and _pid_alive(int(holder.get("pid", 0))) and holder.get("host") == socket.gethostname():
@@ -48,6 +55,23 @@ class ScanLock:
             os.close(fd)
             raise
         self._fd = fd
+
+    def is_held(self) -> bool:
+        """Whether some process holds the lock now, checked without taking it or writing anything."""
+        if fcntl is None:  # pragma: no cover - Windows
+            holder = self._holder()
+            return bool(holder and _pid_alive(int(str(holder.get("pid", 0)))))
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False  # no lock file: nobody ever scanned, or the folder is not readable
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # conflicts only with a holder's exclusive lock
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # drops the shared lock at once
+        return False
 
     def release(self) -> None:
         if self._fd is None:
@@ -76,7 +100,8 @@ class ScanLock:
         )
 
     def __enter__(self) -> ScanLock:
-        self.acquire()
+        if self._fd is None:  # already taken with acquire(wait=...) before the with-block
+            self.acquire()
         return self
 
     def __exit__(

@@ -243,7 +243,14 @@ class Catalog:
         names = list(rows[0])
         if "id" not in names:
             raise ValueError("update_columns needs an `id` in every row")
+        wanted = set(names)
+        uneven = next((r for r in rows if set(r) != wanted), None)
+        if uneven is not None:  # a missing key would be written as null over the stored value
+            raise ValueError(f"update_columns: every row needs the same keys {sorted(wanted)}, not {sorted(uneven)}")
         schema = self._assets.schema
+        unknown = [name for name in names if name not in schema.names]
+        if unknown:
+            raise ValueError(f"update_columns: the assets table has no column {', '.join(unknown)}")
         fields = [schema.field(name) for name in names]
         table = pa.Table.from_pylist(list(rows), schema=pa.schema(fields))
         self._assets.merge_insert("id").when_matched_update_all().execute(table)

@@ -578,3 +578,9 @@ class VectorTable:
             out["index_partitions"] = getattr(stats, "num_indices", None)
         out["version"] = int(self._tbl.version)
         return out
+
+
+def is_pixel_space(space: str) -> bool:
+    """Whether a space's vectors embed pixels (CLIP-like: similar pictures are close), rather than text derived
+    from them (`…:conse` label mixtures, `…:caption`, `…:speech`) or faces (`…:face`): those names have a suffix."""
+    return ":" not in space

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -193,8 +194,8 @@ class SearchEngine:
             for i, v, m in zip(*(table.column(c).to_pylist() for c in ("id", order, "mtime_ns")), strict=True)
             if allowed is None or i in allowed
         ]
-        if sort is None:  # newest first: capture time, else the file's time
-            keyed.sort(key=lambda r: (r[1] or "", r[2] or 0), reverse=True)
+        if sort is None:  # newest first: capture time, else the file's time (as the date filters do)
+            keyed.sort(key=lambda r: (r[1] or _iso_mtime(r[2]), r[2] or 0), reverse=True)
         else:
             keyed = sort_rows(keyed, sort, lambda r: r[1])
         page = [r[0] for r in keyed[offset : offset + limit]]
@@ -513,6 +514,13 @@ def _mentions(label: str, words: list[str]) -> bool:
 
 def _path(row: dict[str, Any]) -> str:
     return display_path(str(row.get("path")))
+
+
+def _iso_mtime(mtime_ns: int | None) -> str:
+    """A file time as local ISO text, comparable with `taken_at` (which records the local time)."""
+    if not mtime_ns:
+        return ""
+    return datetime.fromtimestamp(mtime_ns / 1e9).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _unit(vector: NDArray[np.float32]) -> NDArray[np.float32]:

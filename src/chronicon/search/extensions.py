@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,11 +36,14 @@ class SearchFilter:
         """The value in this filter's type, or an ExtensionError that names the filter."""
         try:
             if self.value_type == "float":
-                return float(value)
+                number = float(value)
+                if not math.isfinite(number):
+                    raise ValueError("not finite")
+                return number
             if self.value_type == "int":
                 return int(value)
-        except (TypeError, ValueError) as exc:
-            raise ExtensionError(f"--{self.option} {value!r}: expected a number") from exc
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise ExtensionError(f"--{self.option} {value!r}: expected a finite number") from exc
         return str(value)
 
     @property

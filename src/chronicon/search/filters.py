@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -131,11 +134,27 @@ class Filters:
         return out
 
 
+_COUNT = re.compile(r"(.+)=([0-9]{1,6})", re.ASCII)
+
+
+def parse_min_counts(values: Sequence[str]) -> dict[str, int]:
+    """["person=3", "dog=1"] -> {"person": 3, "dog": 1}; anything else is a FilterError saying how to write it."""
+    out: dict[str, int] = {}
+    for value in values:
+        match = _COUNT.fullmatch(value.strip())
+        if match is None or not match.group(1).strip():
+            raise FilterError(f"--min-count {value!r}: use LABEL=N, e.g. person=3")
+        out[match.group(1).strip()] = int(match.group(2))
+    return out
+
+
 def parse_gps_box(box: str | tuple[float, float, float, float]) -> tuple[float, float, float, float]:
     """ "south,west,north,east" (degrees; west > east crosses the antimeridian) -> four checked floats."""
     try:
         values = [float(v) for v in (box.split(",") if isinstance(box, str) else box)]
-    except ValueError as exc:
+        if not all(math.isfinite(v) for v in values):
+            raise ValueError("not finite")
+    except (TypeError, ValueError) as exc:
         raise FilterError(f"GPS box {box!r}: use SOUTH,WEST,NORTH,EAST in degrees, e.g. 48.8,2.2,48.9,2.4") from exc
     if len(values) != 4:
         raise FilterError(f"GPS box {box!r}: give four numbers SOUTH,WEST,NORTH,EAST")
