@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from chronicon.catalog.store import display_path
+from chronicon.catalog.store import display_path, sql_str
 from chronicon.search.extensions import ExtensionError
 
 from .terms import norm
@@ -16,11 +16,12 @@ from .terms import norm
 _STORED = "extracted IS NOT NULL AND (missing IS NULL OR missing = false)"
 
 
-def stored(catalog: Any) -> Iterator[dict[str, Any]]:
-    """Rows with results: id, path, values (dict), flags, schema."""
+def stored(catalog: Any, where: str = "") -> Iterator[dict[str, Any]]:
+    """Rows with results (and the extra SQL condition): id, path, values (dict), flags, schema."""
     if "extracted" not in catalog.schema.names:
         return
-    for row in catalog.rows(where=_STORED, columns=["id", "path", "extracted", "extract_flags", "extract_schema"]):
+    condition = f"{_STORED} AND ({where})" if where else _STORED
+    for row in catalog.rows(where=condition, columns=["id", "path", "extracted", "extract_flags", "extract_schema"]):
         try:
             values = json.loads(row["extracted"])
         except ValueError:
@@ -46,7 +47,11 @@ def matching_ids(catalog: Any, value: Any) -> set[str]:
     """Assets whose extracted FIELD equals VALUE (case, spacing and punctuation aside)."""
     name, wanted = parse_condition(value)
     target = norm(wanted)
-    return {r["id"] for r in stored(catalog) if name in r["values"] and norm(_shown(r["values"][name])) == target}
+    # Only rows whose stored JSON holds every word of the value can match: SQL narrows, Python decides.
+    narrow = " AND ".join(f"lower(extracted) LIKE {sql_str('%' + word + '%')}" for word in target.split())
+    return {
+        r["id"] for r in stored(catalog, narrow) if name in r["values"] and norm(_shown(r["values"][name])) == target
+    }
 
 
 def export_rows(catalog: Any, id_by: str = "path") -> list[dict[str, Any]]:
