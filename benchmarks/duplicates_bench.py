@@ -1,10 +1,14 @@
 """Near-duplicate candidate search: multi-index hashing on 100k random pHashes with planted near-duplicates, against
-brute force (every pair) on a 10k subset, and the recall of the planted pairs.
+brute force (every pair) on a 10k subset, and the recall of the planted pairs; then the cosine-only pairs (blocked
+NumPy top-k over segment-0 vectors) against one vector-table search per asset.
 
-    .venv/bin/python benchmarks/duplicates_bench.py [--n 100000] [--subset 10000] [--distance 8] [--json]
+    .venv/bin/python benchmarks/duplicates_bench.py [--n 100000] [--subset 10000] [--distance 8]
+        [--vectors 100000] [--dim 512] [--search-subset 2000] [--json]
 
 The brute-force time for all n is extrapolated from the subset (it grows with n²); the speed-up is that
 extrapolation divided by the multi-index time. The subset is also searched both ways and the pair sets compared.
+The per-asset searches (the old way) run on `--search-subset` vectors in a temporary LanceDB table and are
+extrapolated linearly (each search is exact over the table, so this understates the n² growth).
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "plugins"))
 
+from chronicon_duplicates.grouping import Vectors, cosine_pairs  # noqa: E402
 from chronicon_duplicates.mih import brute_force_pairs, near_pairs, pair_set, plan_for  # noqa: E402
 
 
@@ -40,12 +45,64 @@ def planted(n: int, pairs: int, distance: int, seed: int) -> tuple[np.ndarray[An
     return hashes, truth
 
 
+def planted_vectors(n: int, dim: int, seed: int) -> np.ndarray[Any, Any]:
+    """n random unit vectors (float32); a tenth of them near copies of another (cosine about 0.99)."""
+    rng = np.random.default_rng(seed)
+    matrix = rng.standard_normal((n, dim), dtype=np.float32)
+    sources, targets = rng.integers(0, n, size=n // 10), rng.integers(0, n, size=n // 10)
+    matrix[targets] = matrix[sources] + 0.1 * rng.standard_normal((len(targets), dim), dtype=np.float32)
+    matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
+    return matrix
+
+
+def cosine_report(n: int, dim: int, search_subset: int) -> dict[str, Any]:
+    """Blocked top-k cosine pairs on n vectors; per-asset vector-table searches on a subset, extrapolated."""
+    import tempfile
+
+    import lancedb
+
+    from chronicon.catalog.vectors import VectorRow, VectorTable
+
+    matrix = planted_vectors(n, dim, seed=1)
+    vectors = Vectors([f"a{i:07d}" for i in range(n)], matrix)
+    start = time.perf_counter()
+    pairs = cosine_pairs(vectors, 10, 0.97)
+    blocked_s = time.perf_counter() - start
+    m = min(search_subset, n)
+    with tempfile.TemporaryDirectory() as folder:
+        table = VectorTable(lancedb.connect(folder), "bench-pixels", dim)
+        table.replace([VectorRow(vectors.ids[i], matrix[i]) for i in range(m)])
+        allowed = set(vectors.ids[:m])
+        table.load()
+        start = time.perf_counter()
+        for i in range(m):
+            table.search(matrix[i], k=11, asset_ids=allowed, min_score=0.97)
+        search_s = time.perf_counter() - start
+    sub = Vectors(vectors.ids[:m], matrix[:m])
+    start = time.perf_counter()
+    cosine_pairs(sub, 10, 0.97)
+    blocked_sub_s = time.perf_counter() - start
+    return {
+        "vectors": n,
+        "dim": dim,
+        "blocked_seconds": round(blocked_s, 2),
+        "cosine_pairs": len(pairs),
+        "search_subset": m,
+        "subset_per_asset_search_seconds": round(search_s, 2),
+        "subset_blocked_seconds": round(blocked_sub_s, 3),
+        "per_asset_search_seconds_extrapolated": round(search_s * (n / m) ** 2, 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--n", type=int, default=100_000)
     parser.add_argument("--subset", type=int, default=10_000)
     parser.add_argument("--distance", type=int, default=8)
     parser.add_argument("--planted", type=int, default=1_000, help="near-duplicate pairs planted")
+    parser.add_argument("--vectors", type=int, default=100_000, help="vectors for the cosine-only pairs (0: skip)")
+    parser.add_argument("--dim", type=int, default=512)
+    parser.add_argument("--search-subset", type=int, default=2_000)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
@@ -81,6 +138,8 @@ def main() -> None:
         "brute_full_seconds_extrapolated": round(brute_full_s, 1),
         "speedup_full_extrapolated": round(brute_full_s / mih_s, 1) if mih_s else None,
     }
+    if args.vectors:
+        report["cosine"] = cosine_report(args.vectors, args.dim, args.search_subset)
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -94,6 +153,14 @@ def main() -> None:
         f"  brute force on all {args.n:,} (extrapolated x{(args.n / args.subset) ** 2:.0f}): {brute_full_s:.0f} s "
         f"-> multi-index is {report['speedup_full_extrapolated']}x faster"
     )
+    if args.vectors:
+        c = report["cosine"]
+        print(
+            f"  cosine-only pairs, {c['vectors']:,} x {c['dim']}-d: blocked top-k {c['blocked_seconds']:.1f} s "
+            f"({c['cosine_pairs']:,} pairs); one table search per asset on {c['search_subset']:,}: "
+            f"{c['subset_per_asset_search_seconds']:.1f} s (blocked {c['subset_blocked_seconds']:.2f} s), "
+            f"about {c['per_asset_search_seconds_extrapolated']:,.0f} s extrapolated to all"
+        )
 
 
 if __name__ == "__main__":

@@ -9,6 +9,10 @@ asserted.
     .venv/bin/python benchmarks/serve_bench.py                       # 100k assets, 15 s, 8 clients
     .venv/bin/python benchmarks/serve_bench.py --assets 20000 --seconds 5
     .venv/bin/python benchmarks/serve_bench.py --catalog /tmp/bench-catalog   # reuse (built if empty)
+    .venv/bin/python benchmarks/serve_bench.py --keep     # keep the temporary catalog (its path is printed)
+
+The server never inherits `CHRONICON_SERVER__TOKEN` (the load would be refused). The temporary folder (catalog,
+config, model cache) is removed at the end unless `--keep` is given; a `--catalog` folder is never removed.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -217,8 +222,20 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--limit", type=int, default=20)
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--keep", action="store_true", help="Keep the temporary catalog folder.")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="serve-bench-"))
+    try:
+        run(args, work)
+    finally:
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:  # with --catalog it holds only the config: the catalog lives elsewhere
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    """Build (or reuse) the catalog, measure in-process and over HTTP, print the figures."""
     catalog = args.catalog or work / "catalog"
     model_cache = args.model_cache or catalog.parent / "models"
     tree = settings(catalog, model_cache)
@@ -233,7 +250,8 @@ def main() -> None:
     config = work / "config.yaml"
     config.write_text(yaml.safe_dump(tree))
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    env = {k: v for k, v in os.environ.items() if k != "CHRONICON_SERVER__TOKEN"}
+    env["HF_HUB_OFFLINE"] = "1"
     command = [sys.executable, "-m", "chronicon", "--config", str(config), "serve", "--port", str(port)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

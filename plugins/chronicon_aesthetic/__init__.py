@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from typing import TYPE_CHECKING
 
 import click
@@ -15,7 +14,6 @@ from .analyzer import AestheticPass, weights_from
 
 if TYPE_CHECKING:
     from chronicon.analyzers.base import Analyzer
-    from chronicon.events import AssetEvent
     from chronicon.library import Library
     from chronicon.scan.summary import ScanSummary
 
@@ -23,8 +21,6 @@ PLUGIN_NAME = "aesthetic"
 __version__ = "0.2.0"
 
 log = logging.getLogger(__name__)
-_indexed: set[str] = set()  # assets indexed by the running scan, re-scored with the head when it finishes
-_indexed_lock = threading.Lock()
 
 
 @hookimpl
@@ -54,22 +50,18 @@ def chronicon_register_search_filters() -> list[SearchFilter | SortKey]:
 
 
 @hookimpl
-def chronicon_asset_indexed(event: AssetEvent) -> None:
-    with _indexed_lock:
-        _indexed.add(event.id)
-
-
-@hookimpl
 def chronicon_scan_finished(summary: ScanSummary, library: Library) -> None:
-    """Re-score the assets of this scan with the learned head, if there is one (the scan lock is held)."""
+    """Re-score with the learned head, if this catalog has one, the assets whose score is not the head's: those
+    the scan indexed (the pass wrote the heuristic) and those that had no vector in its space before. Found by
+    a query on this catalog, so nothing is shared between libraries of one process (the scan lock is held)."""
     from .head import load_head
-    from .rescore import has_columns, rescore
+    from .rescore import has_columns, rescore, unscored_ids
 
-    with _indexed_lock:
-        ids = sorted(_indexed)
-        _indexed.clear()
     head = load_head(library.catalog_dir)
-    if head is None or not ids or not has_columns(library.catalog):
+    if head is None or not has_columns(library.catalog):
+        return
+    ids = unscored_ids(library.catalog, head)
+    if not ids:
         return
     counts = rescore(library.catalog, head, weights_from(library.config.section("aesthetic")), ids)
     log.info(

@@ -25,9 +25,9 @@ from chronicon.media.video import read_poster_frame
 from chronicon.types import MediaKind
 
 from .analyzer import weights_from
-from .head import MIN_RATED, features_for, fit_head, head_path, image_space, load_head, save_head
+from .head import MIN_RATED, features_for, fit_head, head_path, load_head, save_head
 from .metrics import ANALYSIS_SIDE, PARTS, combine, measure
-from .rescore import has_columns, rescore, scored_rows
+from .rescore import has_columns, has_head_scores, rescore, scored_rows
 
 
 @dataclass
@@ -67,9 +67,10 @@ def read_ratings(csv_path: Path) -> Ratings:
 
 
 def _locked(catalog_dir: Path) -> ScanLock:
+    """The catalog's scan lock, taken (waiting up to 2 s), for `with`; exit 3 while a scan holds it."""
     lock = ScanLock(catalog_dir)
     try:
-        lock.acquire()
+        lock.acquire(wait=2.0)
     except CatalogLockedError as exc:
         raise CannotRun(str(exc)) from exc
     return lock
@@ -102,7 +103,7 @@ def train(state: Any, csv_path: Path, as_json: bool) -> None:
             known.append(row)
             targets[row["id"]] = rating
     notes: list[str] = []
-    space = image_space(catalog.vector_spaces())
+    space = library.image_space()  # the space searches use for pictures (CLIP, else ConSE); None: parts only
     kept, matrix, _left = features_for(catalog, known, space)
     if space is not None and len(kept) < MIN_RATED:
         notes.append(f"only {len(kept)} rated assets have vectors in {space}: using the heuristic parts only")
@@ -117,13 +118,10 @@ def train(state: Any, csv_path: Path, as_json: bool) -> None:
     y = np.asarray([targets[r["id"]] for r in kept], dtype=np.float64)
     heuristic = np.asarray([combine(dict(zip(PARTS, row[: len(PARTS)], strict=True)), weights) for row in matrix])
     alpha = float(library.config["aesthetic.ridge_alpha"])
-    lock = _locked(library.catalog_dir)
-    try:
+    with _locked(library.catalog_dir):
         head = fit_head(matrix, y, heuristic, space=space, alpha=alpha)
         saved = save_head(library.catalog_dir, head)
         counts = rescore(catalog, head, weights)
-    finally:
-        lock.release()
     report = {
         "head": str(saved),
         "source": head.source,
@@ -162,21 +160,23 @@ def _fmt(value: float | None) -> str:
 
 
 def reset(state: Any, as_json: bool) -> None:
+    """Put every asset back on the heuristic, then delete the head: a re-score cut short leaves the head in
+    place, and a later reset re-scores whenever any asset still has a head's score."""
     library = _library(state)
     path = head_path(library.catalog_dir)
-    existed = path.exists()
     counts = {"head": 0, "heuristic": 0}
-    if existed:
-        lock = _locked(library.catalog_dir)
-        try:
-            path.unlink()
+    with _locked(library.catalog_dir):
+        existed = path.exists()
+        needed = existed or has_head_scores(library.catalog)
+        if needed:
             counts = rescore(library.catalog, None, weights_from(library.config.section("aesthetic")))
-        finally:
-            lock.release()
+            path.unlink(missing_ok=True)
     if as_json:
         _print_json({"removed": existed, "rescored": counts})
     elif existed:
         click.echo(f"removed {path}; {counts['heuristic']} assets back on the heuristic score")
+    elif needed:
+        click.echo(f"no learned head; {counts['heuristic']} assets scored by an old head are back on the heuristic")
     else:
         click.echo("no learned head: the heuristic score is already in use")
 

@@ -19,7 +19,6 @@ F64 = NDArray[np.float64]
 HEAD_FILE = Path("aesthetic") / "head.json"
 MIN_RATED = 8
 MAX_FOLDS = 5
-CONSE_SUFFIX = ":conse"
 
 
 @dataclass
@@ -51,17 +50,19 @@ class Head:
     def source(self) -> str:
         return f"head:{self.short_hash}"
 
-    def raw(self, features: F64) -> F64:
-        x = (features - np.asarray(self.mean)) / np.asarray(self.std)
-        out: F64 = x @ np.asarray(self.weights) + self.bias
+    def raw(self, features: NDArray[Any]) -> NDArray[Any]:
+        """The linear output, computed in the features' dtype (float32 blocks when re-scoring a catalog)."""
+        dtype = features.dtype
+        x = (features - np.asarray(self.mean, dtype=dtype)) / np.asarray(self.std, dtype=dtype)
+        out: NDArray[Any] = x @ np.asarray(self.weights, dtype=dtype) + dtype.type(self.bias)
         return out
 
-    def score(self, features: F64) -> F64:
+    def score(self, features: NDArray[Any]) -> NDArray[Any]:
         """Scores 0..1 for a (n, d) feature matrix."""
         span = self.out_max - self.out_min
         raw = self.raw(features)
         scaled = (raw - self.out_min) / span if span > 0 else np.full_like(raw, 0.5)
-        out: F64 = np.clip(scaled, 0.0, 1.0)
+        out: NDArray[Any] = np.clip(scaled, 0.0, 1.0)
         return out
 
 
@@ -189,15 +190,6 @@ def fit_head(x: F64, y: F64, heuristic: F64, *, space: str | None, alpha: float)
     )
 
 
-def image_space(spaces: list[str]) -> str | None:
-    """The catalog's image-embedding space: a CLIP one (name starts with "clip") first, else the ConSE one."""
-    clip = sorted(s for s in spaces if s.startswith("clip"))
-    if clip:
-        return clip[0]
-    conse = sorted(s for s in spaces if s.endswith(CONSE_SUFFIX))
-    return conse[0] if conse else None
-
-
 def parts_vector(parts_json: str | None) -> F64 | None:
     """The four parts from the `aesthetic_parts` column, in PARTS order, or None."""
     if not parts_json:
@@ -210,9 +202,10 @@ def parts_vector(parts_json: str | None) -> F64 | None:
 
 
 def features_for(
-    catalog: Any, rows: list[dict[str, Any]], space: str | None
-) -> tuple[list[dict[str, Any]], F64, list[dict[str, Any]]]:
-    """(rows that have every feature, their (n, 4 + dim) matrix, rows left out for a missing part or vector)."""
+    catalog: Any, rows: list[dict[str, Any]], space: str | None, dtype: type[np.floating[Any]] = np.float64
+) -> tuple[list[dict[str, Any]], NDArray[Any], list[dict[str, Any]]]:
+    """(rows that have every feature, their (n, 4 + dim) matrix in `dtype`, rows left out for a missing part or
+    vector). `space` is `Library.image_space()` at training time (None: the parts only)."""
     vectors: dict[str, Any] = {}
     if space is not None:
         table = catalog.open_vector_table(space)
@@ -220,9 +213,9 @@ def features_for(
             for asset_id, segs in table.vectors_for([r["id"] for r in rows]).items():
                 first = [s for s in segs if s.segment == 0]
                 if first:
-                    vectors[asset_id] = np.asarray(first[0].vector, dtype=np.float64)
+                    vectors[asset_id] = np.asarray(first[0].vector, dtype=dtype)
     kept: list[dict[str, Any]] = []
-    matrix: list[F64] = []
+    matrix: list[NDArray[Any]] = []
     left: list[dict[str, Any]] = []
     for row in rows:
         parts = parts_vector(row.get("aesthetic_parts"))
@@ -230,6 +223,7 @@ def features_for(
             left.append(row)
             continue
         kept.append(row)
+        parts = parts.astype(dtype)
         matrix.append(np.concatenate([parts, vectors[row["id"]]]) if space is not None else parts)
     width = len(PARTS) + (len(next(iter(vectors.values()))) if space is not None and vectors else 0)
-    return kept, (np.vstack(matrix) if matrix else np.empty((0, width))), left
+    return kept, (np.vstack(matrix) if matrix else np.empty((0, width), dtype=dtype)), left

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chronicon.config import Setting
 from chronicon.hookspecs import hookimpl
 
-from .tracking import Tracker
+from .tracking import Tracker, emitting_catalog
 
 if TYPE_CHECKING:
     import click
@@ -22,8 +22,9 @@ __version__ = "0.1.0"
 
 log = logging.getLogger(__name__)
 
-# Asset changes this process saw since the last scan finished (the event hooks get no Library to write to;
-# the scan hook persists what they mean, and catches up from the catalog on anything a crash lost).
+# Asset changes this process saw, per catalog, since that catalog's last scan finished (the event hooks get no
+# Library to write to; the scan hook persists what they mean, and catches up from the catalog on anything
+# missed: an event whose catalog cannot be told is left to that catch-up).
 TRACKER = Tracker()
 
 
@@ -47,12 +48,16 @@ def chronicon_register_commands(cli: click.Group) -> None:
 
 @hookimpl
 def chronicon_asset_indexed(event: AssetEvent) -> None:
-    TRACKER.indexed(event.id, event.kind, event.row)
+    catalog = emitting_catalog(event)
+    if catalog is not None:
+        TRACKER.indexed(catalog, event.id, event.kind, event.row)
 
 
 @hookimpl
 def chronicon_asset_removed(event: AssetEvent) -> None:
-    TRACKER.removed(event.id)
+    catalog = emitting_catalog(event)
+    if catalog is not None:
+        TRACKER.removed(catalog, event.id)
 
 
 @hookimpl

@@ -17,9 +17,8 @@ from chronicon.errors import CatalogLockedError, ChroniconError
 from chronicon.media.timecode import clock
 
 from . import service
-from .configured import sync_config
 from .export import FORMATS, ExportError, export
-from .rules import AlbumRule, NeedsPluginError, RuleError
+from .rules import CORE_FIELDS, AlbumRule, NeedsPluginError, RuleError, filter_name
 from .store import Album
 
 
@@ -56,6 +55,26 @@ def _state_of(album: Album) -> Text:
     return Text("ok", style="green")
 
 
+def _rule_data(query: str | None, opts: dict[str, Any]) -> dict[str, Any]:
+    """The rule mapping of `album create`'s options: core fields as given, plugin filters (from --filter NAME=VALUE,
+    --person and --min-aesthetic) by name, each with its values."""
+    plugin: dict[str, list[Any]] = {}
+    for spec in opts.pop("plugin_filters", ()) or ():
+        name, sep, value = spec.partition("=")
+        name = filter_name(name.strip())
+        if not sep or not name or not value.strip():
+            raise RuleError(f"--filter {spec!r}: expected NAME=VALUE, e.g. --filter person=Alice")
+        if name in CORE_FIELDS:
+            raise RuleError(f"--filter {spec!r}: {name} is not a plugin filter; use --{name.replace('_', '-')}")
+        plugin.setdefault(name, []).append(value.strip())
+    plugin.setdefault("person", []).extend(opts.pop("people", ()) or ())
+    if opts.get("min_aesthetic") is not None:
+        plugin.setdefault("min_aesthetic", []).append(opts["min_aesthetic"])
+    opts.pop("min_aesthetic", None)
+    core = {k: v for k, v in opts.items() if v not in ((), None)}
+    return {"query": query, **core, "filters": {k: v for k, v in plugin.items() if v}}
+
+
 def register(cli: click.Group) -> None:
     """Add the `album` group to the `chronicon` command line."""
     from chronicon.cli import AppState, _print_json
@@ -65,8 +84,10 @@ def register(cli: click.Group) -> None:
         """Smart albums: saved searches that stay up to date as you scan.
 
         \b
-        An album is a rule (a query and/or filters); `chronicon scan` rebuilds the albums its changes can
-        affect. Albums can also be defined in the config file under `albums.define`.
+        An album is a rule (a query and/or filters, any plugin's search filter included); `chronicon scan`
+        rebuilds the albums its changes can affect. Albums can also be defined in the config file under
+        `albums.define`. Reading (list, show, export) never waits for or holds up a scan: a dirty album is
+        evaluated in memory and stored only when the catalog is free at that moment.
 
         \b
         Examples:
@@ -82,7 +103,7 @@ def register(cli: click.Group) -> None:
     @click.argument("query", required=False)
     @click.option("--label", "labels", multiple=True, metavar="LABEL", help="Has this label (repeatable: all).")
     @click.option("--person", "people", multiple=True, metavar="NAME",
-                  help="Shows this person (repeatable: all of them; needs the faces plugin).")  # fmt: skip
+                  help="Shows this person (repeatable: all of them); short for --filter person=NAME.")  # fmt: skip
     @click.option("--after", metavar="DATE", help="Taken on or after DATE (YYYY, YYYY-MM or YYYY-MM-DD).")
     @click.option("--before", metavar="DATE", help="Taken before the end of DATE.")
     @click.option("--camera", metavar="TEXT", help="Camera make or model contains TEXT (any case).")
@@ -90,7 +111,10 @@ def register(cli: click.Group) -> None:
     @click.option("--gps", metavar="S,W,N,E", help="Taken inside this GPS box (degrees: south,west,north,east).")
     @click.option("--under", metavar="DIR", type=click.Path(file_okay=False), help="Only files under DIR.")
     @click.option("--min-score", type=float, help="With a QUERY: leave out results less similar than this (-1..1).")
-    @click.option("--min-aesthetic", type=float, help="Aesthetic score at least this (needs the aesthetic plugin).")
+    @click.option("--min-aesthetic", type=float, help="Short for --filter min_aesthetic=X (the aesthetic plugin).")
+    @click.option("--filter", "plugin_filters", multiple=True, metavar="NAME=VALUE",
+                  help="A plugin search filter, as in `chronicon search --NAME VALUE` (repeatable; the same NAME "
+                       "twice: both must match).")  # fmt: skip
     @click.option("--sort", metavar="KEY", help="Order by a plugin's sort key (e.g. aesthetic) instead of relevance.")
     @click.option("-n", "--limit", "max_items", type=click.IntRange(1, 100_000),
                   help="At most N items (default: the albums.max_items setting).")  # fmt: skip
@@ -105,14 +129,13 @@ def register(cli: click.Group) -> None:
           chronicon album create Cats "a cat"
           chronicon album create "Summer videos" --kind video --after 2024-06 --before 2024-08
           chronicon album create "Us" --person Alice --person Bob --sort aesthetic -n 50
+          chronicon album create "Best of 2024" --after 2024 --before 2024 --filter min_aesthetic=0.7
         """
         with _errors():
-            rule = AlbumRule.from_mapping({"query": query, **{k: v for k, v in opts.items() if v not in ((), None)}})
             library = state.library()
-            store = service.store_of(library)
-            with service.write_lock(library):
-                sync_config(library.config, store)
-                made = service.create(library, store, name, rule, replace=replace)
+            data = _rule_data(query, opts)
+            rule = AlbumRule.from_mapping(data, known=library.search_filters)
+            made = service.create(library, service.store_of(library), name, rule, replace=replace)
         if as_json:
             _print_json(service.detail_view(made))
             return
@@ -128,9 +151,8 @@ def register(cli: click.Group) -> None:
         """List the albums: name, where it is defined, item count, last change and state."""
         with _errors():
             library = state.library()
-            store = service.store_of(library)
-            problems = service.synced(library, store)
-            albums = store.all()
+            view = service.current(library, service.store_of(library))
+            albums, problems = view.albums, view.problems
         if as_json:
             _print_json({"albums": [service.summary_view(a) for a in albums], "problems": problems})
             return
@@ -153,12 +175,11 @@ def register(cli: click.Group) -> None:
     @click.option("-f", "--files", "paths_only", is_flag=True, help="Print only the paths, one per line.")
     @click.pass_obj
     def show(state: AppState, name: str, as_json: bool, paths_only: bool) -> None:
-        """Show an album's items, best first (a dirty album is rebuilt first when no scan is running)."""
+        """Show an album's items, best first (a dirty album is evaluated first; see `chronicon album --help`)."""
         with _errors():
             library = state.library()
             store = service.store_of(library)
-            service.synced(library, store)
-            found = service.fresh(library, store, service.find(store, name))
+            found = service.fresh(library, store, service.current(library, store).find(name))
         if as_json:
             _print_json(service.detail_view(found))
             return
@@ -190,10 +211,7 @@ def register(cli: click.Group) -> None:
         """Delete a command-line album (its photos are untouched; config albums are edited in the config)."""
         with _errors():
             library = state.library()
-            store = service.store_of(library)
-            with service.write_lock(library):
-                sync_config(library.config, store)
-                gone = service.delete(store, name)
+            gone = service.delete(library, service.store_of(library), name)
         if as_json:
             _print_json({"deleted": gone.name})
             return
@@ -207,10 +225,7 @@ def register(cli: click.Group) -> None:
         """Re-evaluate albums NAMES (default: all of them) now."""
         with _errors():
             library = state.library()
-            store = service.store_of(library)
-            with service.write_lock(library):
-                sync_config(library.config, store)
-                done = service.refresh(library, store, names)
+            done = service.refresh(library, service.store_of(library), names)
         if as_json:
             _print_json({"albums": [service.summary_view(a) for a in done]})
             return
@@ -228,8 +243,9 @@ def register(cli: click.Group) -> None:
         """Export album NAME to DEST (a folder for links; a file or folder for m3u and json).
 
         \b
-        links: DEST gets symlinks "001 - IMG_0001.jpg" to the originals, in album order; exporting again
-               replaces the links it made and never touches other files.
+        links: DEST gets symlinks "001 - IMG_0001.jpg" to the originals, in album order, and a list of them
+               in DEST/.chronicon-album.json; exporting again removes only the links on that list (if they
+               are still symlinks) and never touches other files.
         m3u:   an extended M3U of the album's videos, starting each at the moment that matched (VLC).
         json:  the album's rule and items.
 
@@ -241,8 +257,7 @@ def register(cli: click.Group) -> None:
         with _errors():
             library = state.library()
             store = service.store_of(library)
-            service.synced(library, store)
-            found = service.fresh(library, store, service.find(store, name))
+            found = service.fresh(library, store, service.current(library, store).find(name))
             result = export(library.catalog, found, os.fspath(dest), fmt)
         if as_json:
             _print_json(result.to_dict())

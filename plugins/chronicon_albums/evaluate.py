@@ -14,20 +14,19 @@ log = logging.getLogger(__name__)
 
 
 def album_filters(library: Any, rule: AlbumRule) -> Any:
-    """The core `Filters` of a rule, plugin filters included; several people must all be in a picture."""
+    """The core `Filters` of a rule with its plugin filters (any the library registers); every value of a filter
+    must match (two people: both are in the picture)."""
     problem = rule.missing_plugins(library.search_filters, library.sort_keys)
     if problem is not None:
         raise NeedsPluginError(problem)
-    plugin_values: dict[str, Any] = {}
-    if rule.people:
-        plugin_values["person"] = rule.people[0]
-    if rule.min_aesthetic is not None:
-        plugin_values["min_aesthetic"] = rule.min_aesthetic
-    filters = library.filters(**rule.core_filters(), **plugin_values)
-    if len(rule.people) > 1:
-        person = library.search_filters["person"]
-        for name in rule.people[1:]:
-            filters.extra.append((person, person.convert(name)))
+    filters = library.filters(**rule.core_filters())
+    for name, values in rule.filters.items():
+        extension = library.search_filters[name]
+        for value in values:
+            try:
+                filters.extra.append((extension, extension.convert(value)))
+            except ChroniconError as exc:
+                raise RuleError(f"{name}: {exc}") from exc
     return filters
 
 
@@ -61,7 +60,9 @@ def evaluate(library: Any, rule: AlbumRule) -> list[dict[str, Any]]:
 
 
 def rebuild(library: Any, album: Album) -> Album:
-    """The album evaluated now: new members (or the error that stopped it), clean, with fresh timestamps.
+    """The album evaluated now: new members (or the error that stopped it), clean, with fresh timestamps (the
+    moment the evaluation started: asset rows written later are caught up by the next scan). Changes the album
+    object in place and returns it.
 
     Never raises for a bad rule, a missing plugin or an empty catalog: the error is kept on the album."""
     when = now_iso()

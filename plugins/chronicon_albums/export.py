@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,8 +15,8 @@ from chronicon.media.timecode import clock
 from .store import Album
 
 FORMATS = ("links", "m3u", "json")
-# The names our links have: "001 - IMG_0001.jpg" (at least three digits).
-_OUR_LINK = re.compile(r"^\d{3,} - .+")
+# The list of the links a `links` export made, in its folder: only those are removed by the next export.
+MANIFEST = ".chronicon-album.json"
 
 
 class ExportError(ChroniconError):
@@ -82,12 +81,14 @@ def _links(catalog: Any, album: Album, rows: dict[str, dict[str, Any]], target: 
     _refuse_catalogued(catalog, target, folder=True)
     target.mkdir(parents=True, exist_ok=True)
     result = ExportResult("links", str(target))
-    for entry in target.iterdir():  # our old links go; anything else stays
-        if entry.is_symlink() and _OUR_LINK.match(entry.name):
+    for name in _manifest_links(target, result):  # the links our last export made go; anything else stays
+        entry = target / name
+        if entry.is_symlink():
             entry.unlink()
             result.removed += 1
     live = _live(album, rows)
     width = max(3, len(str(len(album.members))))
+    made: list[str] = []
     for rank, _member, row in live:
         source = fs_path(row)
         link = target / f"{rank:0{width}d} - {os.path.basename(source)}"
@@ -99,10 +100,33 @@ def _links(catalog: Any, album: Album, rows: dict[str, dict[str, Any]], target: 
         except OSError as exc:
             result.skipped.append(f"{link.name}: {exc.strerror or exc}")
             continue
+        made.append(link.name)
         result.written += 1
-    result.skipped.extend(f"#{m}: the file is missing" for m in range(1, len(album.members) + 1)
-                          if m not in {r for r, _, _ in live})  # fmt: skip
+    document = {"album": album.name, "format": "links", "links": made}
+    _write(target / MANIFEST, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    exported = {rank for rank, _, _ in live}
+    result.skipped.extend(f"#{m}: the file is missing" for m in range(1, len(album.members) + 1) if m not in exported)
     return result
+
+
+def _manifest_links(target: Path, result: ExportResult) -> list[str]:
+    """The link names the manifest in this folder lists (plain names in the folder only); none without one."""
+    path = target / MANIFEST
+    if not path.exists() and not path.is_symlink():
+        return []
+    try:
+        if path.is_symlink():
+            raise ValueError("it is a symlink")
+        data = json.loads(path.read_text(encoding="utf-8"))
+        names = data["links"] if isinstance(data, dict) else None
+        if not isinstance(names, list):
+            raise ValueError("no list of links")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ExportError(f"{path} cannot be read ({exc}): remove it, or export into another folder") from exc
+    plain = [n for n in names if isinstance(n, str) and n not in ("", ".", "..") and "/" not in n and "\0" not in n]
+    if len(plain) != len(names):
+        result.skipped.append(f"{MANIFEST}: {len(names) - len(plain)} entries are not link names; ignored")
+    return plain
 
 
 def m3u_text(album: Album, rows: dict[str, dict[str, Any]]) -> tuple[str, list[str]]:

@@ -7,54 +7,63 @@ from typing import Any
 from chronicon.errors import CatalogLockedError, ChroniconError
 
 from . import service
-from .configured import sync_config
 from .rules import AlbumRule, NeedsPluginError, RuleError
 
 LOCKED = "a scan is running, try again"
 
 
 def add_routes(app: Any, library: Any) -> None:
-    """Add `/api/albums` routes to a FastAPI app (fastapi is imported here: it is an optional part)."""
+    """Add `/api/albums` routes to a FastAPI app (fastapi is imported here: it is an optional part).
+
+    The GET routes take no lock and write nothing in the common case, so the app may run them in parallel
+    threads (see `service.current` and `service.fresh` for the two cases that write, briefly)."""
     from fastapi import APIRouter, Body, HTTPException
+    from pydantic import BaseModel
+
+    class Problem(BaseModel):
+        """What an error answer holds: why the request failed."""
+
+        detail: str
+
+    def answers(**codes: str) -> dict[int | str, dict[str, Any]]:
+        """The `responses=` of a route: its error codes (`e404="..."`), each a `Problem`."""
+        return {int(code[1:]): {"model": Problem, "description": text} for code, text in codes.items()}
 
     router = APIRouter(tags=["albums"])
 
-    def found(name: str) -> Any:
-        album = service.store_of(library).get(name)
-        if album is None:
-            raise HTTPException(404, detail=f"no album named {name!r}")
-        return album
-
     @router.get("/api/albums")
     def list_albums() -> dict[str, Any]:
-        """Every album without its items."""
-        store = service.store_of(library)
-        service.synced(library, store)
-        return {"albums": [service.summary_view(a) for a in store.all()]}
+        """Every album without its items; `problems` lists bad `albums.define` entries of the config."""
+        view = service.current(library, service.store_of(library))
+        return {"albums": [service.summary_view(a) for a in view.albums], "problems": view.problems}
 
-    @router.get("/api/albums/{name}")
+    @router.get("/api/albums/{name}", responses=answers(e404="no album has this name"))
     def get_album(name: str) -> dict[str, Any]:
-        """One album with its items, best first (rebuilt first when dirty and no scan runs)."""
+        """One album with its items, best first (a dirty album is evaluated for this answer)."""
         store = service.store_of(library)
-        service.synced(library, store)
-        album = found(name)
+        try:
+            album = service.current(library, store).find(name)
+        except service.NoSuchAlbumError as exc:
+            raise HTTPException(404, detail=f"no album named {name!r}") from exc
         return service.detail_view(service.fresh(library, store, album))
 
-    @router.post("/api/albums", status_code=201)
+    @router.post(
+        "/api/albums",
+        status_code=201,
+        responses=answers(
+            e400="a bad rule, an unknown filter, or a filter or sort key whose plugin is not loaded",
+            e409="an album of that name exists, or a scan is running",
+            e500="the catalog could not be read or written",
+        ),
+    )
     def create_album(body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008 - FastAPI's idiom
-        """Create an album from `{"name": ..., "query": ..., <rule fields>}` and fill it now."""
+        """Create an album from `{"name": ..., "query": ..., <rule fields and plugin filters>}` and fill it now."""
         name = body.get("name")
         if not isinstance(name, str) or not name.strip():
             raise HTTPException(400, detail="give the album a non-empty `name`")
         try:
-            rule = AlbumRule.from_mapping(body, ignore=("name",))
-        except RuleError as exc:
-            raise HTTPException(400, detail=str(exc)) from exc
-        store = service.store_of(library)
-        try:
-            with service.write_lock(library):
-                sync_config(library.config, store)
-                album = service.create(library, store, name, rule)
+            rule = AlbumRule.from_mapping(body, ignore=("name",), known=library.search_filters)
+            album = service.create(library, service.store_of(library), name, rule)
         except CatalogLockedError as exc:
             raise HTTPException(409, detail=LOCKED) from exc
         except (service.AlbumExistsError, service.ConfigAlbumError) as exc:
@@ -65,20 +74,20 @@ def add_routes(app: Any, library: Any) -> None:
             raise HTTPException(500, detail=str(exc)) from exc
         return service.detail_view(album)
 
-    @router.delete("/api/albums/{name}")
+    @router.delete(
+        "/api/albums/{name}",
+        responses=answers(e404="no album has this name", e409="a config album, or a scan is running"),
+    )
     def delete_album(name: str) -> dict[str, Any]:
         """Delete a command-line or API album (config albums are edited in the config file)."""
-        store = service.store_of(library)
-        found(name)
         try:
-            with service.write_lock(library):
-                gone = service.delete(store, name)
+            gone = service.delete(library, service.store_of(library), name)
         except CatalogLockedError as exc:
             raise HTTPException(409, detail=LOCKED) from exc
         except service.ConfigAlbumError as exc:
             raise HTTPException(409, detail=str(exc)) from exc
         except service.NoSuchAlbumError as exc:
-            raise HTTPException(404, detail=str(exc)) from exc
+            raise HTTPException(404, detail=f"no album named {name!r}") from exc
         return {"deleted": gone.name}
 
     app.include_router(router)

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import contextlib
+import copy
 import logging
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from chronicon.catalog.lock import ScanLock
 from chronicon.errors import CatalogLockedError, ChroniconError
 
-from .configured import sync_config
+from .configured import config_diff, sync_config
 from .evaluate import rebuild
-from .rules import AlbumRule, NeedsPluginError, check_name
+from .rules import AlbumRule, NeedsPluginError, album_key, check_name
 from .store import Album, AlbumStore, now_iso
-from .tracking import Changes, Tracker, catch_up, stale_since
+from .tracking import Changes, Tracker, catalog_key, catch_up, stale_since
 
 log = logging.getLogger(__name__)
+
+# Seconds an album write waits for the scan lock (another album write holds it for milliseconds; a scan for long).
+WRITE_WAIT = 1.0
+# Seconds a reader waits for the lock to store config albums that changed in the config file.
+CONFIG_WAIT = 0.5
 
 
 class AlbumExistsError(ChroniconError):
@@ -36,19 +43,46 @@ def store_of(library: Any) -> AlbumStore:
 
 
 @contextlib.contextmanager
-def write_lock(library: Any) -> Iterator[None]:
-    """Hold the catalog's scan lock for album writes; CatalogLockedError while a scan runs."""
-    with ScanLock(library.catalog_dir):
+def write_lock(library: Any, wait: float = WRITE_WAIT) -> Iterator[None]:
+    """Hold the catalog's scan lock for an album write, waiting up to `wait` seconds for a short holder (another
+    album write); CatalogLockedError while a scan runs. Never held while an album is evaluated."""
+    lock = ScanLock(library.catalog_dir)
+    lock.acquire(wait=wait)
+    with lock:
         yield
 
 
-def synced(library: Any, store: AlbumStore) -> list[str]:
-    """Bring config albums into the table when no scan holds the catalog (else leave the table as it is)."""
+@dataclass
+class AlbumsView:
+    """The albums as a reader sees them (config definitions applied) and the problems with those definitions."""
+
+    albums: list[Album]
+    problems: list[str]
+
+    def find(self, name: str) -> Album:
+        key = album_key(name)
+        for album in self.albums:
+            if album.key == key:
+                return album
+        raise NoSuchAlbumError(f"no album named {name!r} (see `chronicon album list`)")
+
+
+def current(library: Any, store: AlbumStore) -> AlbumsView:
+    """The albums with `albums.define` applied, for readers. The config is compared with the table without the
+    lock; only when it changed is the change stored, under the scan lock (waiting CONFIG_WAIT seconds). While a
+    scan holds the lock the change is applied in memory only (the scan stores it when it ends)."""
+    known = library.search_filters
+    albums = store.all()
+    diff = config_diff(library.config, known, albums)
+    if not diff:
+        return AlbumsView(albums, diff.problems)
     try:
-        with write_lock(library):
-            return sync_config(library.config, store)
+        with write_lock(library, wait=CONFIG_WAIT):
+            problems = sync_config(library.config, store, known)
+            return AlbumsView(store.all(), problems)
     except CatalogLockedError:
-        return []
+        log.info("config albums not stored: a scan holds the catalog; showing them as defined")
+        return AlbumsView(diff.applied_to(albums), diff.problems)
 
 
 def find(store: AlbumStore, name: str) -> Album:
@@ -58,61 +92,91 @@ def find(store: AlbumStore, name: str) -> Album:
     return album
 
 
-def create(library: Any, store: AlbumStore, name: str, rule: AlbumRule, *, replace: bool = False) -> Album:
-    """Save a command-line album and evaluate it now; the caller holds the scan lock.
+def evaluated(library: Any, album: Album) -> Album:
+    """A copy of the album evaluated now (see `rebuild`); the album itself is left as it is."""
+    return rebuild(library, copy.deepcopy(album))
 
-    NeedsPluginError when a filter's plugin is not loaded; AlbumExistsError / ConfigAlbumError on a clash."""
+
+def store_if_unchanged(library: Any, store: AlbumStore, before: Album, after: Album, *, wait: float) -> bool:
+    """Store `after` (an evaluation of `before`) under the scan lock, only when the stored album is still exactly
+    `before`: a scan or another reader that stored a newer state meanwhile wins. CatalogLockedError when the
+    lock is not free within `wait` seconds. Whether it was stored."""
+    with write_lock(library, wait=wait):
+        stored = store.get(before.name)
+        if stored is None or stored.to_row() != before.to_row():
+            return False
+        store.put([after])
+        return True
+
+
+def create(library: Any, store: AlbumStore, name: str, rule: AlbumRule, *, replace: bool = False) -> Album:
+    """Save a command-line album (dirty, under the scan lock), evaluate it without the lock, and store the
+    members when nothing changed the album meanwhile.
+
+    NeedsPluginError when a filter's plugin is not loaded; AlbumExistsError / ConfigAlbumError on a clash;
+    CatalogLockedError while a scan runs."""
     name = check_name(name)
     problem = rule.missing_plugins(library.search_filters, library.sort_keys)
     if problem is not None:
         raise NeedsPluginError(f"album {name!r} {problem}")
-    existing = store.get(name)
-    if existing is not None and existing.source == "config":
-        raise ConfigAlbumError(f"album {existing.name!r} is defined in the config file (albums.define): edit it there")
-    if existing is not None and not replace:
-        raise AlbumExistsError(f"an album named {existing.name!r} exists already (delete it, or use --replace)")
-    when = now_iso()
-    album = Album(name=name, rule=rule.to_json(), source="cli", created_at=when, updated_at=None, dirty=True)
-    if existing is not None:
-        store.delete(existing.name)  # the new spelling of the name wins
-    store.put([album])  # stored dirty first: an interrupted evaluation is redone by the next scan or refresh
-    album = rebuild(library, album)
-    store.put([album])
-    return album
+    with write_lock(library):
+        sync_config(library.config, store, library.search_filters)
+        existing = store.get(name)
+        if existing is not None and existing.source == "config":
+            raise ConfigAlbumError(
+                f"album {existing.name!r} is defined in the config file (albums.define): edit it there"
+            )
+        if existing is not None and not replace:
+            raise AlbumExistsError(f"an album named {existing.name!r} exists already (delete it, or use --replace)")
+        when = now_iso()
+        album = Album(name=name, rule=rule.to_json(), source="cli", created_at=when, updated_at=None, dirty=True)
+        if existing is not None:
+            store.delete(existing.name)  # the new spelling of the name wins
+        store.put([album])  # stored dirty first: an interrupted evaluation is redone by the next scan or refresh
+    done = evaluated(library, album)
+    try:
+        store_if_unchanged(library, store, album, done, wait=WRITE_WAIT)
+    except CatalogLockedError:  # a scan started meanwhile: it rebuilds the dirty album when it ends
+        log.info("album %r is stored dirty: a scan holds the catalog", name)
+    return done
 
 
-def delete(store: AlbumStore, name: str) -> Album:
-    album = find(store, name)
-    if album.source == "config":
-        raise ConfigAlbumError(
-            f"album {album.name!r} is defined in the config file: remove it from `albums.define` there"
-        )
-    store.delete(album.name)
+def delete(library: Any, store: AlbumStore, name: str) -> Album:
+    """Delete a command-line album under the scan lock; ConfigAlbumError for a config album."""
+    with write_lock(library):
+        sync_config(library.config, store, library.search_filters)
+        album = find(store, name)
+        if album.source == "config":
+            raise ConfigAlbumError(
+                f"album {album.name!r} is defined in the config file: remove it from `albums.define` there"
+            )
+        store.delete(album.name)
     return album
 
 
 def refresh(library: Any, store: AlbumStore, names: Sequence[str] = ()) -> list[Album]:
-    """Re-evaluate these albums (default: all); the caller holds the scan lock."""
-    albums = [find(store, n) for n in names] if names else store.all()
+    """Re-evaluate these albums (default: all), each without the lock, and store each result under it (one that a
+    scan changed meanwhile keeps the scan's result). CatalogLockedError when a scan holds the catalog."""
+    view = current(library, store)
+    albums = [view.find(n) for n in names] if names else view.albums
     done: list[Album] = []
     for album in albums:
-        album = rebuild(library, album)
-        store.put([album])
-        done.append(album)
+        result = evaluated(library, album)
+        store_if_unchanged(library, store, album, result, wait=WRITE_WAIT)
+        done.append(result)
     return done
 
 
 def fresh(library: Any, store: AlbumStore, album: Album) -> Album:
-    """The album, rebuilt first when it is dirty and no scan holds the catalog."""
+    """The album for a reader: as stored, or evaluated now in memory when it is dirty. The evaluation is stored
+    only when the scan lock is free at once (no waiting: readers never hold up a scan or each other) and the
+    album did not change meanwhile; otherwise the next reader evaluates again, or the next scan stores it."""
     if not album.dirty:
         return album
-    try:
-        with write_lock(library):
-            album = rebuild(library, album)
-            store.put([album])
-    except CatalogLockedError:
-        pass
-    return album
+    result = evaluated(library, album)
+    with contextlib.suppress(CatalogLockedError):
+        store_if_unchanged(library, store, album, result, wait=0.0)
+    return result
 
 
 def after_scan(library: Any, summary: Any, tracker: Tracker) -> list[str]:
@@ -120,9 +184,9 @@ def after_scan(library: Any, summary: Any, tracker: Tracker) -> list[str]:
     (and any this process missed) can affect, persist their dirty flag, and rebuild each once. Returns notes."""
     notes: list[str] = []
     store = store_of(library)
-    seen = tracker.take()
+    seen = tracker.take(catalog_key(library.catalog_dir))
     checked = now_iso()  # every asset row of this scan was committed before this moment
-    notes.extend(sync_config(library.config, store))
+    notes.extend(sync_config(library.config, store, library.search_filters))
     albums = store.all()
     if not albums:
         return notes

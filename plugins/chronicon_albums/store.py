@@ -119,29 +119,40 @@ class AlbumStore:
 
     @property
     def table(self) -> Any:
-        """The table at its latest version (another process, or another store object, may have written)."""
+        """The table at its latest version, made (or given an earlier version's missing columns) when needed: for
+        writers, who hold the scan lock."""
+        table = self._open()
+        if table is None:
+            self._table = table = self.db.create_table(TABLE, schema=SCHEMA, exist_ok=True)
+        have = set(table.schema.names)
+        new = [f for f in SCHEMA if f.name not in have]
+        if new:  # a table made by an earlier version of the plugin
+            table.add_columns(new)
+        return table
+
+    def _open(self) -> Any:
+        """The table at its latest version (another process or thread may have written), or None when no album
+        was ever stored; opening writes nothing, so readers need no lock."""
         if self._table is not None:
             self._table.checkout_latest()
-        else:
-            result = self.db.list_tables()
-            names = set(getattr(result, "tables", result))
-            if TABLE in names:
-                self._table = self.db.open_table(TABLE)
-                have = set(self._table.schema.names)
-                new = [f for f in SCHEMA if f.name not in have]
-                if new:  # a table made by an earlier version of the plugin
-                    self._table.add_columns(new)
-            else:
-                self._table = self.db.create_table(TABLE, schema=SCHEMA, exist_ok=True)
+            return self._table
+        try:
+            self._table = self.db.open_table(TABLE)
+        except ValueError:  # "Table 'albums_albums' was not found" (listing tables would need paging)
+            return None
         return self._table
 
     def all(self) -> list[Album]:
         """Every album, by name (case-insensitive)."""
-        rows = self.table.search().limit(None).to_arrow().to_pylist()
+        table = self._open()
+        rows = table.search().limit(None).to_arrow().to_pylist() if table is not None else []
         return sorted((Album.from_row(r) for r in rows), key=lambda a: a.key)
 
     def get(self, name: str) -> Album | None:
-        rows = self.table.search().where(f"key = {sql_str(album_key(name))}").limit(None).to_arrow().to_pylist()
+        table = self._open()
+        if table is None:
+            return None
+        rows = table.search().where(f"key = {sql_str(album_key(name))}").limit(None).to_arrow().to_pylist()
         return Album.from_row(rows[0]) if rows else None
 
     def put(self, albums: Iterable[Album]) -> None:

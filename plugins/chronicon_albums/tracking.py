@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from chronicon.catalog.store import sql_str
@@ -29,58 +31,85 @@ class Changes:
         return bool(self.indexed or self.removed)
 
 
+def catalog_key(catalog_dir: str | os.PathLike[str]) -> str:
+    """What makes two catalog folders the same catalog: the resolved path."""
+    return str(Path(catalog_dir).expanduser().resolve())
+
+
+def emitting_catalog(event: Any) -> str | None:
+    """The catalog (its `catalog_key`) whose scan sent this asset event, or None for an event that names none
+    (the catalog catch-up at the end of the next scan then finds the change)."""
+    given = getattr(event, "catalog_dir", None)
+    return catalog_key(given) if given else None
+
+
 class Tracker:
-    """The changes this process saw since the last `chronicon_scan_finished`, thread-safe."""
+    """The changes this process saw per catalog since that catalog's last `chronicon_scan_finished`, thread-safe.
+
+    Keyed by catalog so two libraries in one process never mix; a scan that raised before its hook leaves its
+    changes under its own catalog, where the next scan of that catalog uses them (they are real changes)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._changes = Changes()
+        self._changes: dict[str, Changes] = {}
 
-    def indexed(self, asset_id: str, kind: str, row: Mapping[str, Any]) -> None:
-        cheap = {k: row[k] for k in CHEAP_COLUMNS if k in row}
+    def indexed(self, catalog: str, asset_id: str, kind: str, row: Mapping[str, Any]) -> None:
+        cheap = {k: row[k] for k in CHEAP_COLUMNS if k in row}  # no updated_at: this scan's rows are all recent
         with self._lock:
-            self._changes.indexed[asset_id] = (kind, cheap)
-            self._changes.removed.discard(asset_id)
+            changes = self._changes.setdefault(catalog, Changes())
+            changes.indexed[asset_id] = (kind, cheap)
+            changes.removed.discard(asset_id)
 
-    def removed(self, asset_id: str) -> None:
+    def removed(self, catalog: str, asset_id: str) -> None:
         with self._lock:
-            self._changes.removed.add(asset_id)
-            self._changes.indexed.pop(asset_id, None)
+            changes = self._changes.setdefault(catalog, Changes())
+            changes.removed.add(asset_id)
+            changes.indexed.pop(asset_id, None)
 
-    def take(self) -> Changes:
-        """The changes so far; the tracker starts empty again."""
+    def take(self, catalog: str) -> Changes:
+        """The changes so far of this catalog; its record starts empty again."""
         with self._lock:
-            changes, self._changes = self._changes, Changes()
-        return changes
+            return self._changes.pop(catalog, None) or Changes()
+
+    def pending(self, catalog: str) -> Changes:
+        """A copy of the changes recorded for this catalog and not yet taken."""
+        with self._lock:
+            changes = self._changes.get(catalog) or Changes()
+            return Changes(dict(changes.indexed), set(changes.removed))
 
 
 def affects(album: Album, changes: Changes) -> bool:
     """Whether these changes can change the album: a member was removed or re-indexed, or an indexed asset
-    can pass the rule's cheap predicates (a query or plugin filter only narrows what those allow)."""
+    can pass the rule's cheap predicates (a query or plugin filter only narrows what those allow). The rule
+    is parsed once, not once per change."""
     members = album.member_ids()
     if members & changes.removed:
         return True
+    if any(i in members for i in changes.indexed):
+        return True
     try:
-        rule = AlbumRule.from_json(album.rule)
+        match = AlbumRule.from_json(album.rule).matcher()
     except RuleError:
         return False  # a rule that cannot run is not rebuilt by scans; its error is shown
-    return any(i in members or rule.could_match(kind, row) for i, (kind, row) in changes.indexed.items())
+    return any(match.could_match(kind, row) for kind, row in changes.indexed.values())
 
 
 def catch_up(catalog: Any, albums: Iterable[Album], seen: Changes) -> Changes:
     """Changes this process did not see (a scan that crashed before its rebuild, another writer): assets whose
-    row was written after an album's last evaluation, and members that are now missing or gone."""
+    row was written after an album's last evaluation, and members that are now missing or gone. Only the ids
+    are read first; rows this scan already reported are not loaded again."""
     clean = [a for a in albums if not a.dirty and a.current_as_of]
     extra = Changes()
     if not clean:
         return extra
     since = min(_parse(a.current_as_of) for a in clean if a.current_as_of)
     stamp = since.strftime("%Y-%m-%d %H:%M:%S.%f")
-    columns = [c for c in (*CHEAP_COLUMNS, "updated_at") if c in set(catalog.schema.names)]
     where = f"updated_at > timestamp {sql_str(stamp)} AND (missing IS NULL OR missing = false)"
-    for row in catalog.rows(where, columns):
-        if row["id"] not in seen.indexed:
-            extra.indexed[row["id"]] = (str(row.get("kind")), row)
+    unseen = [r["id"] for r in catalog.rows(where, ["id"]) if r["id"] not in seen.indexed]
+    if unseen:
+        columns = [c for c in (*CHEAP_COLUMNS, "updated_at") if c in set(catalog.schema.names)]
+        for asset_id, row in catalog.rows_by_id(unseen, columns).items():
+            extra.indexed[asset_id] = (str(row.get("kind")), row)
     member_ids = set().union(*(a.member_ids() for a in clean))
     if member_ids:
         present = catalog.rows_by_id(sorted(member_ids), ["id", "missing"])

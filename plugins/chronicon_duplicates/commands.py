@@ -11,7 +11,7 @@ from rich.table import Table
 from chronicon.cli import CannotRun, UsageError, _print_json
 from chronicon.errors import ChroniconError
 
-from .grouping import RANKS, Options, group_rows, image_space, load_assets
+from .grouping import RANKS, Options, group_rows, load_assets, pixel_space
 
 
 def options_from(config: Any, **given: Any) -> Options:
@@ -41,7 +41,7 @@ def run(state: Any, as_json: bool, **given: Any) -> None:
     try:
         catalog = library.catalog
         rows = load_assets(catalog, options)
-        space = image_space(catalog.vector_spaces())
+        space = pixel_space(library.image_space())  # the space searches use for pictures, if it embeds pixels
         with console.status("finding near-duplicates", spinner="dots") as status:
             groups = group_rows(catalog, rows, options, space, progress=lambda text: status.update(text))
     except ChroniconError as exc:
@@ -49,7 +49,7 @@ def run(state: Any, as_json: bool, **given: Any) -> None:
     settings = {
         "phash_distance": options.phash_distance,
         "min_cosine": options.min_cosine,
-        "cosine_alone": options.cosine_alone if space is not None and not space.endswith(":conse") else None,
+        "cosine_alone": options.cosine_alone if space is not None else None,
         "rank_by": list(options.rank_by),
         "space": space,
         "kind": options.kind,
@@ -125,10 +125,11 @@ def register(cli: click.Group) -> None:
 
         Read-only: it never deletes, moves or changes any file; decide yourself what to keep.
 
-        Pairs come from the perceptual hash (at most N differing bits of 64) and are confirmed by the image
-        embedding when both have one; with a CLIP space, very close embeddings (config
-        duplicates.cosine_alone) also pair up. The best member has the most pixels, then the sharpest, then
-        the best aesthetic score, then the largest file (config duplicates.rank_by).
+        Pairs come from the perceptual hash (at most N differing bits of 64) and are confirmed by their
+        dominant colours and, when the search space for pictures is CLIP-like, by the image embedding of both;
+        in such a space very close embeddings (config duplicates.cosine_alone) also pair up. The best member
+        has the most pixels, then the sharpest, then the best aesthetic score, then the largest file (config
+        duplicates.rank_by).
 
         \b
         Examples:

@@ -9,12 +9,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
-from chronicon.catalog.store import display_path
+from chronicon.catalog.store import display_path, sql_str
+from chronicon.catalog.vectors import is_pixel_space
 
 from .mih import near_pairs, parse_hashes
 
-CONSE_SUFFIX = ":conse"
 RANKS = ("resolution", "sharpness", "aesthetic", "size")
 _COLUMNS = ["id", "path", "kind", "width", "height", "size", "sharpness", "phash", "missing", "colors", "color_shares"]
 
@@ -55,13 +56,10 @@ class Group:
     members: list[dict[str, Any]] = field(default_factory=list)
 
 
-def image_space(spaces: Sequence[str]) -> str | None:
-    """The catalog's image-embedding space: a CLIP one first (name starts with "clip"), else the ConSE one."""
-    clip = sorted(s for s in spaces if s.startswith("clip"))
-    if clip:
-        return clip[0]
-    conse = sorted(s for s in spaces if s.endswith(CONSE_SUFFIX))
-    return conse[0] if conse else None
+def pixel_space(space: str | None) -> str | None:
+    """The space if its vectors embed pixels (CLIP-like: no `:suffix`), else None. ConSE vectors (`…:conse`) are
+    label mixtures: two different photos of one kind of thing agree, a picture and its small copy may not."""
+    return space if space is not None and is_pixel_space(space) else None
 
 
 class UnionFind:
@@ -87,44 +85,89 @@ class UnionFind:
         self.size[ra] += self.size[rb]
 
 
-def _under(path: str, folder: str) -> bool:
-    prefix = display_path(os.path.abspath(folder)).rstrip(os.sep)
-    return path == prefix or path.startswith(prefix + os.sep)
-
-
 def load_assets(catalog: Any, options: Options) -> list[dict[str, Any]]:
-    """Present assets with a pHash, of the asked kind and under the asked folder."""
+    """Present assets with a pHash, of the asked kind and under the asked folder (both filtered in SQL)."""
     columns = _COLUMNS + (["aesthetic"] if "aesthetic" in catalog.schema.names else [])
     where = "phash IS NOT NULL AND (missing IS NULL OR missing = false)"
     if options.kind:
-        where += f" AND kind = '{options.kind}'"
-    rows = [r for r in catalog.rows(where, columns) if r.get("phash") and len(r["phash"]) == 16]
+        where += f" AND kind = {sql_str(options.kind)}"
     if options.under:
-        rows = [r for r in rows if _under(r["path"], options.under)]
-    return rows
+        prefix = display_path(os.path.abspath(os.path.expanduser(options.under))).rstrip(os.sep) + os.sep
+        where += f" AND starts_with(path, {sql_str(prefix)})"
+    return [r for r in catalog.rows(where, columns) if r.get("phash") and len(r["phash"]) == 16]
 
 
-def _vectors(catalog: Any, space: str | None, ids: Sequence[str]) -> dict[str, np.ndarray[Any, Any]]:
-    if space is None or not ids:
-        return {}
-    table = catalog.open_vector_table(space)
+class Vectors:
+    """Segment-0 vectors of some assets in one space, L2-normalised float32 rows of `matrix`."""
+
+    def __init__(self, ids: list[str], matrix: NDArray[np.float32]) -> None:
+        self.ids = ids
+        self.matrix = matrix
+        self.row = {asset_id: i for i, asset_id in enumerate(ids)}
+
+    def cosine(self, a: str, b: str) -> float | None:
+        i, j = self.row.get(a), self.row.get(b)
+        if i is None or j is None:
+            return None
+        return round(float(self.matrix[i] @ self.matrix[j]), 4)
+
+
+WHOLE_TABLE = 5_000  # above this many ids the space's segment-0 vectors are read in one scan, not by `IN` lists
+
+
+def load_vectors(catalog: Any, space: str | None, ids: Sequence[str]) -> Vectors:
+    """The segment-0 vectors of these assets in `space` (none when it is None or has no table)."""
+    empty = Vectors([], np.zeros((0, 0), np.float32))
+    table = catalog.open_vector_table(space) if space is not None and ids else None
     if table is None:
-        return {}
-    out: dict[str, np.ndarray[Any, Any]] = {}
-    for asset_id, rows in table.vectors_for(ids).items():
-        first = [r for r in rows if r.segment == 0]
-        if first:
-            vector = np.asarray(first[0].vector, dtype=np.float64)
-            norm = float(np.linalg.norm(vector))
-            if norm > 0:
-                out[asset_id] = vector / norm
+        return empty
+    wanted = set(ids)
+    found: list[str] = []
+    vectors: list[NDArray[np.float32]] = []
+    if len(wanted) > WHOLE_TABLE:
+        data = (
+            catalog.db.open_table(table.name).search().where("segment = 0").select(["asset_id", "vector"])
+            .limit(None).with_row_id(False).to_arrow()
+        )  # fmt: skip
+        flat = data.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
+        matrix = np.ascontiguousarray(flat, dtype=np.float32).reshape(len(data), table.dim)
+        for i, asset_id in enumerate(data.column("asset_id").to_pylist()):
+            if asset_id in wanted:
+                found.append(asset_id)
+                vectors.append(matrix[i])
+    else:
+        for asset_id, rows in table.vectors_for(sorted(wanted)).items():
+            first = [r for r in rows if r.segment == 0]
+            if first:
+                found.append(asset_id)
+                vectors.append(np.asarray(first[0].vector, dtype=np.float32))
+    if not found:
+        return empty
+    stacked = np.stack(vectors).astype(np.float32)
+    norms = np.linalg.norm(stacked, axis=1)
+    keep = norms > 0
+    stacked = stacked[keep] / norms[keep, None]
+    return Vectors([a for a, k in zip(found, keep.tolist(), strict=True) if k], stacked)
+
+
+def cosine_pairs(vectors: Vectors, neighbors: int, threshold: float, block: int = 2048) -> list[tuple[str, str, float]]:
+    """Pairs (a, b, cosine) where b is among the `neighbors` nearest vectors of a (itself left out) with a cosine
+    of at least `threshold`: exact, by blocks of `block` rows times the whole matrix (float32)."""
+    matrix = vectors.matrix
+    n = len(vectors.ids)
+    out: list[tuple[str, str, float]] = []
+    if n < 2 or neighbors < 1:
+        return out
+    take = min(neighbors, n - 1)
+    for start in range(0, n, block):
+        scores = matrix[start : start + block] @ matrix.T
+        rows = np.arange(scores.shape[0])
+        scores[rows, rows + start] = -np.inf  # not its own neighbour
+        top = np.argpartition(-scores, take - 1, axis=1)[:, :take]
+        best = scores[rows[:, None], top]
+        for r, c in zip(*np.nonzero(best >= threshold), strict=True):
+            out.append((vectors.ids[start + int(r)], vectors.ids[int(top[r, c])], float(best[r, c])))
     return out
-
-
-def _cosine(vectors: dict[str, np.ndarray[Any, Any]], a: str, b: str) -> float | None:
-    if a in vectors and b in vectors:
-        return round(float(vectors[a] @ vectors[b]), 4)
-    return None
 
 
 def _rgb(color: str) -> tuple[int, int, int] | None:
@@ -174,41 +217,27 @@ def _rank_key(row: dict[str, Any], rank_by: Sequence[str]) -> tuple[float, ...]:
 
 def find_edges(
     catalog: Any, rows: list[dict[str, Any]], options: Options, space: str | None
-) -> dict[tuple[int, int], Edge]:
+) -> tuple[dict[tuple[int, int], Edge], Vectors]:
     """Links between rows (indices, i < j) of one kind: confirmed pHash pairs, plus cosine-only pairs in a
-    CLIP-like space."""
+    pixel space; and the vectors read for them."""
     hashes = parse_hashes([r["phash"] for r in rows])
     left, right, dist = near_pairs(hashes, options.phash_distance)
-    clip_like = space is not None and not space.endswith(CONSE_SUFFIX)
-    # ConSE vectors are label distributions: an ambiguous photo and its resized copy can disagree, and two
-    # different photos of one class agree, so only a CLIP-like space may confirm or add pairs.
-    vectors = _vectors(catalog, space, [r["id"] for r in rows]) if clip_like else {}
+    vectors = load_vectors(catalog, pixel_space(space), [r["id"] for r in rows])
     edges: dict[tuple[int, int], Edge] = {}
     for i, j, d in zip(left.tolist(), right.tolist(), dist.tolist(), strict=True):
         if color_distance(rows[i], rows[j]) > options.max_color_distance:
             continue  # the pHash sees only luminance: same layout in other colours is another picture
-        cosine = _cosine(vectors, rows[i]["id"], rows[j]["id"])
+        cosine = vectors.cosine(rows[i]["id"], rows[j]["id"])
         if cosine is not None and cosine < options.min_cosine:
             continue  # looks alike at 8×8 DCT scale but the embeddings disagree: rejected
         edges[(i, j)] = Edge(int(d), cosine)
-    if clip_like and space is not None and options.cosine_alone <= 1.0:
-        table = catalog.open_vector_table(space)
+    if options.cosine_alone <= 1.0:
         index = {r["id"]: k for k, r in enumerate(rows)}
-        allowed = set(index)
-        for asset_id, vector in vectors.items():
-            hits = table.search(
-                vector.astype(np.float32),
-                k=options.cosine_neighbors + 1,
-                asset_ids=allowed,
-                min_score=options.cosine_alone,
-            )
-            for hit in hits:
-                if hit.asset_id == asset_id or hit.asset_id not in index:
-                    continue
-                i, j = sorted((index[asset_id], index[hit.asset_id]))
-                if (i, j) not in edges:
-                    edges[(i, j)] = Edge(None, _cosine(vectors, rows[i]["id"], rows[j]["id"]))
-    return edges
+        for a, b, _ in cosine_pairs(vectors, options.cosine_neighbors, options.cosine_alone):
+            i, j = sorted((index[a], index[b]))
+            if (i, j) not in edges:
+                edges[(i, j)] = Edge(None, vectors.cosine(rows[i]["id"], rows[j]["id"]))
+    return edges, vectors
 
 
 def group_rows(
@@ -224,7 +253,7 @@ def group_rows(
         subset = [r for r in rows if r["kind"] == kind]
         if progress is not None:
             progress(f"{kind}: {len(subset)} assets")
-        edges = find_edges(catalog, subset, options, space)
+        edges, vectors = find_edges(catalog, subset, options, space)
         sets = UnionFind(len(subset))
         for i, j in edges:
             sets.union(i, j)
@@ -232,8 +261,6 @@ def group_rows(
         for i in range(len(subset)):
             if sets.size[sets.find(i)] > 1:
                 members.setdefault(sets.find(i), []).append(i)
-        shown = space if space is not None and not space.endswith(CONSE_SUFFIX) else None  # see find_edges
-        vectors = _vectors(catalog, shown, [subset[i]["id"] for idx in members.values() for i in idx])
         linked: dict[int, set[str]] = {}
         for (i, j), edge in edges.items():
             linked.setdefault(i, set()).add(edge.reason)
@@ -258,7 +285,7 @@ def group_rows(
                         "aesthetic": row.get("aesthetic"),
                         "phash": row["phash"],
                         "phash_distance": (int(row["phash"], 16) ^ int(best["phash"], 16)).bit_count(),
-                        "cosine": _cosine(vectors, row["id"], best["id"]) if position else None,
+                        "cosine": vectors.cosine(row["id"], best["id"]) if position else None,
                         "linked_by": sorted(linked.get(i, set())),
                     }
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 from typing import Any, ClassVar
@@ -24,6 +25,12 @@ from .models import ThreadModels, missing
 FACE_SPACE = "dlib-resnet-v1:face"  # the vector table of face descriptors; segment = the face number n
 FACE_DIM = 128
 CROPS_DIR = "thumbnails/faces"
+
+
+def descriptor_digest(vector: Any) -> str:
+    """16 hex digits of a descriptor's float32 bytes, stored as the face row's `content_hash`: clustering keeps a
+    face's person only while face n of the asset is still this very descriptor."""
+    return hashlib.sha1(np.ascontiguousarray(vector, dtype=np.float32).tobytes()).hexdigest()[:16]
 
 
 def crop_path(asset_id: str, n: int) -> str:
@@ -145,7 +152,6 @@ class FacesPass(PerItemAnalyzer):
         return kept
 
     def _columns(self, item: AssetItem, faces: list[tuple[SegmentPicture, Image.Image, FoundFace]]) -> dict[str, Any]:
-        content_hash = item.row.get("content_hash") or None
         crops = bool(self.config.get("crops", True))
         entries: list[dict[str, Any]] = []
         rows: list[VectorRow] = []
@@ -172,7 +178,7 @@ class FacesPass(PerItemAnalyzer):
             entries.append(entry)
             rows.append(
                 VectorRow(item.id, face.descriptor, segment=n, t_start=pic.t_start, t_end=pic.t_end,
-                          content_hash=str(content_hash) if content_hash else None)
+                          content_hash=descriptor_digest(face.descriptor))
             )  # fmt: skip
         columns: dict[str, Any] = {"face_count": len(entries), "faces": json.dumps(entries)}
         # Always given, empty included: the scan commit then also drops the rows of faces no longer found.

@@ -10,19 +10,18 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .store import (
-    Face,
+    Assignments,
     FaceKey,
     Person,
-    drop_stale_vectors,
+    current_faces,
+    face_vectors,
+    move_people,
     now_iso,
     read_assignments,
-    read_faces,
     read_people,
     write_assignments,
     write_people,
 )
-
-Assignments = dict[FaceKey, tuple[int, str | None]]
 
 
 @dataclass
@@ -42,56 +41,101 @@ class ClusterReport:
 
 
 def update(catalog: Any, *, distance: float, min_faces: int, rebuild: bool = False) -> ClusterReport:
-    """Bring people up to date with the stored faces: drop assignments of faces that are gone or changed, put
-    each new face with the nearest person within `distance`, and cluster the rest into new people.
+    """Bring people up to date with the stored faces: drop assignments of faces that are gone or whose
+    descriptor changed, put each new face with the nearest person within `distance`, and cluster the rest into
+    new people.
 
+    Only the descriptors of unassigned faces (and of the members of people that lost faces) are read; the
+    faces and assignments are read without vectors, and only the assignments of changed assets are written.
     With `rebuild`, unnamed people are dissolved first and their faces clustered again; named people keep
     their faces. Everything here is derived from the face vectors, so a run cut short is fixed by the next."""
     db = catalog.db
-    faces, stale = read_faces(catalog)
-    drop_stale_vectors(catalog, faces, stale)
+    current = current_faces(catalog)
     people = read_people(db)
     previous = read_assignments(db)
     if rebuild:
         people = {pid: p for pid, p in people.items() if p.name}
-    report = ClusterReport(faces=len(faces))
-    assignments: Assignments = {}
-    for key, (pid, content_hash) in previous.items():
-        face = faces.get(key)
-        if face is not None and pid in people and face.content_hash == content_hash:
-            assignments[key] = (pid, content_hash)
-        elif not (rebuild and pid not in people):
+    report = ClusterReport(faces=len(current))
+    kept: Assignments = {}
+    members: dict[int, int] = {}
+    touched: set[str] = set()  # assets whose assignment rows change
+    for key, (pid, digest) in previous.items():
+        if pid in people and digest is not None and current.get(key) == digest:
+            kept[key] = (pid, digest)
+            members[pid] = members.get(pid, 0) + 1
+            continue
+        touched.add(key[0])
+        if not (rebuild and pid not in people):
             report.dropped += 1
-    report.kept = len(assignments)
-    _refresh(people, assignments, faces)
-    waiting = sorted(key for key in faces if key not in assignments)
+    report.kept = len(kept)
+    waiting = sorted(key for key in current if key not in kept)
+    touched.update(key[0] for key in waiting)
+    # People whose stored face count disagrees with their kept faces lost some (or a run was cut short): their
+    # centroids are computed again from their faces; the others keep theirs.
+    stale = {pid for pid, person in people.items() if person.face_count != members.get(pid, 0)}
+    recount = [key for key, (pid, _) in kept.items() if pid in stale]
+    vectors = face_vectors(catalog, [*waiting, *recount])
+    _recompute(people, stale, {key: kept[key][0] for key in recount}, vectors)
+    waiting = [key for key in waiting if key in vectors]
+    assignments: Assignments = {}
     if waiting and people:
         ids = sorted(people)
-        nearest, gaps = _nearest(np.stack([faces[key].vector for key in waiting]),
+        nearest, gaps = _nearest(np.stack([vectors[key] for key in waiting]),
                                  np.stack([people[pid].centroid for pid in ids]))  # fmt: skip
+        joined: dict[int, list[FaceKey]] = {}
         for key, best, gap in zip(waiting, nearest, gaps, strict=True):
             if float(gap) <= distance:
-                assignments[key] = (ids[int(best)], faces[key].content_hash)
+                pid = ids[int(best)]
+                assignments[key] = (pid, current[key])
+                joined.setdefault(pid, []).append(key)
                 report.joined += 1
+        for pid, keys in joined.items():
+            person = people[pid]
+            total = person.centroid * person.face_count + np.sum([vectors[k] for k in keys], axis=0)
+            person.face_count += len(keys)
+            person.centroid = (total / person.face_count).astype(np.float32)
         waiting = [key for key in waiting if key not in assignments]
     next_id = max(people, default=0) + 1
-    for members in _clusters([faces[key].vector for key in waiting], distance):
-        if len(members) < min_faces:
-            report.unassigned += len(members)
+    for group in _clusters([vectors[key] for key in waiting], distance):
+        if len(group) < min_faces:
+            report.unassigned += len(group)
             continue
-        people[next_id] = Person(next_id, None, np.zeros(faces[waiting[0]].vector.shape, np.float32), 0, now_iso())
-        for index in members:
-            key = waiting[index]
-            assignments[key] = (next_id, faces[key].content_hash)
+        keys = [waiting[index] for index in group]
+        centroid = np.mean(np.stack([vectors[k] for k in keys]), axis=0).astype(np.float32)
+        people[next_id] = Person(next_id, None, centroid, len(keys), now_iso())
+        for key in keys:
+            assignments[key] = (next_id, current[key])
         report.new_people += 1
-        report.new_faces += len(members)
+        report.new_faces += len(keys)
         next_id += 1
-    _refresh(people, assignments, faces)
-    # People first: a crash before the assignments are written leaves people without faces, which the next
-    # run drops (unnamed) or keeps (named), and the faces are simply assigned again.
+    empty = [pid for pid, person in people.items() if not person.name and person.face_count == 0]
+    for pid in empty:
+        del people[pid]  # unnamed people without faces go; named ones stay to recognise their faces later
+    if not (touched or stale or empty or rebuild):
+        return report  # nothing changed: no commit
+    # People first: a crash before the assignments are written leaves people whose counts disagree with their
+    # faces, which the next run recomputes, and the faces are simply assigned again.
     write_people(db, people)
-    write_assignments(db, assignments)
+    rows = {key: value for key, value in kept.items() if key[0] in touched}
+    rows.update(assignments)
+    write_assignments(db, rows, touched)
     return report
+
+
+def _recompute(
+    people: dict[int, Person], stale: set[int], owners: dict[FaceKey, int], vectors: dict[FaceKey, NDArray[np.float32]]
+) -> None:
+    """Set the centroid and face count of the `stale` people from their kept faces (`owners`: face -> person)."""
+    grouped: dict[int, list[NDArray[np.float32]]] = {}
+    for key, pid in owners.items():
+        if key in vectors:
+            grouped.setdefault(pid, []).append(vectors[key])
+    for pid in stale:
+        person = people[pid]
+        found = grouped.get(pid)
+        if found:
+            person.centroid = np.mean(np.stack(found), axis=0).astype(np.float32)
+        person.face_count = len(found or [])  # a named person with none keeps its last centroid
 
 
 def _nearest(
@@ -109,23 +153,6 @@ def _nearest(
             np.maximum(d2[np.arange(len(part)), best[start : start + len(part)]], 0)
         )
     return best, gaps
-
-
-def _refresh(people: dict[int, Person], assignments: Assignments, faces: dict[FaceKey, Face]) -> None:
-    """Recompute each person's centroid and face count; unnamed people without faces are dropped."""
-    members: dict[int, list[NDArray[np.float32]]] = {}
-    for key, (pid, _) in assignments.items():
-        members.setdefault(pid, []).append(faces[key].vector)
-    for pid in list(people):
-        vectors = members.get(pid)
-        person = people[pid]
-        if vectors:
-            person.centroid = np.mean(np.stack(vectors), axis=0).astype(np.float32)
-            person.face_count = len(vectors)
-        elif person.name:
-            person.face_count = 0  # kept, with its last centroid, so its faces are recognised when they return
-        else:
-            del people[pid]
 
 
 def _clusters(vectors: list[NDArray[np.float32]], distance: float) -> list[list[int]]:
@@ -167,9 +194,7 @@ def merge(db: Any, target: Person, others: list[Person]) -> Person:
     """Move the faces of `others` to `target` and drop them; the target keeps its name, else takes the first
     other's name. Returns the merged person."""
     people = read_people(db)
-    assignments = read_assignments(db)
     gone = {p.id for p in others if p.id != target.id}
-    moved: Assignments = {k: ((target.id if pid in gone else pid), h) for k, (pid, h) in assignments.items()}
     merged = people[target.id]
     if not merged.name:
         merged.name = next((people[p.id].name for p in others if p.id in gone and people[p.id].name), None)
@@ -180,8 +205,8 @@ def merge(db: Any, target: Person, others: list[Person]) -> Person:
     merged.face_count = sum(counts)
     for pid in gone:
         del people[pid]
-    # Assignments first: a crash before the people are written leaves the others without faces (dropped or
-    # kept empty by the next clustering run), never faces pointing at a person that is gone.
-    write_assignments(db, moved)
+    # Assignments first (one update commit): a crash before the people are written leaves the others without
+    # faces (dropped or kept empty by the next clustering run), never faces pointing at a person that is gone.
+    move_people(db, gone, target.id)
     write_people(db, people)
     return merged

@@ -29,18 +29,16 @@ def _library(state: Any) -> Any:
 
 @contextmanager
 def _locked(library: Any) -> Iterator[None]:
-    """Hold the catalog's scan lock for a write (exit 3 while a scan runs)."""
+    """Hold the catalog's scan lock for a write, waiting up to 2 s (exit 3 while a scan holds it)."""
     from chronicon.cli import CannotRun
 
     lock = ScanLock(library.catalog_dir)
     try:
-        lock.acquire()
+        lock.acquire(wait=2.0)
     except CatalogLockedError as exc:
         raise CannotRun(str(exc)) from exc
-    try:
+    with lock:
         yield
-    finally:
-        lock.release()
 
 
 def _person(library: Any, value: str) -> Person:

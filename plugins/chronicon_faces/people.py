@@ -8,7 +8,7 @@ from typing import Any
 
 from chronicon.catalog.store import display_path
 
-from .store import Person, read_assignments, read_people, resolve
+from .store import Person, assets_of_person, read_assignments, read_people, resolve
 
 
 @dataclass
@@ -38,7 +38,7 @@ def settings(config: Any) -> tuple[float, int]:
 
 
 def faces_by_person(db: Any) -> dict[int, dict[str, list[int]]]:
-    """person id -> asset id -> the face numbers of that person there."""
+    """person id -> asset id -> the face numbers of that person there (every assignment: for `people list`)."""
     out: dict[int, dict[str, list[int]]] = {}
     for (asset_id, n), (pid, _) in sorted(read_assignments(db).items()):
         out.setdefault(pid, {}).setdefault(asset_id, []).append(n)
@@ -70,14 +70,14 @@ def find(catalog: Any, value: str | int) -> Person:
 
 
 def asset_ids(catalog: Any, value: str | int) -> set[str]:
-    """The assets where the person shows up (the `--person` search filter)."""
+    """The assets where the person shows up (the `--person` search filter; reads only that person's rows)."""
     person = find(catalog, value)
-    return set(faces_by_person(catalog.db).get(person.id, {}))
+    return set(assets_of_person(catalog.db, person.id))
 
 
 def appearances(catalog: Any, person: Person) -> list[dict[str, Any]]:
     """The present assets of a person with, per face, its number, box and (videos) shot times."""
-    assets = faces_by_person(catalog.db).get(person.id, {})
+    assets = assets_of_person(catalog.db, person.id)
     rows = catalog.rows_by_id(assets, ["id", "path", "kind", "missing", "taken_at", "faces"]) if assets else {}
     out: list[dict[str, Any]] = []
     for asset_id, numbers in assets.items():

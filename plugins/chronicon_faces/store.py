@@ -1,7 +1,8 @@
-"""The plugin's own catalog tables (`faces_people`, `faces_assign`) and the face descriptors it clusters."""
+"""The plugin's own catalog tables (`faces_people`, `faces_assign`) and narrow reads of the face descriptors."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -10,10 +11,13 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
+from chronicon.catalog.store import sql_str
+
 from .analyzer import FACE_DIM, FACE_SPACE
 
 PEOPLE_TABLE = "faces_people"
 ASSIGN_TABLE = "faces_assign"
+_IN_CHUNK = 2_000  # ids per `IN (...)` clause
 
 PEOPLE_SCHEMA = pa.schema(
     [
@@ -29,11 +33,12 @@ ASSIGN_SCHEMA = pa.schema(
         pa.field("asset_id", pa.string(), nullable=False),
         pa.field("n", pa.int64(), nullable=False),
         pa.field("person_id", pa.int64(), nullable=False),
-        pa.field("content_hash", pa.string()),
+        pa.field("descriptor", pa.string()),  # digest of the face's descriptor when it was assigned
     ]
 )
 
 FaceKey = tuple[str, int]  # (asset id, face number n)
+Assignments = dict[FaceKey, tuple[int, str | None]]  # face -> (person id, descriptor digest)
 
 
 @dataclass
@@ -51,20 +56,18 @@ class Person:
         return self.name or f"unnamed #{self.id}"
 
 
-@dataclass
-class Face:
-    """A stored face descriptor: the vector row of the face space, keyed by (asset id, n)."""
-
-    asset_id: str
-    n: int
-    vector: NDArray[np.float32]
-    content_hash: str | None
-    t_start: float | None
-    t_end: float | None
-
-
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def in_clause(column: str, values: Iterable[str]) -> str:
+    return f"{column} IN ({', '.join(sql_str(v) for v in values)})"
+
+
+def chunks(values: Iterable[str], size: int = _IN_CHUNK) -> Iterable[list[str]]:
+    ordered = sorted(set(values))
+    for start in range(0, len(ordered), size):
+        yield ordered[start : start + size]
 
 
 def _open(db: Any, name: str) -> Any | None:
@@ -86,6 +89,13 @@ def _overwrite(db: Any, name: str, data: pa.Table) -> None:
     table.add(data, mode="overwrite")
 
 
+def _narrow(table: Any, columns: list[str], where: str | None = None) -> pa.Table:
+    query = table.search()
+    if where:
+        query = query.where(where)
+    return query.select(columns).limit(None).with_row_id(False).to_arrow()
+
+
 def read_people(db: Any) -> dict[int, Person]:
     table = _open(db, PEOPLE_TABLE)
     if table is None:
@@ -104,6 +114,7 @@ def read_people(db: Any) -> dict[int, Person]:
 
 
 def write_people(db: Any, people: dict[int, Person]) -> None:
+    """Rewrite the people table (one row per person: small next to the faces)."""
     ordered = sorted(people.values(), key=lambda p: p.id)
     matrix = np.stack([p.centroid for p in ordered]).astype(np.float32) if ordered else np.zeros((0, FACE_DIM))
     data = pa.table(
@@ -121,76 +132,118 @@ def write_people(db: Any, people: dict[int, Person]) -> None:
     _overwrite(db, PEOPLE_TABLE, data)
 
 
-def read_assignments(db: Any) -> dict[FaceKey, tuple[int, str | None]]:
-    """(asset id, n) -> (person id, content hash of the file the face came from)."""
+def _assign_table(db: Any) -> Any | None:
+    """The assignments table, or None; one written before the `descriptor` column existed is dropped (its faces
+    are simply assigned again)."""
     table = _open(db, ASSIGN_TABLE)
+    if table is not None and "descriptor" not in table.schema.names:
+        db.drop_table(ASSIGN_TABLE)
+        return None
+    return table
+
+
+def read_assignments(db: Any, where: str | None = None) -> Assignments:
+    """(asset id, n) -> (person id, descriptor digest), for every face or those matching `where` (SQL)."""
+    table = _assign_table(db)
     if table is None:
         return {}
-    cols = table.to_arrow().to_pydict()
+    cols = _narrow(table, ["asset_id", "n", "person_id", "descriptor"], where).to_pydict()
     return {
-        (a, int(n)): (int(p), h)
-        for a, n, p, h in zip(cols["asset_id"], cols["n"], cols["person_id"], cols["content_hash"], strict=True)
+        (a, int(n)): (int(p), d)
+        for a, n, p, d in zip(cols["asset_id"], cols["n"], cols["person_id"], cols["descriptor"], strict=True)
     }
 
 
-def write_assignments(db: Any, assignments: dict[FaceKey, tuple[int, str | None]]) -> None:
+def assets_of_person(db: Any, person_id: int) -> dict[str, list[int]]:
+    """Asset id -> face numbers of one person, read with a SQL filter (not the whole table)."""
+    table = _assign_table(db)
+    if table is None:
+        return {}
+    cols = _narrow(table, ["asset_id", "n"], f"person_id = {int(person_id)}").to_pydict()
+    out: dict[str, list[int]] = {}
+    for asset_id, n in sorted(zip(cols["asset_id"], cols["n"], strict=True)):
+        out.setdefault(asset_id, []).append(int(n))
+    return out
+
+
+def _assign_data(assignments: Assignments) -> pa.Table:
     keys = sorted(assignments)
-    data = pa.table(
+    return pa.table(
         {
             "asset_id": pa.array([k[0] for k in keys], pa.string()),
             "n": pa.array([k[1] for k in keys], pa.int64()),
             "person_id": pa.array([assignments[k][0] for k in keys], pa.int64()),
-            "content_hash": pa.array([assignments[k][1] for k in keys], pa.string()),
+            "descriptor": pa.array([assignments[k][1] for k in keys], pa.string()),
         },
         schema=ASSIGN_SCHEMA,
     )
-    _overwrite(db, ASSIGN_TABLE, data)
 
 
-def face_counts(catalog: Any) -> dict[str, int]:
-    """Asset id -> faces the pass found there, for every asset the pass ran on."""
-    if "face_count" not in catalog.schema.names:
-        return {}
-    data = catalog.to_arrow(["id", "face_count"], where="face_count IS NOT NULL").to_pydict()
-    return {a: int(c) for a, c in zip(data["id"], data["face_count"], strict=True)}
-
-
-def read_faces(catalog: Any) -> tuple[dict[FaceKey, Face], set[str]]:
-    """The current faces (vector rows of the face space that the asset's `face_count` still covers), and the
-    assets whose rows are stale (the pass ran again and found fewer faces, or none)."""
-    table = catalog.open_vector_table(FACE_SPACE)
+def write_assignments(db: Any, assignments: Assignments, assets: Iterable[str]) -> None:
+    """Make the faces of these assets hold exactly the given assignments (one merge commit per 2,000 assets);
+    the rows of other assets are left alone."""
+    by_asset: dict[str, Assignments] = {}
+    for key, value in assignments.items():
+        by_asset.setdefault(key[0], {})[key] = value
+    touched = set(assets) | set(by_asset)
+    if not touched:
+        return
+    table = _assign_table(db)
     if table is None:
-        return {}, set()
-    counts = face_counts(catalog)
-    data = catalog.db.open_table(table.name).to_arrow()
-    if not len(data):
-        return {}, set()
-    flat = data.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False).astype(np.float32)
-    matrix = flat.reshape(len(data), FACE_DIM)
-    cols = data.select(["asset_id", "segment", "t_start", "t_end", "content_hash"]).to_pydict()
-    faces: dict[FaceKey, Face] = {}
-    stale: set[str] = set()
-    for i, asset_id in enumerate(cols["asset_id"]):
-        n = int(cols["segment"][i] or 0)
-        count = counts.get(asset_id)
-        if count is None:
-            continue  # the pass has not (successfully) run on it since: leave its rows alone
-        if n < 1 or n > count:
-            stale.add(asset_id)
-            continue
-        faces[(asset_id, n)] = Face(
-            asset_id, n, matrix[i].copy(), cols["content_hash"][i], cols["t_start"][i], cols["t_end"][i]
-        )
-    return faces, stale
+        _overwrite(db, ASSIGN_TABLE, _assign_data(assignments))
+        return
+    for part in chunks(touched):
+        data = _assign_data({k: v for a in part for k, v in by_asset.get(a, {}).items()})
+        if len(data):
+            (
+                table.merge_insert(["asset_id", "n"])
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .when_not_matched_by_source_delete(in_clause("asset_id", part))
+                .execute(data)
+            )
+        else:
+            table.delete(in_clause("asset_id", part))
 
 
-def drop_stale_vectors(catalog: Any, faces: dict[FaceKey, Face], stale: set[str]) -> None:
-    """Remove vector rows the pass no longer vouches for: whole assets with no face left (a partial overflow is
-    already replaced by the scan's own commit)."""
-    empty = {a for a in stale if not any(k[0] == a for k in faces)}
+def move_people(db: Any, sources: Iterable[int], target: int) -> None:
+    """Give the faces of the `sources` people to `target` (one update commit)."""
+    ids = sorted({int(s) for s in sources})
+    table = _assign_table(db)
+    if table is not None and ids:
+        table.update(where=f"person_id IN ({', '.join(map(str, ids))})", values={"person_id": int(target)})
+
+
+def current_faces(catalog: Any) -> dict[FaceKey, str | None]:
+    """Every face the pass vouches for now, (asset id, n) -> descriptor digest (the face rows' `content_hash`
+    column), read without the vectors: the rows whose asset has a `face_count` (the pass succeeded) covering n."""
     table = catalog.open_vector_table(FACE_SPACE)
-    if table is not None and empty:
-        table.delete_assets(empty)
+    if table is None or "face_count" not in catalog.schema.names:
+        return {}
+    data = catalog.to_arrow(["id", "face_count"], where="face_count > 0").to_pydict()
+    counts = {a: int(c) for a, c in zip(data["id"], data["face_count"], strict=True)}
+    cols = _narrow(catalog.db.open_table(table.name), ["asset_id", "segment", "content_hash"]).to_pydict()
+    out: dict[FaceKey, str | None] = {}
+    for asset_id, segment, digest in zip(cols["asset_id"], cols["segment"], cols["content_hash"], strict=True):
+        n = int(segment or 0)
+        if 1 <= n <= counts.get(asset_id, 0):
+            out[(asset_id, n)] = digest
+    return out
+
+
+def face_vectors(catalog: Any, keys: Iterable[FaceKey]) -> dict[FaceKey, NDArray[np.float32]]:
+    """The descriptors of these faces (read by asset, in `IN` chunks)."""
+    wanted = set(keys)
+    table = catalog.open_vector_table(FACE_SPACE)
+    if table is None or not wanted:
+        return {}
+    out: dict[FaceKey, NDArray[np.float32]] = {}
+    for asset_id, rows in table.vectors_for({a for a, _ in wanted}).items():
+        for row in rows:
+            key = (asset_id, int(row.segment))
+            if key in wanted:
+                out[key] = np.asarray(row.vector, dtype=np.float32)
+    return out
 
 
 def resolve(people: dict[int, Person], value: str | int) -> Person:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import secrets
 import socket
@@ -33,6 +34,19 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def allowed_hosts(host: str, extra: tuple[str, ...] | list[str]) -> list[str]:
+    """The Host names the server answers to besides the loopback ones: the address it listens on, the names
+    given with --allow-host, and, when it listens on every address (0.0.0.0, ::), this machine's name and
+    addresses (best effort: add a DNS name or a proxy's Host with --allow-host)."""
+    names = [host, *extra]
+    if host.strip("[]") in ("0.0.0.0", "::", ""):
+        names.remove(host)
+        names += [socket.gethostname(), socket.getfqdn()]
+        with contextlib.suppress(OSError):
+            names += [str(info[4][0]) for info in socket.getaddrinfo(socket.gethostname(), None)]
+    return list(dict.fromkeys(n for n in names if n))
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -69,10 +83,13 @@ def register_serve_command(cli: click.Group) -> None:
     @click.option("--port", type=click.IntRange(0, 65535), help="TCP port (default server.port: 8765; 0 = any).")
     @click.option("--token", help="Require this token on every data request (default server.token).")
     @click.option("--new-token", is_flag=True, help="Make up a random token for this run and print it.")
+    @click.option("--allow-host", "allow_host", multiple=True, metavar="NAME",
+                  help="Also answer requests whose Host header names NAME (a DNS name, a proxy's host; "
+                  "repeatable; '*' = any). Loopback names and --host are always allowed.")  # fmt: skip
     @click.option("--print-settings", is_flag=True, help="Print the resolved host, port and token use, then exit.")
     @click.pass_obj
     def serve(state: AppState, host: str | None, port: int | None, token: str | None, new_token: bool,
-              print_settings: bool) -> None:  # fmt: skip
+              allow_host: tuple[str, ...], print_settings: bool) -> None:  # fmt: skip
         """Start the web app and REST API over the catalog: search, browse, play videos at the matched moment,
         albums. Open the printed address in a browser; the API is documented at /docs.
 
@@ -81,9 +98,11 @@ def register_serve_command(cli: click.Group) -> None:
           chronicon serve                          # http://127.0.0.1:8765/
           chronicon serve --port 9000 --new-token  # prints a URL with the token in it
           chronicon serve --host 0.0.0.0 --token "$(openssl rand -hex 16)"   # reachable from the network
+          chronicon serve --allow-host photos.example.org   # behind a proxy that keeps its Host header
 
         Read-only: nothing it serves can modify or delete your files. Only files under the catalog's roots are
-        served. A scan may run at the same time (searches see its committed batches).
+        served. Requests must name the server by a loopback name, --host or an --allow-host name (no DNS
+        rebinding). A scan may run at the same time (searches see its committed batches).
         """
         library = state.library()
         if new_token:
@@ -107,7 +126,8 @@ def register_serve_command(cli: click.Group) -> None:
         except ImportError as exc:
             raise CannotRun(f"the web app needs the server extra: pip install 'chronicon[server]' ({exc})") from exc
         try:
-            app = create_app(library, token=settings.token, refresh_interval=settings.refresh_seconds)
+            app = create_app(library, token=settings.token, refresh_interval=settings.refresh_seconds,
+                             allowed_hosts=allowed_hosts(settings.host, allow_host))  # fmt: skip
         except ConfigError as exc:
             raise UsageError(str(exc)) from exc
         except ChroniconError as exc:

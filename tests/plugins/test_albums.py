@@ -117,9 +117,12 @@ def test_exports_links_and_json(ml_library: Any, tmp_path: Path) -> None:
     dest.mkdir()
     (dest / "001 - chelsea.jpg").write_text("the user's own file")  # a name clash with a non-link
     (dest / "notes.txt").write_text("keep me")
+    (dest / "900 - mine.jpg").symlink_to(media / "photos" / "moon.jpg")  # the user's own link, named like ours
     result = export(library.catalog, album, str(dest), "links")
-    links = sorted(p for p in dest.iterdir() if p.is_symlink())
+    links = sorted(p for p in dest.iterdir() if p.is_symlink() and p.name != "900 - mine.jpg")
     assert len(links) == len(album.members) - 1 and result.skipped
+    manifest = json.loads((dest / ".chronicon-album.json").read_text())
+    assert manifest["album"] == album.name and sorted(manifest["links"]) == [p.name for p in links]
     assert (dest / "001 - chelsea.jpg").read_text() == "the user's own file"
     for link in links:
         rank = int(link.name.split(" - ", 1)[0])
@@ -128,7 +131,15 @@ def test_exports_links_and_json(ml_library: Any, tmp_path: Path) -> None:
     again = export(library.catalog, album, str(dest), "links")  # replaces our links, keeps the rest
     assert again.removed == len(links) and again.written == len(album.members)
     assert (dest / "notes.txt").read_text() == "keep me"
+    assert (dest / "900 - mine.jpg").resolve() == (media / "photos" / "moon.jpg").resolve()  # not on our list
     assert (dest / "001 - chelsea.jpg").resolve() == (media / "photos" / "chelsea.jpg").resolve()
+    listed = json.loads((dest / ".chronicon-album.json").read_text())["links"]
+    replaced = dest / listed[-1]
+    replaced.unlink()
+    replaced.write_text("the user put a file where our link was")  # listed, but no longer a symlink: kept
+    third = export(library.catalog, album, str(dest), "links")
+    assert third.removed == len(listed) - 1 and replaced.read_text().startswith("the user put")
+    assert (dest / "900 - mine.jpg").is_symlink()
     export(library.catalog, album, str(tmp_path / "cats.json"), "json")
     doc = json.loads((tmp_path / "cats.json").read_text())
     assert doc["rule"] == {"kind": "image", "query": "a cat"} and doc["members"][0]["rank"] == 1
@@ -225,7 +236,7 @@ def test_bad_rules_are_clear_errors(data: dict[str, Any], message: str) -> None:
     from chronicon_albums.rules import RuleError
 
     with pytest.raises(RuleError, match=message):
-        rule_cls.from_mapping(data)
+        rule_cls.from_mapping(data, known={})  # no plugin filters are registered
 
 
 def test_rule_json_round_trip() -> None:
@@ -235,6 +246,30 @@ def test_rule_json_round_trip() -> None:
     assert rule.labels == ["dog"] and rule.gps == "1,2,3,4" and rule.people == ["Alice", "Bob"]
     assert rule_cls.from_json(rule.to_json()) == rule
     assert rule.plugin_filters() == ["person", "min_aesthetic"]
+    assert rule.to_dict()["person"] == ["Alice", "Bob"] and rule.to_dict()["min_aesthetic"] == 0.6
+    # A rule stored by the first version of the plugin (`people`, a top-level `min_aesthetic`) reads the same.
+    old = '{"after": "2023", "gps": "1,2,3,4", "labels": ["dog"], "min_aesthetic": 0.6, "people": ["Alice", "Bob"], ' \
+          '"query": "dog in a lake", "sort": "aesthetic"}'  # fmt: skip
+    assert rule_cls.from_json(old) == rule
+
+
+def test_any_registered_filter_is_checked_and_converted() -> None:
+    from chronicon.search.extensions import SearchFilter
+    from chronicon_albums.rules import NeedsPluginError, RuleError
+
+    _service, rule_cls = _albums()
+    known = {"stars": SearchFilter("stars", "at least this many stars", value_type="int", where=lambda v: "true")}
+    rule = rule_cls.from_mapping({"stars": "4", "kind": "image"}, known=known)
+    assert rule.filters == {"stars": [4]} and json.loads(rule.to_json()) == {"kind": "image", "stars": 4}
+    assert rule_cls.from_mapping({"filters": {"stars": [3, "5"]}}, known=known).filters == {"stars": [3, 5]}
+    with pytest.raises(RuleError, match=r"unknown album filter 'colour' \(known: .*plugin filters: stars"):
+        rule_cls.from_mapping({"colour": "red"}, known=known)
+    with pytest.raises(RuleError, match="stars: --stars 'many': expected a finite number"):
+        rule_cls.from_mapping({"stars": "many"}, known=known)
+    with pytest.raises(NeedsPluginError, match=r"'person' filter \(from the faces plugin\)"):
+        rule_cls.from_mapping({"people": ["Alice"]}, known=known)
+    with pytest.raises(RuleError, match="given twice"):
+        rule_cls.from_mapping({"people": ["Alice"], "person": "Bob"}, known=known)
 
 
 def test_rules_needing_a_missing_plugin(photo_library: Callable[..., tuple[Library, Path]]) -> None:
@@ -312,7 +347,7 @@ def test_config_albums(photo_library: Callable[..., tuple[Library, Path]]) -> No
     assert "not a date" in (albums["Broken"].error or "")
     assert "faces plugin" in (albums["Faces"].error or "")
     with pytest.raises(service.ConfigAlbumError, match="config file"):
-        service.delete(store, "Lake Berlin")
+        service.delete(library, store, "Lake Berlin")
     # Edited config: the changed album is rebuilt, the removed one leaves the table.
     library2, _ = photo_library(**{"albums.define": [{"name": "Lake Berlin", "camera": "canon"}]})
     library2.scan([media])
@@ -349,6 +384,8 @@ def chronicon_register_search_filters():
     return [SearchFilter("person", "shows this person", asset_ids=_people),
             SearchFilter("min_aesthetic", "brightness at least", value_type="float",
                          where=lambda v: f"brightness >= {float(v)}"),
+            SearchFilter("max_brightness", "brightness at most", value_type="float",
+                         where=lambda v: f"brightness <= {float(v)}"),
             SortKey("bright", "brightness", "brightest first")]
 '''
 
@@ -382,6 +419,245 @@ def test_people_filters_all_must_match(tmp_path: Path, model_cache: Path, monkey
     done = {a.name: a for a in service.refresh(plain, service.store_of(plain))}
     assert "'person' filter" in (done["Alice and Bob"].error or "") and done["Alice and Bob"].members
     assert "sort key 'bright'" in (done["Bright"].error or "")
+
+
+def test_any_plugin_filter_in_config_cli_and_api(
+    tmp_path: Path, model_cache: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    media = tmp_path / "media"
+    media.mkdir()
+    for n, shade in enumerate((40, 120, 200)):
+        make_jpeg(media / f"p{n}.jpg", color=(shade, shade, shade), pattern=False)
+    folder = tmp_path / "standin"
+    folder.mkdir()
+    (folder / "standin.py").write_text(STAND_IN)
+    (tmp_path / "people.json").write_text("{}")
+    monkeypatch.setenv("STANDIN_PEOPLE", str(tmp_path / "people.json"))
+    define = [{"name": "Dark", "max_brightness": 0.3}, {"name": "Typo", "max_brightnes": 0.3}]
+    paths = [str(PLUGINS_DIR), str(folder)]
+    library = _lib(tmp_path / "catalog", ml=False, model_cache=model_cache,
+                   **{"plugins.paths": paths, "albums.define": define})  # fmt: skip
+    library.scan([media])
+    service, _rule = _albums()
+    albums = {a.name: a for a in service.store_of(library).all()}
+    assert _names(albums["Dark"]) == ["p0.jpg"] and albums["Dark"].rule_data == {"max_brightness": 0.3}
+    assert "'max_brightnes' filter" in (albums["Typo"].error or "")
+    assert "max_brightness" in (albums["Typo"].error or "")  # the error lists the known ones
+    # The command line: --filter NAME=VALUE (CLI spelling with dashes too), repeatable.
+    config = tmp_path / "config.json"
+    config.write_text(json.dumps({"catalog": str(library.catalog_dir), "albums": {"define": define},
+                                  "plugins": {"disabled": list(OTHER_PLUGINS), "paths": paths},
+                                  **{k.split(".")[0]: {"enabled": False} for k in NO_ML}}))  # fmt: skip
+    code, out, err = _cli(config, "album", "create", "Mid", "--filter", "max-brightness=0.6",
+                          "--filter", "min_aesthetic=0.3", "--json", capsys=capsys)  # fmt: skip
+    assert code == 0, err
+    assert [Path(i["path"]).name for i in json.loads(out)["items"]] == ["p1.jpg"]
+    for bad, message in (
+        (["--filter", "colour=red"], "unknown album filter 'colour'"),
+        (["--filter", "max_brightness"], "NAME=VALUE"),
+        (["--filter", "max_brightness=dim"], "expected a finite number"),
+        (["--filter", "kind=video"], "use --kind"),
+    ):
+        code, out, err = _cli(config, "album", "create", "Bad", *bad, capsys=capsys)
+        assert code == 2 and message in err, err
+    fastapi = pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    app = fastapi.FastAPI()
+    library.plugins.call("chronicon_register_routes", app=app, library=library)
+    client = TestClient(app)
+    made = client.post("/api/albums", json={"name": "Bright", "min_aesthetic": "0.7"})
+    assert made.status_code == 201, made.text
+    assert [Path(i["path"]).name for i in made.json()["items"]] == ["p2.jpg"]
+    bad = client.post("/api/albums", json={"name": "X", "shade": "red"})
+    assert bad.status_code == 400 and "unknown album filter 'shade'" in bad.json()["detail"]
+    assert "max_brightness" in bad.json()["detail"]
+
+
+# -- readers take no lock; the web app's GETs run in parallel -------------------------------------------------
+def _count_locks(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """Record every ScanLock.acquire (its `wait`), still taking the real lock."""
+    waits: list[float] = []
+    real = ScanLock.acquire
+
+    def acquire(self: ScanLock, wait: float = 0.0) -> None:
+        waits.append(wait)
+        real(self, wait)
+
+    monkeypatch.setattr(ScanLock, "acquire", acquire)
+    return waits
+
+
+def test_reads_do_not_lock_and_dirty_albums_are_evaluated_in_memory(
+    photo_library: Callable[..., tuple[Library, Path]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    library, media = photo_library(**{"albums.define": [{"name": "Canon", "camera": "canon"}]})
+    library.scan([media])
+    service, rule_cls = _albums()
+    store = service.store_of(library)
+    service.create(library, store, "Berlin", rule_cls.from_mapping({"gps": "52.3,13.0,52.7,13.8"}))
+    waits = _count_locks(monkeypatch)
+    view = service.current(library, store)  # config unchanged: compared without the lock
+    assert {a.name for a in view.albums} == {"Berlin", "Canon"} and not view.problems
+    assert service.fresh(library, store, view.find("berlin")).name == "Berlin"
+    assert waits == []
+    # A dirty album while a scan holds the catalog: evaluated for the reader, stored by nobody.
+    store.mark_dirty(["Berlin"])
+    with ScanLock(library.catalog_dir):
+        waits.clear()
+        shown = service.fresh(library, store, service.current(library, store).find("Berlin"))
+        assert _names(shown) == ["berlin.jpg"] and not shown.dirty and shown.error is None
+        assert waits == [0.0]  # one try, no waiting
+        assert store.get("Berlin").dirty  # type: ignore[union-attr]
+    # With the catalog free, the reader's evaluation is stored (at once, without waiting).
+    shown = service.fresh(library, store, service.current(library, store).find("Berlin"))
+    stored = store.get("Berlin")
+    assert stored is not None and not stored.dirty and stored.members == shown.members
+    # An evaluation that a scan overtook is not stored over the scan's newer result.
+    store.mark_dirty(["Berlin"])
+    before = store.get("Berlin")
+    assert before is not None
+    late = service.evaluated(library, before)
+    make_jpeg(media / "berlin2.jpg", gps=(52.50, 13.30, 40.0), taken_at="2023:01:02 09:00:00", color=(9, 9, 200))
+    library.scan([media])
+    assert not service.store_if_unchanged(library, store, before, late, wait=0.0)
+    assert _names(store.get("Berlin")) == ["berlin2.jpg", "berlin.jpg"]  # type: ignore[arg-type]
+    # A changed config is stored once, by the first reader (a short wait for the lock), then read lock-free.
+    edited, _ = photo_library(**{"albums.define": [{"name": "Canon", "camera": "canon", "kind": "image"}]})
+    waits.clear()
+    assert service.current(edited, store).find("Canon").dirty
+    assert waits == [service.CONFIG_WAIT] and store.get("Canon").rule_data["kind"] == "image"  # type: ignore[union-attr]
+    service.current(edited, store)
+    assert waits == [service.CONFIG_WAIT]
+    # While a scan runs, a changed config is shown as defined (in memory) and not stored.
+    again, _ = photo_library(**{"albums.define": [{"name": "Nikon", "camera": "nikon"}]})
+    with ScanLock(library.catalog_dir):
+        view = service.current(again, store)
+        assert {a.name for a in view.albums} == {"Berlin", "Nikon"}
+        assert _names(service.fresh(again, store, view.find("Nikon"))) == ["paris.jpg"]
+    assert {a.name for a in store.all()} == {"Berlin", "Canon"}
+
+
+def test_routes_answer_parallel_reads_and_declare_errors(
+    photo_library: Callable[..., tuple[Library, Path]],
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    fastapi = pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    define = [{"name": f"Cfg {n}", "kind": "image", "limit": n} for n in range(1, 4)]
+    library, media = photo_library(**{"albums.define": define})
+    library.scan([media])
+    service, rule_cls = _albums()
+    store = service.store_of(library)
+    service.create(library, store, "Recent", rule_cls.from_mapping({"after": "2021"}))
+    store.mark_dirty(["Recent", "Cfg 1", "Cfg 2", "Cfg 3"])
+    app = fastapi.FastAPI()
+    library.plugins.call("chronicon_register_routes", app=app, library=library)
+    client = TestClient(app)
+    paths = ["/api/albums", "/api/albums/Recent", "/api/albums/cfg 1", "/api/albums/Cfg 2", "/api/albums/CFG 3"] * 6
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(client.get, paths))
+    assert all(a.status_code == 200 for a in answers), [a.text for a in answers if a.status_code != 200]
+    for path, answer in zip(paths, answers, strict=True):
+        if path.endswith("Recent"):
+            assert [Path(i["path"]).name for i in answer.json()["items"]] == ["paris.jpg", "berlin.jpg"]
+        elif path != "/api/albums":
+            assert answer.json()["count"] == int(path[-1]) and answer.json()["error"] is None
+    assert not any(a.dirty for a in store.all())  # some reader stored each evaluation, exactly once or more
+    spec = client.get("/openapi.json").json()["paths"]
+    assert {"201", "400", "409"} <= set(spec["/api/albums"]["post"]["responses"])
+    assert "404" in spec["/api/albums/{name}"]["get"]["responses"]
+    assert {"404", "409"} <= set(spec["/api/albums/{name}"]["delete"]["responses"])
+    problem = spec["/api/albums/{name}"]["get"]["responses"]["404"]["content"]["application/json"]["schema"]
+    assert problem["$ref"].endswith("/Problem")
+
+
+# -- the change record is per catalog ---------------------------------------------------------------------
+class _FailsAtTheEnd:
+    """A scan progress that raises once the scan has committed its rows (before the scan hook runs)."""
+
+    def stage(self, name: str, total: int | None) -> None:
+        if name == "updating search indexes":
+            raise RuntimeError("the scan broke after its commits")
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def detail(self, text: str) -> None:
+        pass
+
+
+def test_a_failed_scan_leaves_nothing_for_another_catalog(tmp_path: Path, model_cache: Path) -> None:
+    import chronicon_albums
+    from chronicon_albums.tracking import catalog_key
+
+    service, rule_cls = _albums()
+    media_a, media_b = tmp_path / "a", tmp_path / "b"
+    media_a.mkdir()
+    media_b.mkdir()
+    make_jpeg(media_b / "berlin.jpg", gps=(52.52, 13.405, 34.0), taken_at="2021:07:04 15:30:00")
+    make_jpeg(media_a / "berlin-a.jpg", gps=(52.51, 13.40, 30.0), taken_at="2022:07:04 15:30:00", color=(9, 9, 9))
+    lib_b = _lib(tmp_path / "catalog-b", ml=False, model_cache=model_cache)
+    lib_b.scan([media_b])
+    store_b = service.store_of(lib_b)
+    service.create(lib_b, store_b, "Berlin", rule_cls.from_mapping({"gps": "52.3,13.0,52.7,13.8"}))
+    stamp = store_b.get("Berlin").evaluated_at  # type: ignore[union-attr]
+    lib_a = _lib(tmp_path / "catalog-a", ml=False, model_cache=model_cache)
+    with pytest.raises(RuntimeError, match="broke"):
+        lib_a.scan([media_a], progress=_FailsAtTheEnd())
+    key_a, key_b = catalog_key(lib_a.catalog_dir), catalog_key(tmp_path / "." / "catalog-b")
+    assert set(chronicon_albums.TRACKER.pending(key_a).indexed) == {lib_a.info(media_a / "berlin-a.jpg")["id"]}  # type: ignore[index]
+    assert not chronicon_albums.TRACKER.pending(key_b)
+    summary = lib_b.scan([media_b])  # nothing changed in B: A's Berlin photo must not make B rebuild
+    assert store_b.get("Berlin").evaluated_at == stamp  # type: ignore[union-attr]
+    assert not any("albums" in note for note in summary.notes)
+    assert chronicon_albums.TRACKER.pending(key_a)  # still A's, for A's next scan
+    lib_a.scan([media_a])
+    assert not chronicon_albums.TRACKER.pending(key_a)
+
+
+def test_catch_up_loads_only_rows_it_did_not_see(photo_library: Callable[..., tuple[Library, Path]]) -> None:
+    from chronicon_albums.tracking import Changes, catch_up
+
+    library, media = photo_library()
+    library.scan([media])
+    service, rule_cls = _albums()
+    store = service.store_of(library)
+    service.create(library, store, "Berlin", rule_cls.from_mapping({"gps": "52.3,13.0,52.7,13.8"}))
+    make_jpeg(media / "berlin2.jpg", gps=(52.50, 13.30, 40.0), color=(10, 10, 200))
+    make_jpeg(media / "rome.jpg", gps=(41.9, 12.5, 20.0), color=(200, 10, 10))
+    _lib(library.catalog_dir, ml=False, model_cache=Path(library.config["model_cache"]), disabled=("albums",)).scan(
+        [media]
+    )
+    berlin2 = library.info(media / "berlin2.jpg")["id"]  # type: ignore[index]
+    rome = library.info(media / "rome.jpg")["id"]  # type: ignore[index]
+
+    class Recording:
+        """The real catalog, noting which ids are loaded by id."""
+
+        def __init__(self, catalog: Any) -> None:
+            self.catalog, self.loaded = catalog, set()  # type: set[str]
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.catalog, name)
+
+        def rows_by_id(self, ids: Any, columns: Any = None) -> dict[str, dict[str, Any]]:
+            ids = list(ids)
+            if columns and "gps_lat" in columns:
+                self.loaded |= set(ids)
+            return self.catalog.rows_by_id(ids, columns)
+
+    recording = Recording(library.catalog)
+    seen = Changes(indexed={berlin2: ("image", {"id": berlin2})})
+    extra = catch_up(recording, store.all(), seen)
+    assert set(extra.indexed) == {rome} and recording.loaded == {rome}
+    from chronicon_albums.tracking import affects
+
+    assert not affects(store.get("Berlin"), extra)  # type: ignore[arg-type]  # Rome is outside the box
+    assert affects(store.get("Berlin"), seen) and affects(store.get("Berlin"), Changes(  # type: ignore[arg-type]
+        indexed={"x": ("image", {"gps_lat": 52.4, "gps_lon": 13.5})}))  # fmt: skip
 
 
 # -- the command line ---------------------------------------------------------------------------------------
@@ -423,6 +699,7 @@ def test_cli(photo_library: Callable[..., tuple[Library, Path]], tmp_path: Path,
         (["--person", "Alice"], "faces plugin"),
         (["--camera", "canon", "--sort", "no_such_key"], "sort key 'no_such_key'"),
         (["--camera", "canon", "--kind", "audio"], "Invalid value for '--kind'"),
+        (["--filter", "colour=red"], "unknown album filter 'colour' (known: after"),
     ):
         code, out, err = _cli(config, "album", "create", "Bad", *bad, capsys=capsys)
         assert code == 2 and message in err, err
@@ -442,6 +719,7 @@ def test_cli(photo_library: Callable[..., tuple[Library, Path]], tmp_path: Path,
     dest = tmp_path / "links"
     code, out, err = _cli(config, "album", "export", "Berlin", str(dest), "--format", "links", capsys=capsys)
     assert code == 0 and os.readlink(dest / "001 - berlin.jpg") == str(media / "berlin.jpg")
+    assert json.loads((dest / ".chronicon-album.json").read_text())["links"] == ["001 - berlin.jpg"]
     code, out, err = _cli(config, "album", "export", "Berlin", str(media), capsys=capsys)
     assert code == 2 and "catalogued" in err
     code, out, err = _cli(config, "album", "delete", "Berlin", "--json", capsys=capsys)

@@ -24,8 +24,9 @@ from ml_switches import NO_ML
 PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
 sys.path.insert(0, str(PLUGINS))
 
+from chronicon_duplicates import grouping  # noqa: E402
 from chronicon_duplicates.commands import options_from  # noqa: E402
-from chronicon_duplicates.grouping import group_rows, load_assets  # noqa: E402
+from chronicon_duplicates.grouping import cosine_pairs, group_rows, load_assets, load_vectors  # noqa: E402
 from chronicon_duplicates.mih import brute_force_pairs, near_pairs, pair_set, parse_hashes, plan_for  # noqa: E402
 
 
@@ -86,7 +87,7 @@ def _groups(lib: Library, **given: Any) -> list[list[str]]:
 
 
 def test_copies_group_with_the_original_first(make_plugin_library: Callable[..., Library], photos: Path) -> None:
-    lib = make_plugin_library()
+    lib = make_plugin_library(disabled=("albums",))
     lib.scan([str(photos)])
     groups = _groups(lib)
     assert len(groups) == 1
@@ -99,6 +100,10 @@ def test_copies_group_with_the_original_first(make_plugin_library: Callable[...,
     tight = _groups(lib, phash_distance=0)  # the crop's hash moved a few bits: a strict threshold leaves it out
     assert len(tight) == 1 and "cat-crop.jpg" not in tight[0] and tight[0][0] == "cat.jpg"
     assert _groups(lib, under=str(photos / "elsewhere")) == []
+    assert _groups(lib, under=str(photos)) == groups and _groups(lib, under=str(photos) + "/") == groups
+    assert _groups(lib, under=str(photos)[:-1]) == []  # a prefix of the folder's name is another folder
+    assert load_assets(lib.catalog, options_from(lib.config, under=str(photos / "it's"))) == []  # quoted in SQL
+    assert load_assets(lib.catalog, options_from(lib.config, kind="image' OR kind != 'x")) == []
     assert _groups(lib, kind="video") == []
     by_size = _groups(lib, rank_by=["size"])  # the largest file first when only size counts
     sizes = {p.name: p.stat().st_size for p in photos.iterdir()}
@@ -114,7 +119,7 @@ def test_same_layout_in_other_colours_is_not_a_duplicate(
     make_jpeg(folder / "red.jpg", size=(320, 240), color=(200, 30, 30))
     make_jpeg(folder / "blue.jpg", size=(320, 240), color=(30, 30, 200))
     make_jpeg(folder / "red-copy.jpg", size=(160, 120), color=(200, 30, 30), quality=60)
-    lib = make_plugin_library()
+    lib = make_plugin_library(disabled=("albums",))
     lib.scan([str(folder)])
     assert _groups(lib) == [["red.jpg", "red-copy.jpg"]]
     assert sorted(_groups(lib, max_color_distance=500.0)[0]) == ["blue.jpg", "red-copy.jpg", "red.jpg"]
@@ -123,7 +128,7 @@ def test_same_layout_in_other_colours_is_not_a_duplicate(
 def test_videos_group_only_with_videos(make_plugin_library: Callable[..., Library], photos: Path) -> None:
     make_mp4(photos / "clip.mp4", seconds=1.0, audio=False)
     make_mp4(photos / "clip-copy.mp4", seconds=1.0, audio=False, creation_time="2024-01-01T00:00:00Z")
-    lib = make_plugin_library()
+    lib = make_plugin_library(disabled=("albums",))
     lib.scan([str(photos)])
     (videos,) = _groups(lib, kind="video")
     assert sorted(videos) == ["clip-copy.mp4", "clip.mp4"]
@@ -131,7 +136,7 @@ def test_videos_group_only_with_videos(make_plugin_library: Callable[..., Librar
 
 
 def test_missing_files_are_left_out(make_plugin_library: Callable[..., Library], photos: Path) -> None:
-    lib = make_plugin_library()
+    lib = make_plugin_library(disabled=("albums",))
     lib.scan([str(photos)])
     (photos / "cat-q60.jpg").unlink()
     lib.scan([str(photos)])
@@ -141,7 +146,7 @@ def test_missing_files_are_left_out(make_plugin_library: Callable[..., Library],
 def test_embeddings_confirm_reject_or_add_pairs(make_plugin_library: Callable[..., Library], photos: Path) -> None:
     """Vectors written to a real vector table: a CLIP-like space disagreeing about one copy rejects it, and a
     near-identical pair of vectors links two photos whose hashes differ."""
-    lib = make_plugin_library()
+    lib = make_plugin_library(disabled=("albums",))
     lib.scan([str(photos)])
     ids = {Path(r["path"]).name: r["id"] for r in lib.catalog.rows(None, ["id", "path"])}
     rng = np.random.default_rng(0)
@@ -168,6 +173,37 @@ def test_embeddings_confirm_reject_or_add_pairs(make_plugin_library: Callable[..
     assert [len(g.members) for g in found] == [4]
 
 
+def test_blocked_cosine_pairs_equal_per_asset_searches(
+    make_plugin_library: Callable[..., Library], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The NumPy top-k by blocks finds exactly what one vector-table search per asset finds."""
+    lib = make_plugin_library(disabled=("albums",))
+    rng = np.random.default_rng(7)
+    vectors: dict[str, np.ndarray[Any, Any]] = {}
+    for group in range(60):  # clusters of 1..14 near copies: more than `neighbors` in some
+        base = rng.normal(size=48)
+        for copy in range(int(rng.integers(1, 15))):
+            vectors[f"a{group:03d}-{copy:02d}"] = base + rng.normal(scale=0.12, size=48)
+    rows = [VectorRow(a, (v / np.linalg.norm(v)).astype(np.float32)) for a, v in vectors.items()]
+    table = lib.catalog.vector_table("pixels-test", 48)
+    table.replace(rows)
+    ids = sorted(vectors)
+    loaded = load_vectors(lib.catalog, "pixels-test", ids)
+    monkeypatch.setattr(grouping, "WHOLE_TABLE", 0)  # the same vectors read in one scan of the table
+    whole = load_vectors(lib.catalog, "pixels-test", ids)
+    assert sorted(whole.ids) == ids and all(
+        np.allclose(whole.matrix[whole.row[a]], loaded.matrix[loaded.row[a]]) for a in ids
+    )
+    for neighbors, threshold in ((5, 0.95), (3, 0.9), (20, 0.97)):
+        fast = {(a, b) for a, b, _ in cosine_pairs(loaded, neighbors, threshold, block=64)}
+        slow = set()
+        for row in rows:
+            for hit in table.search(row.vector, k=neighbors + 1, asset_ids=set(ids), min_score=threshold):
+                if hit.asset_id != row.asset_id:
+                    slow.add((row.asset_id, hit.asset_id))
+        assert fast == slow and len(fast) > 50, (neighbors, threshold, len(fast), len(slow))
+
+
 def _cli(args: list[str], config: Path) -> int:
     try:
         main(["--config", str(config), *args])
@@ -182,7 +218,7 @@ def test_cli_json_and_files_left_alone(tmp_path: Path, photos: Path, capsys: pyt
         yaml.safe_dump(
             {
                 "catalog": str(tmp_path / "catalog"),
-                "plugins": {"paths": [str(PLUGINS)], "disabled": ["faces", "extract"]},
+                "plugins": {"paths": [str(PLUGINS)], "disabled": ["faces", "extract", "albums"]},
                 **{key.split(".")[0]: {"enabled": False} for key in NO_ML},
             }
         )

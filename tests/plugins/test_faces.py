@@ -132,6 +132,44 @@ def test_name_merge_recluster_and_person_filter(make_plugin_library: Any, face_p
     assert [(p["name"], p["faces"]) for p in people_of(library)] == [("Eileen", len(VARIANTS))]
 
 
+def test_rescan_with_other_settings_reassigns_renumbered_faces(
+    make_plugin_library: Any, face_photos: Path, tmp_path: Path
+) -> None:
+    """Faces are numbered left to right: with another `min_score`, face 1 of an unchanged file can be another
+    face. Its old person must not stick to it: each face ends with the person its descriptor is close to."""
+    from chronicon_faces.store import read_assignments, read_people
+
+    folder = tmp_path / "two"
+    folder.mkdir()
+    for name in ("astronaut.jpg", "mirrored.jpg"):
+        (folder / name).write_bytes((face_photos / name).read_bytes())
+    loose = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **FAST, **{"faces.min_score": 0.0})
+    loose.scan([folder])
+    ids = {Path(r["path"]).name: r["id"] for r in loose.catalog.rows(columns=["id", "path"])}
+    portrait = json.loads(faces_of(loose)["astronaut.jpg"]["faces"])
+    # With no score limit HOG also takes a weak patch left of the face: it is face 1, the real face is face 2.
+    assert len(portrait) >= 2 and portrait[0]["score"] < 0.4 and max(f["score"] for f in portrait) > 1.0
+    real = 1 + max(range(len(portrait)), key=lambda i: portrait[i]["score"])
+    first = read_assignments(loose.catalog.db)
+    astronaut = first[(ids["astronaut.jpg"], real)][0]
+    assert first[(ids["astronaut.jpg"], 1)][0] != astronaut  # the patch is not the astronaut
+
+    strict = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **FAST, **{"faces.min_score": 0.4})
+    summary = strict.scan([folder])  # same files, another detection setting: the pass runs again
+    assert json.loads(faces_of(strict)["astronaut.jpg"]["faces"])[0]["score"] > 1.0  # face 1 is now the real one
+    after = read_assignments(strict.catalog.db)
+    people = read_people(strict.catalog.db)
+    table = strict.catalog.open_vector_table(FACE_SPACE)
+    stored = table.vectors_for(ids.values())
+    assert set(after) == {(a, r.segment) for a, rows in stored.items() for r in rows}
+    for (asset_id, n), (pid, _) in after.items():
+        vector = next(r.vector for r in stored[asset_id] if r.segment == n)
+        assert float(np.linalg.norm(vector - people[pid].centroid)) <= 0.5, (asset_id, n)
+    assert after[(ids["astronaut.jpg"], 1)][0] == after[(ids["mirrored.jpg"], 1)][0] == astronaut
+    assert people[astronaut].face_count == 2 and len(people) == 1  # the patch's person went with its face
+    assert any("dropped" in note for note in summary.notes)
+
+
 def test_video_faces_come_from_shots_with_times(make_plugin_library: Any, face_photos: Path, tmp_path: Path) -> None:
     media = tmp_path / "media"
     media.mkdir()

@@ -12,7 +12,7 @@ pytest.importorskip("fastapi")
 
 from chronicon.library import Library
 from mediafactory import make_slideshow
-from websample import FPS, PHOTOS, SHOW, Sample, sample_settings
+from websample import FPS, PHOTOS, SHOW, TEST_HOSTS, Sample, sample_settings
 
 
 @pytest.fixture(scope="session")
@@ -39,5 +39,5 @@ def client(web_sample: Sample) -> Iterator[object]:
 
     from chronicon.web import create_app
 
-    with TestClient(create_app(web_sample.library)) as test_client:
+    with TestClient(create_app(web_sample.library, allowed_hosts=TEST_HOSTS)) as test_client:
         yield test_client

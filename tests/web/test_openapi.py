@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from websample import Sample
+from websample import TEST_HOSTS, Sample
 
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
@@ -27,7 +27,7 @@ def test_get_routes_follow_the_spec(web_sample: Sample) -> None:
 
     from chronicon.web import create_app
 
-    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(web_sample.library))
+    schema = schemathesis.openapi.from_asgi("/openapi.json", create_app(web_sample.library, allowed_hosts=TEST_HOSTS))
     tested = []
     for result in schema.include(method="GET").get_all_operations():
         operation = result.ok()
@@ -47,7 +47,7 @@ def test_spec_documents_errors_and_plugin_filters(web_sample: Sample) -> None:
 
     from chronicon.web import create_app
 
-    with TestClient(create_app(web_sample.library)) as client:
+    with TestClient(create_app(web_sample.library, allowed_hosts=TEST_HOSTS)) as client:
         spec = client.get("/openapi.json").json()
         assert client.get("/docs").status_code == 200
     search = spec["paths"]["/api/search"]["get"]

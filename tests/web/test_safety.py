@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from chronicon.library import Library
-from websample import REPO, Sample
+from websample import REPO, TEST_HOSTS, Sample
 
 TOKEN = "s3cret-token"
 
@@ -25,7 +25,7 @@ def guarded(web_sample: Sample) -> Iterator[Any]:
 
     from chronicon.web import create_app
 
-    with TestClient(create_app(web_sample.library, token=TOKEN)) as client:
+    with TestClient(create_app(web_sample.library, token=TOKEN, allowed_hosts=TEST_HOSTS)) as client:
         yield client
 
 
@@ -87,7 +87,7 @@ def test_symlink_escaping_the_roots_is_refused(tmp_path: Path, sample_photos: Pa
     (root / "cat.jpg").unlink()
     (root / "cat.jpg").symlink_to(secret)  # replaced behind the catalog's back
     os.symlink(root / "cup.jpg", tmp_path / "cup-link.jpg")  # a link inside the roots stays fine
-    with TestClient(create_app(library)) as client:
+    with TestClient(create_app(library, allowed_hosts=TEST_HOSTS)) as client:
         refused = client.get(f"/api/assets/{ids['cat.jpg']}/original")
         assert refused.status_code == 403 and "outside" in refused.json()["error"]
         assert b"not for the web" not in refused.content

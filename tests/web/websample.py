@@ -13,6 +13,8 @@ PLUGINS_DIR = REPO / "plugins"
 FPS = 12
 SHOW = ("coffee", "chelsea", "rocket")  # the slideshow's shots, in order
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "moon")
+# The Host header Starlette's TestClient sends; the app answers only the Host names it is told to (and loopback).
+TEST_HOSTS = ("testserver",)
 
 
 @dataclass

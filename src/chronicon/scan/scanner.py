@@ -600,7 +600,8 @@ class Scanner:
                 summary.count(w.change)
                 if w.change == Change.UNCHANGED and w.timings:
                     summary.updated += 1
-            event = AssetEvent(w.item.id, display_path(w.item.path), w.item.kind.value, w.change, dict(w.item.row))
+            event = AssetEvent(w.item.id, display_path(w.item.path), w.item.kind.value, w.change, dict(w.item.row),
+                               self.catalog.dir)  # fmt: skip
             self.emit("chronicon_asset_indexed", event)
         for w in batch:
             w.item.cache.clear()
@@ -628,7 +629,7 @@ class Scanner:
         for entry in gone:
             self.emit(
                 "chronicon_asset_removed",
-                AssetEvent(entry.id, display_path(entry.path), entry.kind or "", Change.DELETED),
+                AssetEvent(entry.id, display_path(entry.path), entry.kind or "", Change.DELETED, {}, self.catalog.dir),
             )
 
 

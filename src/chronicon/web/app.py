@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +18,28 @@ from chronicon import __version__
 from chronicon.errors import CatalogLockedError, ChroniconError, ConfigError, MediaError, ModelUnavailableError
 from chronicon.library import Library
 from chronicon.web import routes_assets, routes_search, routes_status
+from chronicon.web.guard import RequestGuard
 from chronicon.web.live import LiveCatalog
-from chronicon.web.models import ErrorBody
-from chronicon.web.security import needs_token, token_of, token_ok
+from chronicon.web.models import STATUS_TEXT, ErrorBody
+from chronicon.web.routes_search import MAX_BODY
+from chronicon.web.security import check_token
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
-ERROR_TEXT = {400: "Bad request", 401: "Missing or wrong token", 404: "Not found", 409: "Conflict"}
 ERROR_JSON = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+# The page loads only its own files, thumbnails and media (and blob:/data: URLs); nothing may frame it.
+PAGE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    "X-Frame-Options": "DENY",
+}
+# How a client sends the token: a Bearer header (Swagger's "Authorize"), or ?token= for <img>/<video> URLs.
+SECURITY_SCHEMES = {
+    "bearer": {"type": "http", "scheme": "bearer", "description": "The server's token (`--token`)."},
+    "token_query": {"type": "apiKey", "in": "query", "name": "token", "description": "The token, in the URL."},
+}
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -70,23 +83,14 @@ def _install_errors(app: FastAPI) -> None:
             log.warning("request %s failed: %s", request.url.path, exc)
         return error(status, str(exc))
 
+    async def internal_error(request: Request, exc: Exception) -> Response:
+        log.error("request %s failed", request.url.path, exc_info=exc)
+        return error(500, "internal error")
+
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(ChroniconError, library_error)
-
-
-def _install_token(app: FastAPI) -> None:
-    @app.middleware("http")
-    async def require_token(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        expected: str | None = request.app.state.token
-        if expected is not None and needs_token(request.url.path) and not token_ok(expected, token_of(request)):
-            given = token_of(request) is not None
-            return error(401, "wrong token" if given else "this server needs a token: send 'Authorization: Bearer "
-                         "TOKEN' (or ?token=TOKEN on media URLs)", {"WWW-Authenticate": "Bearer"})  # fmt: skip
-        response = await call_next(request)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "no-referrer")
-        return response
+    app.add_exception_handler(Exception, internal_error)  # the last resort; RequestGuard answers the rest
 
 
 def _install_openapi(app: FastAPI, library: Library) -> None:
@@ -110,11 +114,16 @@ def _install_openapi(app: FastAPI, library: Library) -> None:
                 responses.pop("422", None)
                 if path.startswith("/api/"):  # every API route answers errors through the handlers above
                     for code in (400, 401) + ((404,) if "{" in path else ()) + ((409,) if method == "post" else ()):
-                        responses.setdefault(str(code), {"description": ERROR_TEXT[code], "content": ERROR_JSON})
+                        responses.setdefault(str(code), {"description": STATUS_TEXT[code], "content": ERROR_JSON})
+                    for code, response in responses.items():  # plugins' own error models too: the handlers
+                        if code.isdigit() and int(code) >= 400:  # above answer every error as an ErrorBody
+                            response["content"] = ERROR_JSON
                 if path in ("/api/search", "/api/browse", "/api/search/image"):
                     have = {p.get("name") for p in operation.get("parameters", [])}
                     operation.setdefault("parameters", []).extend(p for p in extra if p["name"] not in have)
         spec.setdefault("components", {}).setdefault("schemas", {})["ErrorBody"] = ErrorBody.model_json_schema()
+        spec["components"]["securitySchemes"] = SECURITY_SCHEMES
+        spec["security"] = [{"bearer": []}, {"token_query": []}]  # either one; ignored when no token is set
         spec.get("components", {}).get("schemas", {}).pop("HTTPValidationError", None)
         spec.get("components", {}).get("schemas", {}).pop("ValidationError", None)
         app.openapi_schema = spec
@@ -123,11 +132,23 @@ def _install_openapi(app: FastAPI, library: Library) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
-def create_app(library: Library, *, token: str | None = None, refresh_interval: float = 1.0) -> FastAPI:
-    """The web app over one library. With `token`, every data request needs it (Bearer header or ?token=).
+def create_app(
+    library: Library,
+    *,
+    token: str | None = None,
+    refresh_interval: float = 1.0,
+    allowed_hosts: Iterable[str] = (),
+    max_body: int = MAX_BODY,
+) -> FastAPI:
+    """The web app over one library. With `token` (printable ASCII; ConfigError otherwise), every data request
+    needs it (Bearer header or ?token=). Requests must name the server by a loopback name (127.0.0.1,
+    localhost, [::1]) or one of `allowed_hosts` in their Host header (`*`: any); bodies over `max_body` bytes
+    are refused with 413 before they are read.
 
     Read-only over the originals: no route writes or deletes a file (plugins' routes may keep their own data,
     e.g. albums). Run it with uvicorn, bound to 127.0.0.1 unless you set a token."""
+    if token:
+        check_token(token)
     app = FastAPI(
         title="Chronicon",
         version=__version__,
@@ -142,14 +163,14 @@ def create_app(library: Library, *, token: str | None = None, refresh_interval: 
     app.state.live.refresh(force=True)  # opens the catalog now, not in two request threads at once
     _ = library.search_engine  # likewise (its models still load on the first query)
     _install_errors(app)
-    _install_token(app)
+    app.add_middleware(RequestGuard, allowed_hosts=list(allowed_hosts), max_body=max_body, token=app.state.token)
     for module in (routes_search, routes_assets, routes_status):
         app.include_router(module.router)
     library.plugins.call("chronicon_register_routes", app=app, library=library)
 
     @app.get("/", include_in_schema=False)
     def page() -> FileResponse:
-        return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+        return FileResponse(STATIC / "index.html", headers=PAGE_HEADERS)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     _install_openapi(app, library)

@@ -6,9 +6,10 @@ import os
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import Depends, HTTPException, Query, Request
+from fastapi import Depends, Query, Request
 
 from chronicon.library import Library
+from chronicon.search.filters import parse_min_counts
 from chronicon.web.security import check_path_param
 
 
@@ -40,16 +41,6 @@ def hit_json(hit: Any) -> dict[str, Any]:
     return data
 
 
-def _counts(values: list[str]) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for value in values:
-        label, sep, number = value.rpartition("=")
-        if not sep or not label.strip() or not number.strip().isdigit():
-            raise HTTPException(status_code=400, detail=f"min_count {value!r}: use LABEL=N, e.g. person=3")
-        counts[label.strip()] = int(number)
-    return counts
-
-
 def filters_of(
     request: Request,
     kind: Annotated[Literal["image", "video"] | None, Query(description="Only photos or only videos.")] = None,
@@ -75,7 +66,7 @@ def filters_of(
         "labels": [x for x in (label or []) if x.strip()],
         "under": under,
         "has_speech": has_speech,
-        "min_counts": _counts(min_count or []),
+        "min_counts": parse_min_counts(min_count or []),  # FilterError -> 400
         "gps": gps,
     }
     for name in library.search_filters:

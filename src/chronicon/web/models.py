@@ -95,16 +95,19 @@ class Meta(BaseModel):
     token_required: bool
 
 
-_MESSAGES = {
-    400: "Bad filter, query or parameter",
+# What each error status means, in the OpenAPI spec (route `responses=` and the ones added to every API route).
+STATUS_TEXT = {
+    400: "Bad filter, query, parameter or upload",
     401: "Missing or wrong token",
     403: "The file lies outside the catalog's roots",
-    404: "Unknown asset or file",
-    409: "Conflict",
+    404: "Unknown asset, route or file",
+    409: "Conflict (a scan holds the catalog)",
+    413: "The upload is too large",
+    416: "Bad range",
     503: "Nothing to search yet (no vectors in the catalog)",
 }
 
 
 def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` of a route: these error codes, each with the ErrorBody schema."""
-    return {code: {"model": ErrorBody, "description": _MESSAGES[code]} for code in codes}
+    return {code: {"model": ErrorBody, "description": STATUS_TEXT[code]} for code in codes}

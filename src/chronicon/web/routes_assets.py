@@ -11,8 +11,10 @@ from fastapi import APIRouter, HTTPException, Path, Query, Request
 from fastapi.responses import FileResponse, Response
 
 from chronicon.library import Library
+from chronicon.search.engine import _segment_thumbnail
 from chronicon.web.deps import LibraryDep, media_url, thumbnail_url
-from chronicon.web.models import Asset, ErrorBody, Transcript, errors
+from chronicon.web.media_types import FILE_HEADERS, media_type
+from chronicon.web.models import Asset, Transcript, errors
 from chronicon.web.ranges import file_response
 from chronicon.web.security import catalog_file, check_id, original_path
 
@@ -76,17 +78,13 @@ def thumbnail(
 ) -> Response:
     """The asset's WebP thumbnail, or a video shot's with `?segment=N`."""
     row = _row(library, asset_id)
-    relative = row.get("thumbnail")
-    if segment > 0:
-        try:
-            shots = json.loads(row.get("segments") or "[]")
-        except ValueError:
-            shots = []
-        relative = next((s.get("thumbnail") for s in shots if s.get("index") == segment), None)
-    if not relative:
+    relative = _segment_thumbnail(row, segment) if segment > 0 else row.get("thumbnail")
+    if not relative or not isinstance(relative, str):
         raise HTTPException(status_code=404, detail="this asset has no thumbnail")
-    path = catalog_file(str(library.catalog_dir), str(relative))
-    return FileResponse(path, media_type="image/webp", headers={"Cache-Control": "private, max-age=3600"})
+    path = catalog_file(str(library.catalog_dir), relative)
+    return FileResponse(
+        path, media_type="image/webp", headers={**FILE_HEADERS, "Cache-Control": "private, max-age=3600"}
+    )
 
 
 RANGE = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"}, "description": "bytes=a-b"}
@@ -95,15 +93,16 @@ RANGE = {"name": "Range", "in": "header", "required": False, "schema": {"type": 
 @router.get(
     "/{asset_id}/original",
     response_class=Response,
-    responses={**BINARY, 416: {"model": ErrorBody, "description": "Bad range"}, **errors(400, 401, 403, 404)},
+    responses={**BINARY, **errors(400, 401, 403, 404, 416)},
     openapi_extra={"parameters": [RANGE]},
 )
 def original(library: LibraryDep, asset_id: AssetId, request: Request) -> Response:
     """The original file, streamed; `Range: bytes=a-b` / `a-` / `-n` gives 206 partial content (video seeking),
-    several ranges or one outside the file give 416. Only files inside the catalog's roots are served."""
+    several ranges or one outside the file give 416. Only files inside the catalog's roots are served. The media
+    type comes from the format the scan read in the file's bytes (`format`), never from its name."""
     row = _row(library, asset_id)
     path = original_path(row, library.config["roots"] or [])
-    return file_response(path, request.headers.get("range"))
+    return file_response(path, request.headers.get("range"), media_type(row.get("format")), FILE_HEADERS)
 
 
 @router.get("/{asset_id}/transcript", response_model=Transcript, responses=errors(400, 401, 404))
@@ -115,11 +114,31 @@ def transcript(
 ) -> dict[str, Any]:
     """What is said in a video, as timed segments (all of them, or those within `window` s of `around`)."""
     row = _row(library, asset_id)
+    segments = timed_segments(row.get("transcript"), around, window)
+    return {"id": asset_id, "around": around, "language": row.get("language"), "segments": segments}
+
+
+def timed_segments(text: Any, around: float | None = None, window: float = 30.0) -> list[dict[str, Any]]:
+    """The well-formed segments of a transcript's JSON text (all, or those within `window` s of `around`);
+    malformed JSON or entries are left out."""
     try:
-        segments = json.loads(row.get("transcript") or "[]")
-    except ValueError:
+        segments = json.loads(text or "[]")
+    except (TypeError, ValueError):
         segments = []
-    good = [s for s in segments if isinstance(s, dict) and {"start", "end", "text"} <= set(s)]
+    good = [s for s in map(_timed, segments if isinstance(segments, list) else []) if s is not None]
     if around is not None:
-        good = [s for s in good if float(s["end"]) >= around - window and float(s["start"]) <= around + window]
-    return {"id": asset_id, "around": around, "language": row.get("language"), "segments": good}
+        good = [s for s in good if s["end"] >= around - window and s["start"] <= around + window]
+    return good
+
+
+def _timed(entry: Any) -> dict[str, Any] | None:
+    """A transcript segment with finite `start` and `end` seconds and `text`; None for a malformed entry."""
+    if not isinstance(entry, dict) or not isinstance(entry.get("text"), str):
+        return None
+    try:
+        start, end = float(entry["start"]), float(entry["end"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    if not (math.isfinite(start) and math.isfinite(end)):
+        return None
+    return {**entry, "start": start, "end": end}

@@ -11,8 +11,10 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 from chronicon.catalog.store import fs_path
+from chronicon.errors import ConfigError
 
-_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_TOKEN = re.compile(r"[\x21-\x7e]+")
 # Paths a browser loads before it knows the token: the page shell and its static files hold no data.
 PUBLIC_PATHS = ("/", "/favicon.ico", "/docs", "/docs/oauth2-redirect", "/openapi.json")
 PUBLIC_PREFIXES = ("/static/",)
@@ -27,11 +29,25 @@ def token_of(request: Request) -> str | None:
     return request.query_params.get("token") or None
 
 
+def check_token(token: str) -> str:
+    """A configured token must be printable ASCII without spaces (headers carry bytes; URLs are encoded)."""
+    if not _TOKEN.fullmatch(token):
+        raise ConfigError(
+            "server.token: use printable ASCII characters without spaces (letters, digits, punctuation), "
+            "e.g. the output of `openssl rand -hex 16`"
+        )
+    return token
+
+
 def token_ok(expected: str, given: str | None) -> bool:
-    """Constant-time comparison of the configured token with the one given."""
+    """Constant-time comparison of the configured (ASCII) token with the one given, as bytes."""
     if given is None:
         return False
-    return hmac.compare_digest(expected.encode("utf-8"), given.encode("utf-8"))
+    try:
+        given_bytes = given.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(expected.encode("ascii"), given_bytes)
 
 
 def needs_token(path: str) -> bool:
@@ -41,7 +57,7 @@ def needs_token(path: str) -> bool:
 
 def check_id(asset_id: str) -> str:
     """An asset id as the catalog writes them (letters, digits, - and _); anything else is a 400."""
-    if not _ID.match(asset_id):
+    if not _ID.fullmatch(asset_id):
         raise HTTPException(status_code=400, detail=f"not an asset id: {asset_id[:80]!r}")
     return asset_id
 

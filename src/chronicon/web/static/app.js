@@ -297,6 +297,10 @@ async function saveAlbum() {
 }
 
 // -- routing: #/search?q=..., #/asset/ID?t=S, #/albums, #/album/NAME, #/browse ---------------------------------
+function decoded(text) {
+  try { return decodeURIComponent(text); } catch (e) { return null; }  // a malformed % escape
+}
+
 async function route() {
   const hash = location.hash.replace(/^#/, "") || "/";
   const [path, query] = hash.split("?");
@@ -304,12 +308,18 @@ async function route() {
   document.body.dataset.route = path.split("/")[1] || "home";
   if (path.startsWith("/asset/")) {
     const t = params.has("t") ? Number(params.get("t")) : NaN;
-    return showAsset(decodeURIComponent(path.slice(7)), t);
+    const id = decoded(path.slice(7));
+    if (id === null) { setStatus("Bad asset link.", true); return; }
+    return showAsset(id, t);
   }
   closeDetail();
   if (path === "/search") return runSearch(params);
   if (path === "/albums") return showAlbums();
-  if (path.startsWith("/album/")) return showAlbum(decodeURIComponent(path.slice(7)));
+  if (path.startsWith("/album/")) {
+    const name = decoded(path.slice(7));
+    if (name === null) { setStatus("Bad album link.", true); return; }
+    return showAlbum(name);
+  }
   return runBrowse(params);
 }
 
@@ -324,7 +334,6 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#album-save").addEventListener("click", saveAlbum);
   window.addEventListener("hashchange", route);
   await loadMeta();
-  const previous = sessionStorage.getItem("chronicon-last");
   await route();
-  document.body.dataset.ready = previous === null ? "1" : "1";
+  document.body.dataset.ready = "1";
 });
