@@ -48,6 +48,8 @@ echo "== plugins: a smart album, people, near-duplicates, the aesthetic order (d
 .venv/bin/chronicon people list
 .venv/bin/chronicon duplicates
 .venv/bin/chronicon search "a photo" --kind image --sort aesthetic --limit 3
+# Structured extraction needs VLM weights (none offline: the pass is left out with a note); its schema is checked.
+.venv/bin/chronicon extract schema-check plugins/chronicon_extract/incident.yaml
 echo
 echo "== the web app: chronicon serve (then open http://127.0.0.1:8765); see docs/web.md"
 echo
