@@ -9,8 +9,8 @@ import pytest
 
 from chronicon.library import Library
 from ml_switches import NO_ML
+from plugin_cli import PLUGINS_DIR
 
-PLUGINS_DIR = Path(__file__).resolve().parents[2] / "plugins"
 # The bundled plugins whose passes cost time; a test turns on the ones it is about.
 COSTLY_PLUGINS = ("faces", "extract")
 

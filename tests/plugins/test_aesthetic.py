@@ -15,16 +15,15 @@ import yaml
 from PIL import Image, ImageEnhance, ImageFilter
 
 from chronicon.catalog.lock import ScanLock
-from chronicon.cli import main
 from chronicon.library import Library
 from mediafactory import make_mp4, make_truncated
 from ml_switches import NO_ML
+from plugin_cli import PLUGINS_DIR, run_cli, write_cli_config
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-sys.path.insert(0, str(PLUGINS))
+sys.path.insert(0, str(PLUGINS_DIR))
 
-from chronicon_aesthetic.head import ridge, spearman, standardise  # noqa: E402
-from chronicon_aesthetic.metrics import DEFAULT_WEIGHTS, combine, measure  # noqa: E402
+from chronicon_aesthetic.head import ridge, spearman, standardise
+from chronicon_aesthetic.metrics import DEFAULT_WEIGHTS, combine, measure
 
 
 def score(image: Image.Image) -> float:
@@ -141,14 +140,6 @@ def test_disabled_plugin_breaks_nothing(make_plugin_library: Callable[..., Libra
     assert len(lib.browse()) == len(list(sample_photos.iterdir()))
 
 
-def _cli(args: list[str], config: Path) -> int:
-    try:
-        main(["--config", str(config), *args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 @pytest.fixture
 def trained_setup(tmp_path: Path, sample_photos: Path, model_cache: Path) -> dict[str, Any]:
     photos = tmp_path / "photos"
@@ -157,7 +148,7 @@ def trained_setup(tmp_path: Path, sample_photos: Path, model_cache: Path) -> dic
     settings: dict[str, Any] = {
         "catalog": str(tmp_path / "catalog"),
         "model_cache": str(model_cache),
-        "plugins": {"paths": [str(PLUGINS)], "disabled": ["faces", "extract", "albums"]},
+        "plugins": {"paths": [str(PLUGINS_DIR)], "disabled": ["faces", "extract", "albums"]},
     }
     for key, value in {**NO_ML, "tags.enabled": True}.items():
         section, name = key.split(".")
@@ -170,12 +161,12 @@ def test_train_uses_the_head_for_new_files_and_reset(
     trained_setup: dict[str, Any], sample_photos: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     photos, config = trained_setup["photos"], trained_setup["config"]
-    assert _cli(["scan", str(photos)], config) == 0
+    assert run_cli(["scan", str(photos)], config) == 0
     csv = photos / "ratings.csv"
     lines = ["path,rating"] + [f"{name},{rating}" for name, rating in trained_setup["ratings"].items()]
     csv.write_text("\n".join([*lines, "gone.jpg,2"]) + "\n")
     capsys.readouterr()
-    assert _cli(["aesthetic", "train", str(csv), "--json"], config) == 0
+    assert run_cli(["aesthetic", "train", str(csv), "--json"], config) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["rated"] == 12 and report["space"] == "minilm-l6-v2:conse" and report["folds"] == 5
     assert report["unknown"] == [str(photos / "gone.jpg")]
@@ -196,14 +187,14 @@ def test_train_uses_the_head_for_new_files_and_reset(
     }
     # a new file indexed by a later scan is scored with the head too
     shutil.copy(sample_photos / "horse.jpg", photos / "horse.jpg")
-    assert _cli(["scan", str(photos)], config) == 0
+    assert run_cli(["scan", str(photos)], config) == 0
     new = Library(config_file=config, environ={}, entry_points=False).info(photos / "horse.jpg")
     assert new is not None and new["aesthetic_source"] == report["source"]
     capsys.readouterr()
-    assert _cli(["aesthetic", "show", str(photos / "horse.jpg"), "--json"], config) == 0
+    assert run_cli(["aesthetic", "show", str(photos / "horse.jpg"), "--json"], config) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["in_catalog"] and shown["source"] == report["source"] and set(shown["parts"]) >= {"noise"}
-    assert _cli(["aesthetic", "reset", "--json"], config) == 0
+    assert run_cli(["aesthetic", "reset", "--json"], config) == 0
     assert json.loads(capsys.readouterr().out)["removed"] is True
     assert not (trained_setup["catalog"] / "aesthetic" / "head.json").exists()
     rows = list(Library(config_file=config, environ={}, entry_points=False).catalog.rows(None, ["aesthetic_source"]))
@@ -215,38 +206,29 @@ def test_train_without_vectors_uses_the_parts_and_csv_errors_are_clear(
 ) -> None:
     photos = tmp_path / "photos"
     ratings = _degraded_set(sample_photos, photos)
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "catalog": str(tmp_path / "catalog"),
-                "plugins": {"paths": [str(PLUGINS)], "disabled": ["faces", "extract", "albums"]},
-                **{key.split(".")[0]: {"enabled": False} for key in NO_ML},
-            }
-        )
-    )
-    assert _cli(["scan", str(photos)], config) == 0
+    config = write_cli_config(tmp_path, disabled=["faces", "extract", "albums"])
+    assert run_cli(["scan", str(photos)], config) == 0
     bad_header = tmp_path / "bad.csv"
     bad_header.write_text("file,score\na.jpg,1\n")
     capsys.readouterr()
-    assert _cli(["aesthetic", "train", str(bad_header)], config) == 2
+    assert run_cli(["aesthetic", "train", str(bad_header)], config) == 2
     assert "path,rating" in capsys.readouterr().err
     bad_number = tmp_path / "nan.csv"
     bad_number.write_text("path,rating\ncoffee-0.jpg,great\n")
-    assert _cli(["aesthetic", "train", str(bad_number)], config) == 2
+    assert run_cli(["aesthetic", "train", str(bad_number)], config) == 2
     assert "nan.csv:2" in capsys.readouterr().err
     few = photos / "few.csv"
     few.write_text("path,rating\n" + "\n".join(f"{n},{r}" for n, r in list(ratings.items())[:5]) + "\n")
-    assert _cli(["aesthetic", "train", str(few)], config) == 2
+    assert run_cli(["aesthetic", "train", str(few)], config) == 2
     assert "at least 8" in capsys.readouterr().err
     full = photos / "all.csv"
     full.write_text("path,rating\n" + "\n".join(f"{photos / n},{r * 10}" for n, r in ratings.items()) + "\n")
-    assert _cli(["aesthetic", "train", str(full), "--json"], config) == 0
+    assert run_cli(["aesthetic", "train", str(full), "--json"], config) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["space"] is None and report["features"] == 4 and report["unknown"] == []
     assert report["cv_spearman"] > 0.6
     with ScanLock(tmp_path / "catalog"):  # a scan holds the catalog: nothing is written, exit 3
-        assert _cli(["aesthetic", "reset"], config) == 3
+        assert run_cli(["aesthetic", "reset"], config) == 3
     head_file = tmp_path / "catalog" / "aesthetic" / "head.json"
     assert head_file.exists()
     # A score that is not the head's (written by a scan whose end never ran) is caught up by the next scan,
@@ -259,12 +241,12 @@ def test_train_without_vectors_uses_the_parts_and_csv_errors_are_clear(
     # A reset cut short after the head was deleted left head scores behind: reset still puts them back.
     head_file.unlink()
     capsys.readouterr()
-    assert _cli(["aesthetic", "reset", "--json"], config) == 0
+    assert run_cli(["aesthetic", "reset", "--json"], config) == 0
     done = json.loads(capsys.readouterr().out)
     assert done["removed"] is False and done["rescored"]["heuristic"] == len(ids)
     assert {r["aesthetic_source"] for r in lib.catalog.rows(None, ["aesthetic_source"])} == {"heuristic"}
-    assert _cli(["aesthetic", "reset"], config) == 0
+    assert run_cli(["aesthetic", "reset"], config) == 0
     assert "already in use" in capsys.readouterr().out
-    assert _cli(["aesthetic", "show", str(sample_photos / "moon.jpg"), "--json"], config) == 0
+    assert run_cli(["aesthetic", "show", str(sample_photos / "moon.jpg"), "--json"], config) == 0
     live = json.loads(capsys.readouterr().out)
     assert live["in_catalog"] is False and live["source"] == "heuristic" and 0 <= live["aesthetic"] <= 1

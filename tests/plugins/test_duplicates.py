@@ -16,18 +16,16 @@ import yaml
 from PIL import Image, ImageEnhance
 
 from chronicon.catalog.vectors import VectorRow
-from chronicon.cli import main
 from chronicon.library import Library
 from mediafactory import make_jpeg, make_mp4
-from ml_switches import NO_ML
+from plugin_cli import PLUGINS_DIR, run_cli, write_cli_config
 
-PLUGINS = Path(__file__).resolve().parents[2] / "plugins"
-sys.path.insert(0, str(PLUGINS))
+sys.path.insert(0, str(PLUGINS_DIR))
 
-from chronicon_duplicates import grouping  # noqa: E402
-from chronicon_duplicates.commands import options_from  # noqa: E402
-from chronicon_duplicates.grouping import cosine_pairs, group_rows, load_assets, load_vectors  # noqa: E402
-from chronicon_duplicates.mih import brute_force_pairs, near_pairs, pair_set, parse_hashes, plan_for  # noqa: E402
+from chronicon_duplicates import grouping
+from chronicon_duplicates.commands import options_from
+from chronicon_duplicates.grouping import cosine_pairs, group_rows, load_assets, load_vectors
+from chronicon_duplicates.mih import brute_force_pairs, near_pairs, pair_set, parse_hashes, plan_for
 
 
 def _planted(rng: np.random.Generator, n: int, distance: int) -> np.ndarray[Any, np.dtype[np.uint64]]:
@@ -204,29 +202,12 @@ def test_blocked_cosine_pairs_equal_per_asset_searches(
         assert fast == slow and len(fast) > 50, (neighbors, threshold, len(fast), len(slow))
 
 
-def _cli(args: list[str], config: Path) -> int:
-    try:
-        main(["--config", str(config), *args])
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    return 0
-
-
 def test_cli_json_and_files_left_alone(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = tmp_path / "config.yaml"
-    config.write_text(
-        yaml.safe_dump(
-            {
-                "catalog": str(tmp_path / "catalog"),
-                "plugins": {"paths": [str(PLUGINS)], "disabled": ["faces", "extract", "albums"]},
-                **{key.split(".")[0]: {"enabled": False} for key in NO_ML},
-            }
-        )
-    )
-    assert _cli(["scan", str(photos)], config) == 0
+    config = write_cli_config(tmp_path, disabled=["faces", "extract", "albums"])
+    assert run_cli(["scan", str(photos)], config) == 0
     before = {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in photos.iterdir()}
     capsys.readouterr()
-    assert _cli(["duplicates", "--json"], config) == 0
+    assert run_cli(["duplicates", "--json"], config) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["assets"] == 7 and out["settings"]["phash_distance"] == 8 and out["settings"]["space"] is None
     (group,) = out["groups"]
@@ -248,12 +229,12 @@ def test_cli_json_and_files_left_alone(tmp_path: Path, photos: Path, capsys: pyt
     }
     assert all(set(m) == keys for m in group["members"])
     assert all(m["phash_distance"] <= 8 and m["linked_by"] == ["phash"] for m in group["members"])
-    assert _cli(["duplicates", "--phash-distance", "0", "--json"], config) == 0
+    assert run_cli(["duplicates", "--phash-distance", "0", "--json"], config) == 0
     assert len(json.loads(capsys.readouterr().out)["groups"][0]["members"]) == 3
-    assert _cli(["duplicates"], config) == 0
+    assert run_cli(["duplicates"], config) == 0
     text = capsys.readouterr().out
     assert "cat.jpg" in text and "nothing was changed on disk" in text
-    assert _cli(["duplicates", "--help"], config) == 0
+    assert run_cli(["duplicates", "--help"], config) == 0
     assert "never deletes" in capsys.readouterr().out
     assert {p.name: (p.read_bytes(), p.stat().st_mtime_ns) for p in photos.iterdir()} == before
 
@@ -261,7 +242,7 @@ def test_cli_json_and_files_left_alone(tmp_path: Path, photos: Path, capsys: pyt
 def test_disabled_plugin_has_no_command(tmp_path: Path) -> None:
     """In a fresh process (click's command group is global, so in-process runs keep commands registered)."""
     config = tmp_path / "config.yaml"
-    plugins = {"paths": [str(PLUGINS)], "disabled": ["faces", "extract", "duplicates"]}
+    plugins = {"paths": [str(PLUGINS_DIR)], "disabled": ["faces", "extract", "duplicates"]}
     config.write_text(yaml.safe_dump({"catalog": str(tmp_path / "catalog"), "plugins": plugins}))
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
     proc = subprocess.run(
