@@ -213,7 +213,10 @@ class SearchEngine:
         ordered = sort_rows(hits, sort, lambda h: values.get(h.asset_id, {}).get(sort.column))
         for rank, hit in enumerate(ordered, 1):
             hit.rank = rank
-            hit.row[sort.column] = values.get(hit.asset_id, {}).get(sort.column)
+            value = values.get(hit.asset_id, {}).get(sort.column)
+            hit.row[sort.column] = value
+            shown = f"{value:.3f}" if isinstance(value, float) else ("none" if value is None else str(value))
+            hit.why.insert(0, f"sorted by {sort.name}: {shown}")
         return ordered
 
     def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> list[SearchHit]:
