@@ -565,7 +565,11 @@ def test_routes_answer_parallel_reads_and_declare_errors(
             assert [Path(i["path"]).name for i in answer.json()["items"]] == ["paris.jpg", "berlin.jpg"]
         elif path != "/api/albums":
             assert answer.json()["count"] == int(path[-1]) and answer.json()["error"] is None
-    assert not any(a.dirty for a in store.all())  # some reader stored each evaluation, exactly once or more
+    # Readers store an evaluation only when the lock is free at once, so in that burst some may all have lost the
+    # race; one quiet read each then stores what is still dirty.
+    for name in ("Recent", "Cfg 1", "Cfg 2", "Cfg 3"):
+        assert client.get(f"/api/albums/{name}").status_code == 200
+    assert not any(a.dirty for a in store.all())
     spec = client.get("/openapi.json").json()["paths"]
     assert {"201", "400", "409"} <= set(spec["/api/albums"]["post"]["responses"])
     assert "404" in spec["/api/albums/{name}"]["get"]["responses"]
