@@ -19,7 +19,6 @@ class ServeSettings:
     host: str
     port: int
     token: str | None
-    refresh_seconds: float
 
     @property
     def loopback(self) -> bool:
@@ -70,7 +69,6 @@ def resolve_serve_settings(config: Any, host: str | None, port: int | None, toke
         host=host or str(config["server.host"]),
         port=int(port if port is not None else config["server.port"]),
         token=str(chosen_token) if chosen_token else None,
-        refresh_seconds=float(config["server.refresh_seconds"]),
     )
 
 
@@ -126,8 +124,7 @@ def register_serve_command(cli: click.Group) -> None:
         except ImportError as exc:
             raise CannotRun(f"the web app needs the server extra: pip install 'chronicon[server]' ({exc})") from exc
         try:
-            app = create_app(library, token=settings.token, refresh_interval=settings.refresh_seconds,
-                             allowed_hosts=allowed_hosts(settings.host, allow_host))  # fmt: skip
+            app = create_app(library, token=settings.token, allowed_hosts=allowed_hosts(settings.host, allow_host))
         except ConfigError as exc:
             raise UsageError(str(exc)) from exc
         except ChroniconError as exc:

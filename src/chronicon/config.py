@@ -126,7 +126,6 @@ CORE_SETTINGS: dict[str, Setting] = {
     "server.host": Setting("str"),
     "server.port": Setting("int", minimum=0, maximum=65535),
     "server.token": Setting("str", nullable=True),
-    "server.refresh_seconds": Setting("float", minimum=0.0),
     "eval.terminology": Setting("path", nullable=True),
     "plugins.paths": Setting("list"),
     "plugins.disabled": Setting("list"),

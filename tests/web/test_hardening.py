@@ -253,7 +253,6 @@ def test_odd_segments_and_transcript(disguised: tuple[Any, dict[str, str]]) -> N
     asset = ids["plain.jpg"]
     segments = '[1, "x", null, [2], {"index": 1, "thumbnail": 5}]'
     library.catalog.update_columns([{"id": asset, "segments": segments}])
-    client.app.state.live.refresh(force=True)
     for segment in (1, 2):
         response = client.get(f"/api/assets/{asset}/thumbnail", params={"segment": segment})
         assert response.status_code == 404 and response.json()["status"] == 404

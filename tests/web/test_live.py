@@ -35,7 +35,7 @@ def test_searches_keep_working_during_a_scan(web_sample: Sample, sample_photos: 
             tree[key] = value
     config.write_text(yaml.safe_dump(tree))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO / "src")}
-    with TestClient(create_app(web_sample.open(catalog), refresh_interval=0.0, allowed_hosts=TEST_HOSTS)) as client:
+    with TestClient(create_app(web_sample.open(catalog), allowed_hosts=TEST_HOSTS)) as client:
         before = client.get("/api/search", params={"q": "horse", "kind": "image"}).json()["results"]
         assert "horse.jpg" not in [Path(r["path"]).name for r in before]
         scan = subprocess.Popen([sys.executable, "-m", "chronicon", "--config", str(config), "scan", str(more)],

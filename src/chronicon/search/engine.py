@@ -183,7 +183,7 @@ class SearchEngine:
                sort: SortKey | None = None) -> list[SearchHit]:  # fmt: skip
         """Assets that pass the filters, without a query: newest first, or in `sort`'s order."""
         filters = filters or Filters()
-        allowed = self._allowed(filters) if not filters.is_empty() else None
+        allowed = filters.allowed_ids(self.catalog)  # plugin id filters; the SQL ones apply in the scan below
         order = sort.column if sort is not None else "taken_at"
         have = set(self.catalog.schema.names)
         if order not in have:
@@ -235,16 +235,17 @@ class SearchEngine:
                 return np.asarray(best.vector, dtype=np.float32), str(row["id"])
         return encoder.encode_image(real), (str(row["id"]) if row is not None else None)
 
-    def _filtered(self, columns: list[str], filters: Filters) -> Any:
-        """The assets table's rows that pass the filters' SQL, as Arrow; a filter that cannot apply -> FilterError."""
-        try:
-            return self.catalog.to_arrow(columns, where=filters.where())
-        except (ValueError, RuntimeError, OSError) as exc:  # e.g. a plugin filter on a column its pass never wrote
-            raise FilterError(f"these filters cannot be applied to this catalog ({filters.to_json()}): {exc}") from exc
-
     def _allowed(self, filters: Filters) -> set[str] | None:
+        """The asset ids the filters allow (None: all); SQL filters and plugin id filters together."""
         if filters.is_empty():
             return None
+        table = self._filtered(["id"], filters)
+        allowed = set(table.column("id").to_pylist())
+        from_plugins = filters.allowed_ids(self.catalog)
+        return allowed if from_plugins is None else allowed & from_plugins
+
+    def _filtered(self, columns: list[str], filters: Filters) -> Any:
+        """The assets table's rows that pass the filters' SQL, as Arrow; a filter that cannot apply -> FilterError."""
         have = set(self.catalog.schema.names)
         for wanted, column, why in (
             (filters.has_speech, "transcript_text", "--has-speech needs transcripts: enable the transcribe pass"),
@@ -253,10 +254,10 @@ class SearchEngine:
         ):
             if wanted and column not in have:
                 raise FilterError(f"{why} and scan")
-        table = self._filtered(["id"], filters)
-        allowed = set(table.column("id").to_pylist())
-        from_plugins = filters.allowed_ids(self.catalog)
-        return allowed if from_plugins is None else allowed & from_plugins
+        try:
+            return self.catalog.to_arrow(columns, where=filters.where())
+        except (ValueError, RuntimeError, OSError) as exc:  # e.g. a plugin filter on a column its pass never wrote
+            raise FilterError(f"these filters cannot be applied to this catalog ({filters.to_json()}): {exc}") from exc
 
     def _retrieve(
         self,

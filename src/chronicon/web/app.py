@@ -19,7 +19,6 @@ from chronicon.errors import CatalogLockedError, ChroniconError, ConfigError, Me
 from chronicon.library import Library
 from chronicon.web import routes_assets, routes_search, routes_status
 from chronicon.web.guard import RequestGuard
-from chronicon.web.live import LiveCatalog
 from chronicon.web.models import STATUS_TEXT, ErrorBody
 from chronicon.web.routes_search import MAX_BODY
 from chronicon.web.security import check_token
@@ -136,7 +135,6 @@ def create_app(
     library: Library,
     *,
     token: str | None = None,
-    refresh_interval: float = 1.0,
     allowed_hosts: Iterable[str] = (),
     max_body: int = MAX_BODY,
 ) -> FastAPI:
@@ -159,8 +157,7 @@ def create_app(
     )
     app.state.library = library
     app.state.token = token or None
-    app.state.live = LiveCatalog(library, interval=refresh_interval)
-    app.state.live.refresh(force=True)  # opens the catalog now, not in two request threads at once
+    _ = library.catalog  # opened now, not in two request threads at once
     _ = library.search_engine  # likewise (its models still load on the first query)
     _install_errors(app)
     app.add_middleware(RequestGuard, allowed_hosts=list(allowed_hosts), max_body=max_body, token=app.state.token)

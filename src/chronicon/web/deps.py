@@ -14,8 +14,7 @@ from chronicon.web.security import check_path_param
 
 
 def library_of(request: Request) -> Library:
-    """The app's Library, moved to the newest committed catalog version first (see `LiveCatalog`)."""
-    request.app.state.live.refresh()
+    """The app's Library (its catalog reads the latest commit on every read: a scan may be writing)."""
     library: Library = request.app.state.library
     return library
 
