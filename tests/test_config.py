@@ -81,9 +81,14 @@ def test_bad_values_are_rejected(key: str, value: object) -> None:
         load_config(cli={key: value}, environ={})
 
 
-def test_unknown_environment_key_is_an_error() -> None:
-    with pytest.raises(ConfigError, match=r"scan\.nope"):
-        load_config(environ={"CHRONICON_SCAN__NOPE": "1"})
+def test_unknown_environment_key_warns_and_is_ignored(caplog: pytest.LogCaptureFixture) -> None:
+    # Another tool's CHRONICON_* variable, or an old key, must not stop every command (a file's typo still does).
+    with caplog.at_level("WARNING", logger="chronicon.config"):
+        config = load_config(environ={"CHRONICON_SCAN__NOPE": "1", "CHRONICON_SCAN__WORKRS": "3"})
+    assert "scan.nope" not in config
+    messages = " | ".join(r.getMessage() for r in caplog.records)
+    assert "CHRONICON_SCAN__NOPE" in messages and "it is ignored" in messages
+    assert "did you mean CHRONICON_SCAN__WORKERS" in messages
 
 
 def test_broken_yaml_file_names_the_file(tmp_path: Path) -> None:

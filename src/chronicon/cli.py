@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -161,7 +164,7 @@ def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_le
       chronicon info ~/Pictures/IMG_0001.JPG # everything known about one file
 
     Exit codes: 0 all good, 1 some files failed, 2 usage or config error, 3 the catalog is locked by
-    another scan or cannot be opened.
+    another scan or cannot be opened, read or written, 4 an unexpected internal error.
     """
     overrides: dict[str, Any] = {}
     if catalog:
@@ -186,7 +189,7 @@ def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_le
 
 # -- scan -----------------------------------------------------------------------------------------------
 @cli.command()
-@click.argument("roots", nargs=-1, type=click.Path(file_okay=False))
+@click.argument("roots", nargs=-1, type=click.Path(file_okay=False, exists=True))
 @click.option("--full", is_flag=True, help="Re-run every pass on every file, changed or not.")
 @click.option("--retry-errors", is_flag=True, help="Retry files that failed before even if they did not change.")
 @click.option("--include", multiple=True, help="Only paths matching this glob (relative to the root; repeatable).")
@@ -429,11 +432,15 @@ def config_show(state: AppState, origin: bool, as_json: bool) -> None:
 # -- doctor / plugins -----------------------------------------------------------------------------------
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--no-load", is_flag=True, help="Do not load the models (quick: only check that they are installed).")
 @click.pass_obj
-def doctor(state: AppState, as_json: bool) -> None:
-    """Python and library versions, devices, optional parts, catalog and plugin health."""
+def doctor(state: AppState, as_json: bool, no_load: bool) -> None:
+    """Python and library versions, devices, optional parts, catalog and plugin health.
+
+    Every configured pass loads its models once and says whether they work, run degraded (a part could not
+    load, e.g. the detector of `tags`) or cannot load, and why."""
     library = state.library()
-    report = library.doctor()
+    report = library.doctor(load_models=not no_load)
     if as_json:
         _print_json(report)
         return
@@ -546,11 +553,61 @@ def load_plugin_commands(argv: Sequence[str]) -> PluginHost | None:
     return host
 
 
+EXIT_INTERNAL = 4
+
+
 def main(argv: Sequence[str] | None = None) -> None:
-    """Console-script entry point."""
+    """Console-script entry point: whatever escapes a command becomes one line and a documented exit code
+    (the traceback only with --log-level debug)."""
     args = list(sys.argv[1:] if argv is None else argv)
-    host = load_plugin_commands(args)
-    cli.main(args=args, prog_name="chronicon", obj=host)
+    try:
+        host = load_plugin_commands(args)
+        cli.main(args=args, prog_name="chronicon", obj=host)
+    except BrokenPipeError:  # `chronicon search ... -f | head`: the reader left, nothing is wrong
+        with contextlib.suppress(OSError):
+            sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - so the interpreter's final flush stays quiet
+        sys.exit(EXIT_OK)
+    except Exception as exc:
+        code, message = describe_failure(exc)
+        if _debugging(args):
+            traceback.print_exc()
+        click.echo(f"error: {message}", err=True)
+        if not _debugging(args):
+            click.echo("(run with --log-level debug for the traceback)", err=True)
+        sys.exit(code)
+
+
+def _debugging(args: Sequence[str]) -> bool:
+    return "debug" in [a.split("=", 1)[-1] for a in args if a.startswith("--log-level")] + [
+        args[i + 1] for i, a in enumerate(args[:-1]) if a == "--log-level"
+    ] or logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+def describe_failure(exc: BaseException) -> tuple[int, str]:
+    """The exit code and one-line message for an error that reached the entry point."""
+    if isinstance(exc, ConfigError):
+        return EXIT_USAGE, str(exc)
+    if isinstance(exc, ChroniconError):
+        return EXIT_CANNOT_RUN, str(exc)
+    if isinstance(exc, OSError):
+        where = f" ({exc.filename})" if exc.filename else ""
+        advice = {
+            errno.ENOSPC: "the disk is full: free some space and run the same command again (nothing is lost)",
+            errno.EDQUOT: "the disk quota is used up: free some space and run the same command again",
+            errno.EROFS: "the file system is read-only: use a writable catalog folder (--catalog)",
+            errno.EACCES: "permission denied: check the owner and mode of the catalog folder",
+            errno.EPERM: "operation not permitted: check the owner and mode of the catalog folder",
+        }.get(exc.errno or 0, "a storage error")
+        return EXIT_CANNOT_RUN, f"{advice}{where}: {exc.strerror or exc}"
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    if "lance" in text.lower() or "arrow" in type(exc).__module__:
+        return EXIT_CANNOT_RUN, (
+            f"the catalog could not be read or written ({first[:300]}); "
+            "`chronicon catalog check` finds the damaged table and `chronicon catalog restore` goes back to its "
+            "last good version"
+        )
+    return EXIT_INTERNAL, f"unexpected {type(exc).__name__}: {first[:300]} (a bug: please report it)"
 
 
 if __name__ == "__main__":  # pragma: no cover

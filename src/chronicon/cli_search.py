@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Sequence
@@ -41,7 +42,12 @@ def filter_options(func: Any) -> Any:
         ),
         click.option("--gps", metavar="S,W,N,E", help="Taken inside this GPS box (degrees: south,west,north,east)."),
         click.option("--sort", metavar="KEY", help="Order results by a plugin's sort key (e.g. aesthetic)."),
-        click.option("--min-score", type=float, help="Hide results whose similarity is below this (-1..1)."),
+        click.option(
+            "--min-score",
+            type=click.FloatRange(-1.0, 1.0),
+            callback=_finite,
+            help="Hide results whose similarity is below this (-1..1).",
+        ),
         click.option(
             "--space", type=click.Choice(["auto", "clip", "conse", "caption"]), help="Vector space to search."
         ),
@@ -52,6 +58,22 @@ def filter_options(func: Any) -> Any:
     for option in reversed(options):
         func = option(func)
     return func
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and math.isnan(value):
+        raise click.BadParameter("must be a number from -1 to 1, not nan")
+    return value
+
+
+def query_text(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A query argument that is valid text: bytes that are not UTF-8 are a usage error, not a traceback."""
+    if value is not None:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise click.BadParameter("is not valid text (it holds bytes that are not UTF-8)") from None
+    return value
 
 
 PLUGIN_PREFIX = "plugin__"
@@ -157,7 +179,7 @@ def register_search_commands(cli: click.Group) -> None:
         console.print(Text(f"{len(hits)} results in {seconds:.2f}s from {space}", style="dim"))
 
     @cli.command()
-    @click.argument("query", required=False)
+    @click.argument("query", required=False, callback=query_text)
     @click.option("--image", type=click.Path(dir_okay=False), help="Also (or only) search by this photo's look.")
     @filter_options
     @click.pass_obj

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+import logging
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -13,6 +15,8 @@ import platformdirs
 import yaml
 
 from chronicon.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 ENV_PREFIX = "CHRONICON_"
 ENV_CONFIG_FILE = "CHRONICON_CONFIG"  # names a config file; not a key
@@ -314,6 +318,10 @@ def resolve(layers: ConfigLayers, extra_settings: Mapping[str, Setting] | None =
             found = settings.get(key)
             if found is None and key.split(".", 1)[0] in disabled:
                 continue
+            if found is None and origin == "env":
+                # A stray variable (another tool's, an old key) must not stop every command: warn and ignore.
+                _warn_unknown_env(key, settings)
+                continue
             if found is None:
                 raise ConfigError(_unknown_key_message(key, settings, origin))
             values[key] = found.check(key, value)
@@ -331,6 +339,24 @@ def _infer_setting(default: Any) -> Setting:
     if isinstance(default, list):
         return Setting("list", default)
     return Setting("str", default, nullable=default is None)
+
+
+_warned_env: set[str] = set()
+
+
+def _warn_unknown_env(key: str, settings: Mapping[str, Setting]) -> None:
+    if key in _warned_env:
+        return
+    _warned_env.add(key)
+    name = env_name(key)
+    close = difflib.get_close_matches(key, list(settings), n=1, cutoff=0.8)
+    hint = f"; did you mean {env_name(close[0])} ({close[0]})?" if close else "; it is ignored"
+    log.warning("unknown config key %r from the environment variable %s%s", key, name, hint)
+
+
+def env_name(key: str) -> str:
+    """The environment variable of a config key: scan.workers -> CHRONICON_SCAN__WORKERS."""
+    return ENV_PREFIX + key.upper().replace(".", "__")
 
 
 def _unknown_key_message(key: str, settings: Mapping[str, Setting], origin: str) -> str:

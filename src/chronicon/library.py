@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib.metadata
 import importlib.util
@@ -9,6 +10,7 @@ import logging
 import os
 import platform
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from pathlib import Path
@@ -179,15 +181,33 @@ class Library:
         """Whether another process holds the catalog's scan lock right now."""
         return ScanLock(self.catalog_dir).is_held()
 
-    def _pass_report(self) -> dict[str, str]:
-        """Each enabled pass: ready, or why it would be skipped on this machine."""
+    def _pass_report(self, load: bool = True) -> dict[str, str]:
+        """Each enabled pass: ready (its models loaded once when `load`), degraded, or why it is skipped."""
         report: dict[str, str] = {}
         for analyzer in self.analyzers():
             try:
                 problem = analyzer.unavailable()
             except Exception as exc:
                 problem = f"{type(exc).__name__}: {exc}"
-            report[analyzer.name] = f"ready ({analyzer.fingerprint()})" if problem is None else f"skipped: {problem}"
+            if problem is not None:
+                report[analyzer.name] = f"skipped: {problem}"
+                continue
+            missing = [*analyzer.limitations()]
+            loaded = ""
+            if load:
+                started = time.perf_counter()
+                try:
+                    analyzer.load()
+                except Exception as exc:  # ModelUnavailableError, from Analyzer.load
+                    report[analyzer.name] = f"cannot load: {exc}"
+                    continue
+                finally:
+                    with contextlib.suppress(Exception):
+                        analyzer.close()
+                loaded = f", loaded in {time.perf_counter() - started:.1f}s"
+                missing += analyzer.degraded
+            state = "ready" if not missing else "degraded, runs without " + "; ".join(missing)
+            report[analyzer.name] = f"{state} ({analyzer.fingerprint()}{loaded})"
         return report
 
     # -- reading -----------------------------------------------------------------------------------------
@@ -315,8 +335,9 @@ class Library:
         """Assets that look like this photo or video (the file itself is left out)."""
         return self.search(None, image=path, **kwargs)
 
-    def doctor(self) -> dict[str, Any]:
-        """Versions, devices, optional parts and plugin health, for `chronicon doctor`."""
+    def doctor(self, load_models: bool = True) -> dict[str, Any]:
+        """Versions, devices, optional parts and plugin health, for `chronicon doctor`; with `load_models`
+        every configured pass loads its models once, so a model that cannot load shows up here."""
         import av
 
         versions: dict[str, str] = {"chronicon": __version__, "python": platform.python_version()}
@@ -337,7 +358,7 @@ class Library:
             "executable": sys.executable,
             "devices": detect_devices(),
             "runtime": _runtime_report(),
-            "passes": self._pass_report(),
+            "passes": self._pass_report(load_models),
             "optional": optional,
             "heif": _heif_support(),
             "catalog": {"path": display_path(str(self.catalog_dir)), "exists": self.catalog_dir.is_dir()},

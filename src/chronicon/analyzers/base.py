@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from chronicon.config import Setting
+from chronicon.errors import ModelUnavailableError
 from chronicon.types import MediaKind, Phase
 
 
@@ -81,15 +82,47 @@ class Analyzer(ABC):
         self.config = context.config
         self._load_lock = threading.Lock()
         self._loaded = False
+        self._load_error: ModelUnavailableError | None = None
+        # What this pass could not use in this process while it still ran (e.g. the detector of `tags`): the
+        # scanner prints each once in the scan's notes, and `doctor` shows them. Set by `_load` via `degrade`.
+        self.degraded: list[str] = []
 
     def load(self) -> None:
-        """Load models or other heavy state once, on first use, safely from several threads."""
+        """Load models or other heavy state once, on first use, safely from several threads.
+
+        A model that cannot load is never a file's fault: whatever `_load` raises becomes a
+        ModelUnavailableError (the scanner then skips the pass with one note), and it is raised again at
+        once on later calls instead of retrying the load for every file."""
         if self._loaded:
             return
         with self._load_lock:
-            if not self._loaded:
+            if self._load_error is not None:
+                raise self._load_error
+            if self._loaded:
+                return
+            try:
                 self._load()
-                self._loaded = True
+            except ModelUnavailableError as exc:
+                self._load_error = exc
+                raise
+            except Exception as exc:
+                self._load_error = ModelUnavailableError(
+                    f"its model could not be loaded ({type(exc).__name__}: {exc}); `chronicon doctor` says more"
+                )
+                raise self._load_error from exc
+            self._loaded = True
+
+    def degrade(self, note: str) -> None:
+        """Record that part of this pass's models could not load and the pass runs without it."""
+        if note not in self.degraded:
+            self.degraded.append(note)
+
+    def limitations(self) -> list[str]:
+        """What this pass will run without on this machine, known before loading anything (cheap checks).
+
+        Part of `fingerprint()` should reflect these, so results made without a part are redone once it
+        works; the scanner prints each in the scan's notes."""
+        return []
 
     def _load(self) -> None:  # noqa: B027 - optional hook, empty on purpose
         """Subclasses load their model here."""

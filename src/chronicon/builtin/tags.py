@@ -74,13 +74,13 @@ class TagsPass(Analyzer):
         self.concepts: ConceptSpace | None = None
         self.text: TextEmbedder | None = None
         self._prepare_lock = threading.Lock()
+        self._probe: tuple[str] | None = None  # cached _detector_problem() ("" = no problem)
 
     def unavailable(self) -> str | None:
         if package_dir(OPENPIBO) is None:
             return f"the offline tagger and detector need the package {OPENPIBO!r} (pip install 'chronicon[ml]')"
-        for module, what in (("ai_edge_litert", "ai-edge-litert"), ("cv2", "opencv-python-headless")):
-            if package_dir(module) is None:
-                return f"the offline tagger and detector need {what} (pip install 'chronicon[ml]')"
+        if package_dir("ai_edge_litert") is None:
+            return "the offline tagger needs ai-edge-litert (pip install 'chronicon[ml]')"
         if self.config.get("conse", True):
             try:
                 resolve_text_model(str(self.config.get("text_model", DEFAULT_TEXT_MODEL)))
@@ -90,10 +90,26 @@ class TagsPass(Analyzer):
                 return "ConSE vectors need sentence-transformers (pip install 'chronicon[ml]')"
         return None
 
+    def limitations(self) -> list[str]:
+        problem = self._detector_problem()
+        return [f"the COCO detector (labels come from the ImageNet tagger alone): {problem}"] if problem else []
+
+    def _detector_problem(self) -> str | None:
+        """Why the configured offline detector cannot load here (checked without loading it), else None."""
+        if not self.config.get("detector", True) or self.config.get("detector_backend", "ssd") == "yolo":
+            return None  # (a YOLO model that cannot load falls back to the SSD, and says so when it loads)
+        if self._probe is None:
+            from chronicon.embed.detector import opencv_problem
+
+            self._probe = (opencv_problem() or "",)
+        return self._probe[0] or None
+
     def fingerprint(self) -> str:
         parts = [str(self.version), "efficientnet-lite3", f"k{self.config.get('top_k', 5)}"]
         parts.append(f"min{self.config.get('min_score', 0.05)}")
-        if self.config.get("detector", True):
+        if self._detector_problem():
+            parts.append("no-detector")  # results made without it are redone once OpenCV can run it
+        elif self.config.get("detector", True):
             backend = (
                 "ssd-coco"
                 if self.config.get("detector_backend", "ssd") != "yolo"
@@ -110,7 +126,13 @@ class TagsPass(Analyzer):
 
         self.tagger = ImageNetTagger(threads=int(self.config.get("threads", 0)))
         if self.config.get("detector", True):
-            self.detector = self._detector(CocoDetector)
+            try:
+                self.detector = self._detector(CocoDetector)
+            except ModelUnavailableError as exc:
+                # The tagger alone still labels and embeds every photo: run without the detector, one note.
+                self.detector = None
+                if not self._detector_problem():  # else limitations() already said so, and fingerprint knows
+                    self.degrade(f"the COCO detector, which could not load: {exc}")
         if self.config.get("conse", True):
             self.load_text_side()
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +30,24 @@ COCO_LABELS: dict[int, str] = {
 }  # fmt: skip
 
 
+def opencv_problem(cv2: Any | None = None) -> str | None:
+    """Why this OpenCV cannot run the SSD graph (None when it can): OpenCV 5 dropped the TensorFlow importer."""
+    if cv2 is None:
+        try:
+            import cv2
+        except ImportError:
+            return "OpenCV is not installed (pip install 'chronicon[ml]')"
+    dnn = getattr(cv2, "dnn", None)
+    if dnn is None or not hasattr(dnn, "readNetFromTensorflow"):
+        version = getattr(cv2, "__version__", "?")
+        return (
+            f"OpenCV {version} has no TensorFlow importer (cv2.dnn.readNetFromTensorflow, removed in OpenCV 5), "
+            "which the offline COCO detector needs; install the locked version: "
+            "pip install 'opencv-python-headless>=4.8,<5'"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Detection:
     """One detected object: its COCO label, confidence and box (x0, y0, x1, y1) as fractions of the image."""
@@ -51,8 +70,15 @@ class CocoDetector:
             import cv2
         except ImportError as exc:
             raise ModelUnavailableError("the COCO detector needs OpenCV (pip install 'chronicon[ml]')") from exc
+        problem = opencv_problem(cv2)
+        if problem:
+            raise ModelUnavailableError(problem)
         self._cv2 = cv2
-        self._net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+        try:
+            self._net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+        except cv2.error as exc:  # a damaged graph file, or an OpenCV build without the TF importer
+            first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise ModelUnavailableError(f"OpenCV could not read the COCO detector graph {graph}: {first}") from exc
         self._lock = threading.Lock()  # an OpenCV net is not safe to run from two threads at once
 
     def detect(

@@ -159,6 +159,7 @@ class Scanner:
             summary.notes.append(f"pass {name} skipped: {reason}")
         for analyzer in self.analyzers:
             summary.timings[analyzer.name] = PassTiming()
+            summary.notes.extend(f"pass {analyzer.name} runs without {note}" for note in _limitations(analyzer))
 
         self.progress.stage("reading catalog", None)
         index = self.catalog.index()
@@ -208,6 +209,8 @@ class Scanner:
         self._process(work, summary)
         for name, reason in self.late_unavailable.items():
             summary.notes.append(f"pass {name} skipped: {reason}")
+        for analyzer in self.analyzers:
+            summary.notes.extend(f"pass {analyzer.name} ran without {note}" for note in analyzer.degraded)
         self._remove(gone, [e for e in already_missing if e.id not in moved_ids], summary)
 
         summary.seconds = time.perf_counter() - started
@@ -447,6 +450,8 @@ class Scanner:
         record = w.phases.get(analyzer.name)
         if record is None or str(record.get("fingerprint", record.get("version"))) != analyzer.fingerprint():
             return True
+        if record.get("degraded"):  # ran without a part that failed to load: try it whole again
+            return True
         if record.get("status") == PassStatus.ERROR:
             return record.get("error_kind") == ErrorKind.IO or self.retry_errors
         # A pass whose input was re-made in this scan runs again too.
@@ -463,6 +468,8 @@ class Scanner:
         try:
             columns = analyzer.run_one(w.item)
             self._apply(analyzer, w, columns)
+        except ModelUnavailableError as exc:
+            self._skip_unavailable(analyzer, w, exc)
         except Exception as exc:
             reason, kind = _error_text(exc)
             if kind == ErrorKind.PLUGIN:
@@ -471,6 +478,13 @@ class Scanner:
             w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
         finally:
             w.timings[analyzer.name] = time.perf_counter() - t0
+
+    def _skip_unavailable(self, analyzer: Analyzer, w: WorkItem, exc: ModelUnavailableError) -> None:
+        """Not the file's fault: the pass is skipped for it (and retried by a later scan), with no error."""
+        self.late_unavailable.setdefault(analyzer.name, str(exc))
+        record = _record(analyzer, PassStatus.SKIPPED, str(exc))
+        record["fingerprint"] = "unavailable"
+        w.phases[analyzer.name] = record
 
     def _apply(self, analyzer: Analyzer, w: WorkItem, columns: dict[str, Any]) -> None:
         vectors = columns.pop(VECTORS_KEY, None)
@@ -500,6 +514,8 @@ class Scanner:
             unprepared = w.item.cache.get(analyzer.input_key)
             if failed_deps:
                 w.phases[analyzer.name] = _record(analyzer, PassStatus.SKIPPED, f"needs {', '.join(failed_deps)}")
+            elif isinstance(unprepared, ModelUnavailableError):
+                self._skip_unavailable(analyzer, w, unprepared)
             elif isinstance(unprepared, BaseException):
                 reason, kind = _error_text(unprepared)
                 w.fail(analyzer.name, reason, kind)
@@ -521,11 +537,7 @@ class Scanner:
             for w, outcome in zip(chunk, outcomes, strict=True):
                 w.timings[analyzer.name] = w.timings.get(analyzer.name, 0.0) + per_item
                 if isinstance(outcome, ModelUnavailableError):
-                    # Not the file's fault: the pass is skipped (and retried by a later scan), no error.
-                    self.late_unavailable.setdefault(analyzer.name, str(outcome))
-                    record = _record(analyzer, PassStatus.SKIPPED, str(outcome))
-                    record["fingerprint"] = "unavailable"
-                    w.phases[analyzer.name] = record
+                    self._skip_unavailable(analyzer, w, outcome)
                 elif isinstance(outcome, BaseException):
                     reason, kind = _error_text(outcome)
                     w.fail(analyzer.name, reason, kind)
@@ -563,7 +575,7 @@ class Scanner:
             row["error_kind"] = (ErrorKind.IO.value if ErrorKind.IO.value in kinds else kinds[0]) if kinds else None
             row["phases"] = json.dumps(w.phases, sort_keys=True)
             row["pass_signature"] = self.signatures[w.item.kind]
-            if any(r.get("fingerprint") == "unavailable" for r in w.phases.values()):
+            if any(r.get("fingerprint") == "unavailable" or r.get("degraded") for r in w.phases.values()):
                 row["pass_signature"] += "~incomplete"  # differs from every real signature: next scan retries
             row["updated_at"] = now
             rows.append(row)
@@ -640,7 +652,7 @@ def _kind(value: str | None) -> MediaKind:
 def _record(
     analyzer: Analyzer, status: PassStatus, error: str | None = None, kind: ErrorKind | None = None
 ) -> dict[str, Any]:
-    return {
+    record: dict[str, Any] = {
         "version": analyzer.version,
         "fingerprint": analyzer.fingerprint(),
         "status": status.value,
@@ -648,6 +660,17 @@ def _record(
         "error_kind": kind.value if kind else None,
         "at": _now().isoformat(timespec="seconds"),
     }
+    if analyzer.degraded:
+        # Ran without a part that failed to load only now (its fingerprint could not know): redone next scan.
+        record["degraded"] = "; ".join(analyzer.degraded)
+    return record
+
+
+def _limitations(analyzer: Analyzer) -> list[str]:
+    try:
+        return analyzer.limitations()
+    except Exception as exc:  # a broken check must not break the scan
+        return [f"a part it could not check ({type(exc).__name__}: {exc})"]
 
 
 def _load_phases(text: Any) -> dict[str, dict[str, Any]]:

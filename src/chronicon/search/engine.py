@@ -161,6 +161,10 @@ class SearchEngine:
         """Text and/or image query -> the best `limit` assets, best first (or in `sort`'s order)."""
         if not query and image is None:
             raise QueryError("give a text query, an image, or both")
+        if query and not _is_text(query):
+            raise QueryError("the query is not valid text (it holds bytes that are not UTF-8)")
+        if min_score is not None and not -1.0 <= min_score <= 1.0:  # (NaN fails this too)
+            raise QueryError(f"min_score must be a number from -1 to 1, not {min_score}")
         filters = filters or Filters()
         encoder = self.encoder(space)
         parts: list[NDArray[np.float32]] = []
@@ -533,3 +537,12 @@ def _unit(vector: NDArray[np.float32]) -> NDArray[np.float32]:
 
 
 __all__ = ["NoVectorsError", "SearchEngine", "SearchHit", "sql_str"]
+
+
+def _is_text(value: str) -> bool:
+    """Whether a string is valid Unicode text (command-line bytes that are not UTF-8 arrive as surrogates)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
