@@ -4,12 +4,39 @@ from __future__ import annotations
 
 from typing import Any
 
-from chronicon.errors import CatalogLockedError, ChroniconError
+from chronicon.errors import CatalogError, CatalogLockedError, ChroniconError
 
 from . import service
-from .rules import AlbumRule, NeedsPluginError, RuleError
+from .rules import MAX_NAME, AlbumRule, NeedsPluginError, RuleError
 
 LOCKED = "a scan is running, try again"
+# The REST spelling of AlbumExistsError's advice (the API has no --replace: delete the album first).
+EXISTS_HINT = "(delete it, or use --replace)"
+
+
+def _checked_name(name: object) -> str:
+    """The `name` of a request, as text of 1..MAX_NAME characters (else a 400 naming the parameter)."""
+    from fastapi import HTTPException
+
+    if not isinstance(name, str) or not name.strip():
+        raise HTTPException(400, detail="name: give the album a non-empty `name`")
+    if len(name) > MAX_NAME:
+        raise HTTPException(400, detail=f"name: at most {MAX_NAME} characters, not {len(name)}")
+    return name
+
+
+def _storage_fault(exc: Exception) -> Exception:
+    """A catalog that cannot be written (read-only, no permission, disk full: CatalogError or OSError) as a
+    one-line 503, or 507 when the disk is full; never a 500 with a traceback."""
+    from fastapi import HTTPException
+
+    from chronicon.web.wording import storage_message, storage_status
+
+    cause = exc if isinstance(exc, OSError) else exc.__cause__
+    if isinstance(cause, OSError):
+        return HTTPException(storage_status(cause), detail=storage_message(cause))
+    first = (str(exc).strip().splitlines() or ["the catalog cannot be written"])[0][:300]
+    return HTTPException(storage_status(exc), detail=first)
 
 
 def add_routes(app: Any, library: Any) -> None:
@@ -40,6 +67,7 @@ def add_routes(app: Any, library: Any) -> None:
     @router.get("/api/albums/{name}", responses=answers(e404="no album has this name"))
     def get_album(name: str) -> dict[str, Any]:
         """One album with its items, best first (a dirty album is evaluated for this answer)."""
+        _checked_name(name)
         store = service.store_of(library)
         try:
             album = service.current(library, store).find(name)
@@ -53,33 +81,42 @@ def add_routes(app: Any, library: Any) -> None:
         responses=answers(
             e400="a bad rule, an unknown filter, or a filter or sort key whose plugin is not loaded",
             e409="an album of that name exists, or a scan is running",
-            e500="the catalog could not be read or written",
+            e500="another library error (its message says which)",
+            e503="the catalog cannot be written (read-only file system, no permission, I/O error)",
+            e507="the catalog's disk is full",
         ),
     )
     def create_album(body: dict[str, Any] = Body(...)) -> dict[str, Any]:  # noqa: B008 - FastAPI's idiom
-        """Create an album from `{"name": ..., "query": ..., <rule fields and plugin filters>}` and fill it now."""
-        name = body.get("name")
-        if not isinstance(name, str) or not name.strip():
-            raise HTTPException(400, detail="give the album a non-empty `name`")
+        """Create an album from `{"name": ..., "query": ..., <rule fields and plugin filters>}` and fill it now.
+        The name has at most 200 characters, the query and other texts at most 1000."""
+        name = _checked_name(body.get("name"))
         try:
             rule = AlbumRule.from_mapping(body, ignore=("name",), known=library.search_filters)
             album = service.create(library, service.store_of(library), name, rule)
         except CatalogLockedError as exc:
             raise HTTPException(409, detail=LOCKED) from exc
         except (service.AlbumExistsError, service.ConfigAlbumError) as exc:
-            raise HTTPException(409, detail=str(exc)) from exc
+            raise HTTPException(409, detail=str(exc).replace(EXISTS_HINT, "(delete it first)")) from exc
         except (RuleError, NeedsPluginError) as exc:
             raise HTTPException(400, detail=str(exc)) from exc
+        except (CatalogError, OSError) as exc:
+            raise _storage_fault(exc) from exc
         except ChroniconError as exc:
             raise HTTPException(500, detail=str(exc)) from exc
         return service.detail_view(album)
 
     @router.delete(
         "/api/albums/{name}",
-        responses=answers(e404="no album has this name", e409="a config album, or a scan is running"),
+        responses=answers(
+            e404="no album has this name",
+            e409="a config album, or a scan is running",
+            e503="the catalog cannot be written (read-only file system, no permission, I/O error)",
+            e507="the catalog's disk is full",
+        ),
     )
     def delete_album(name: str) -> dict[str, Any]:
         """Delete a command-line or API album (config albums are edited in the config file)."""
+        _checked_name(name)
         try:
             gone = service.delete(library, service.store_of(library), name)
         except CatalogLockedError as exc:
@@ -88,6 +125,8 @@ def add_routes(app: Any, library: Any) -> None:
             raise HTTPException(409, detail=str(exc)) from exc
         except service.NoSuchAlbumError as exc:
             raise HTTPException(404, detail=f"no album named {name!r}") from exc
+        except (CatalogError, OSError) as exc:
+            raise _storage_fault(exc) from exc
         return {"deleted": gone.name}
 
     app.include_router(router)

@@ -21,6 +21,11 @@ ALIASES: dict[str, str] = {"label": "labels", "people": "person", "limit": "max_
 # Only for error messages: the bundled plugin that registers a filter, when it is not loaded.
 FILTER_HINTS: dict[str, str] = {"person": "faces", "min_aesthetic": "aesthetic"}
 _FILTER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+# Bounds on what an album stores (names and texts come from the command line, the config and the REST API).
+MAX_NAME = 200  # characters of an album name
+MAX_TEXT = 1000  # characters of a query, camera, date, sort key or filter value
+MAX_PATH = 4096  # characters of the `under` folder
+MAX_VALUES = 100  # labels, or values of one plugin filter
 # The core rule fields; every other key of a rule is a plugin search filter.
 CORE_FIELDS = ("query", "labels", "after", "before", "camera", "kind", "gps", "under", "min_score", "sort",
                "max_items")  # fmt: skip
@@ -44,6 +49,8 @@ def check_name(name: Any) -> str:
     if not isinstance(name, str) or not name.strip():
         raise RuleError("an album needs a non-empty name")
     clean = unicodedata.normalize("NFC", name).strip()
+    if len(clean) > MAX_NAME:
+        raise RuleError(f"album name: at most {MAX_NAME} characters, not {len(clean)} ({clean[:40]!r}...)")
     if any(unicodedata.category(ch) in ("Cc", "Cf") for ch in clean) or "/" in clean:
         raise RuleError(f"album name {name!r} may not contain '/' or control characters")
     return clean
@@ -105,7 +112,7 @@ class AlbumRule:
                     continue
                 name = filter_name(str(raw_name))
                 if not _FILTER_NAME.match(name):
-                    raise RuleError(f"unknown album filter {raw_name!r} ({_known_names(known)})")
+                    raise RuleError(f"unknown album filter {_shown(raw_name)} ({_known_names(known)})")
                 if name in plugin:
                     raise RuleError(f"album filter {name!r} is given twice")
                 plugin[name] = _filter_values(one, name)
@@ -168,7 +175,7 @@ class AlbumRule:
             except FilterError as exc:
                 raise RuleError(str(exc)) from exc
             self.gps = ",".join(f"{v:g}" for v in box)
-        under = _text(self.under, "under")
+        under = _text(self.under, "under", MAX_PATH)
         self.under = (os.path.abspath(os.path.expanduser(under)).rstrip("/") or "/") if under is not None else None
         self.min_score = _number(self.min_score, "min_score", -1.0, 1.0)
         if self.max_items is not None and (
@@ -312,18 +319,30 @@ def _filter_values(value: Any, name: str) -> list[Any]:
     given = list(value) if isinstance(value, (list, tuple)) else [value]
     if not given:
         raise RuleError(f"{name}: give at least one value")
+    if len(given) > MAX_VALUES:
+        raise RuleError(f"{name}: at most {MAX_VALUES} values, not {len(given)}")
     for v in given:
         if isinstance(v, bool) or not isinstance(v, (str, int, float)) or (isinstance(v, str) and not v.strip()):
-            raise RuleError(f"{name} must be text or a number (or a list of them), not {v!r}")
+            raise RuleError(f"{name} must be text or a number (or a list of them), not {_shown(v)}")
+        if isinstance(v, str) and len(v.strip()) > MAX_TEXT:
+            raise RuleError(f"{name}: at most {MAX_TEXT} characters, not {len(v.strip())}")
     return [v.strip() if isinstance(v, str) else v for v in given]
 
 
-def _text(value: Any, name: str) -> str | None:
+def _shown(value: Any) -> str:
+    """A value for an error message, cut short (a rule may hold anything a client sent)."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _text(value: Any, name: str, limit: int = MAX_TEXT) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise RuleError(f"{name} must be text, not {value!r}")
+        raise RuleError(f"{name} must be text, not {_shown(value)}")
     text = str(value).strip()
+    if len(text) > limit:
+        raise RuleError(f"{name}: at most {limit} characters, not {len(text)}")
     return text or None
 
 
@@ -333,12 +352,16 @@ def _words(values: Any, name: str, *, lower: bool) -> list[str]:
     if isinstance(values, str):
         values = [values]
     if not isinstance(values, (list, tuple)) or not all(isinstance(v, str) for v in values):
-        raise RuleError(f"{name} must be a list of text, not {values!r}")
+        raise RuleError(f"{name} must be a list of text, not {_shown(values)}")
+    if len(values) > MAX_VALUES:
+        raise RuleError(f"{name}: at most {MAX_VALUES} entries, not {len(values)}")
     out: list[str] = []
     for value in values:
         word = value.strip().lower() if lower else value.strip()
         if not word:
             raise RuleError(f"{name}: empty entry")
+        if len(word) > MAX_TEXT:
+            raise RuleError(f"{name}: at most {MAX_TEXT} characters an entry, not {len(word)}")
         if word not in out:
             out.append(word)
     return out
@@ -352,7 +375,7 @@ def _number(value: Any, name: str, low: float | None, high: float | None) -> flo
             raise TypeError
         number = float(value)
     except (TypeError, ValueError):
-        raise RuleError(f"{name} must be a number, not {value!r}") from None
+        raise RuleError(f"{name} must be a number, not {_shown(value)}") from None
     if (low is not None and number < low) or (high is not None and number > high):
         raise RuleError(f"{name} must be between {low} and {high}, not {number:g}")
     return number

@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from chronicon.catalog.store import sql_str
 
-from .rules import album_key
+from .rules import MAX_NAME, RuleError, album_key
 
 TABLE = "albums_albums"
 SCHEMA = pa.schema(
@@ -156,8 +156,12 @@ class AlbumStore:
         return Album.from_row(rows[0]) if rows else None
 
     def put(self, albums: Iterable[Album]) -> None:
-        """Insert or replace albums by name, in one commit."""
+        """Insert or replace albums by name, in one commit; RuleError for a name longer than MAX_NAME (every
+        writer checks names with `check_name` first: this keeps an unchecked one out of the table too)."""
         rows = [a.to_row() for a in albums]
+        for row in rows:
+            if len(row["name"]) > MAX_NAME:
+                raise RuleError(f"album name: at most {MAX_NAME} characters, not {len(row['name'])}")
         if not rows:
             return
         data = pa.Table.from_pylist(rows, schema=SCHEMA)

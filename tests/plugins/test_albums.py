@@ -733,3 +733,23 @@ def test_cli(photo_library: Callable[..., tuple[Library, Path]], tmp_path: Path,
     with ScanLock(library.catalog_dir):
         code, out, err = _cli(config, "album", "create", "Later", "--camera", "canon", capsys=capsys)
     assert code == 3 and "scan" in err
+
+
+def test_cli_refuses_an_overlong_album_name(
+    photo_library: Callable[..., tuple[Library, Path]], tmp_path: Path, capsys: Any
+) -> None:
+    library, media = photo_library()
+    library.scan([media])
+    config = tmp_path / "config.yaml"
+    settings = {"catalog": str(library.catalog_dir), "plugins": {"disabled": list(OTHER_PLUGINS)},
+                **{k.split(".")[0]: {"enabled": False} for k in NO_ML}}  # fmt: skip
+    config.write_text(json.dumps(settings))
+    code, out, err = _cli(config, "album", "create", "N" * 100_000, "--camera", "canon", capsys=capsys)
+    assert code == 2 and "album name: at most 200 characters, not 100000" in err, err[:300]
+    assert len(err) < 1000  # the name is not echoed back whole
+    code, out, err = _cli(config, "album", "create", "Q", "q" * 5000, capsys=capsys)
+    assert code == 2 and "query: at most 1000 characters" in err
+    code, out, err = _cli(config, "album", "list", "--json", capsys=capsys)
+    assert code == 0 and json.loads(out)["albums"] == []
+    code, out, err = _cli(config, "album", "create", "N" * 200, "--camera", "canon", capsys=capsys)
+    assert code == 0, err  # the limit itself is fine

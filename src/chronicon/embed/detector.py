@@ -75,7 +75,9 @@ class CocoDetector:
             raise ModelUnavailableError(problem)
         self._cv2 = cv2
         try:
-            self._net = cv2.dnn.readNetFromTensorflow(str(graph), str(config))
+            # getattr: OpenCV 5's type stubs have no such function (opencv_problem() checked it is there).
+            read_tensorflow = getattr(cv2.dnn, "readNetFromTensorflow")  # noqa: B009
+            self._net = read_tensorflow(str(graph), str(config))
         except cv2.error as exc:  # a damaged graph file, or an OpenCV build without the TF importer
             first = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
             raise ModelUnavailableError(f"OpenCV could not read the COCO detector graph {graph}: {first}") from exc

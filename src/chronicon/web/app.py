@@ -15,13 +15,22 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chronicon import __version__
-from chronicon.errors import CatalogLockedError, ChroniconError, ConfigError, MediaError, ModelUnavailableError
+from chronicon.errors import (
+    CatalogError,
+    CatalogLockedError,
+    ChroniconError,
+    ConfigError,
+    MediaError,
+    ModelUnavailableError,
+)
 from chronicon.library import Library
 from chronicon.web import routes_assets, routes_search, routes_status
 from chronicon.web.guard import RequestGuard
 from chronicon.web.models import STATUS_TEXT, ErrorBody
 from chronicon.web.routes_search import MAX_BODY
 from chronicon.web.security import check_token
+from chronicon.web.uploads import DecodeGate
+from chronicon.web.wording import api_flags, api_message, storage_message, storage_status
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +56,8 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
 
 
 def status_of(exc: ChroniconError) -> int:
-    """The HTTP status of a library error: 400 bad input, 409 locked, 503 nothing to search / no model."""
+    """The HTTP status of a library error: 400 bad input, 409 locked, 503 nothing to search / no model / the
+    catalog cannot be read or written (507 when its disk is full)."""
     from chronicon.search.engine import NoVectorsError
     from chronicon.search.extensions import ExtensionError
     from chronicon.search.filters import FilterError
@@ -59,13 +69,24 @@ def status_of(exc: ChroniconError) -> int:
         return 409
     if isinstance(exc, (NoVectorsError, ModelUnavailableError)):
         return 503
+    if isinstance(exc, CatalogError):
+        return storage_status(exc.__cause__ if exc.__cause__ is not None else exc)
     return 500
 
 
-def _install_errors(app: FastAPI) -> None:
+def one_line(message: str, limit: int = 500) -> str:
+    """The first line of a message, at most `limit` characters (no tracebacks or multi-line dumps)."""
+    return (message.strip().splitlines() or [""])[0][:limit]
+
+
+def _install_errors(app: FastAPI, library: Library) -> None:
+    def worded(message: str) -> str:
+        """The message with CLI flags named as the API's parameters (see `wording`)."""
+        return api_message(message, api_flags(library.search_filters))
+
     async def http_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        return error(exc.status_code, str(exc.detail), getattr(exc, "headers", None))
+        return error(exc.status_code, worded(str(exc.detail)), getattr(exc, "headers", None))
 
     async def validation_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
@@ -80,7 +101,17 @@ def _install_errors(app: FastAPI) -> None:
         status = status_of(exc)
         if status == 500:
             log.warning("request %s failed: %s", request.url.path, exc)
-        return error(status, str(exc))
+        elif status >= 503:
+            log.warning("request %s: %s", request.url.path, exc)
+        if isinstance(exc, CatalogError) and isinstance(exc.__cause__, OSError):
+            return error(status, storage_message(exc.__cause__))
+        return error(status, worded(one_line(str(exc))))
+
+    async def storage_error(request: Request, exc: Exception) -> Response:
+        """An OSError nothing handled: the catalog's storage (read-only, full, no permission, I/O): 503/507."""
+        assert isinstance(exc, OSError)
+        log.warning("request %s %s: storage error: %s", request.method, request.url.path, exc)
+        return error(storage_status(exc), storage_message(exc))
 
     async def internal_error(request: Request, exc: Exception) -> Response:
         log.error("request %s failed", request.url.path, exc_info=exc)
@@ -89,6 +120,7 @@ def _install_errors(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(ChroniconError, library_error)
+    app.add_exception_handler(OSError, storage_error)
     app.add_exception_handler(Exception, internal_error)  # the last resort; RequestGuard answers the rest
 
 
@@ -112,7 +144,8 @@ def _install_openapi(app: FastAPI, library: Library) -> None:
                 responses = operation.setdefault("responses", {})
                 responses.pop("422", None)
                 if path.startswith("/api/"):  # every API route answers errors through the handlers above
-                    for code in (400, 401) + ((404,) if "{" in path else ()) + ((409,) if method == "post" else ()):
+                    writes = method in ("post", "put", "patch", "delete")  # refused from foreign origins (403)
+                    for code in (400, 401) + ((404,) if "{" in path else ()) + ((403, 409) if writes else ()):
                         responses.setdefault(str(code), {"description": STATUS_TEXT[code], "content": ERROR_JSON})
                     for code, response in responses.items():  # plugins' own error models too: the handlers
                         if code.isdigit() and int(code) >= 400:  # above answer every error as an ErrorBody
@@ -140,8 +173,9 @@ def create_app(
 ) -> FastAPI:
     """The web app over one library. With `token` (printable ASCII; ConfigError otherwise), every data request
     needs it (Bearer header or ?token=). Requests must name the server by a loopback name (127.0.0.1,
-    localhost, [::1]) or one of `allowed_hosts` in their Host header (`*`: any); bodies over `max_body` bytes
-    are refused with 413 before they are read.
+    localhost, [::1]) or one of `allowed_hosts` in their Host header (`*`: any); a POST, PUT, PATCH or DELETE
+    from another site's page (foreign `Origin`, `Sec-Fetch-Site: cross-site`) is refused with 403; a photo
+    upload over `max_body` bytes, or any other body over 1 MiB, is refused with 413 before it is read.
 
     Read-only over the originals: no route writes or deletes a file (plugins' routes may keep their own data,
     e.g. albums). Run it with uvicorn, bound to 127.0.0.1 unless you set a token."""
@@ -159,7 +193,8 @@ def create_app(
     app.state.token = token or None
     _ = library.catalog  # opened now, not in two request threads at once
     _ = library.search_engine  # likewise (its models still load on the first query)
-    _install_errors(app)
+    app.state.decode_gate = DecodeGate()  # uploads decoded at once, and the pixel memory they may hold
+    _install_errors(app, library)
     app.add_middleware(RequestGuard, allowed_hosts=list(allowed_hosts), max_body=max_body, token=app.state.token)
     for module in (routes_search, routes_assets, routes_status):
         app.include_router(module.router)

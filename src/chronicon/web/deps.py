@@ -6,11 +6,16 @@ import os
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, HTTPException, Query, Request
 
 from chronicon.library import Library
-from chronicon.search.filters import parse_min_counts
+from chronicon.search.filters import FilterError, parse_day, parse_min_counts
 from chronicon.web.security import check_path_param
+
+# Bounds on filter values (each repeatable one: MAX_REPEAT values at most).
+MAX_TEXT = 1000
+MAX_PATH = 4096
+MAX_REPEAT = 100
 
 
 def library_of(request: Request) -> Library:
@@ -43,17 +48,25 @@ def hit_json(hit: Any) -> dict[str, Any]:
 def filters_of(
     request: Request,
     kind: Annotated[Literal["image", "video"] | None, Query(description="Only photos or only videos.")] = None,
-    after: Annotated[str | None, Query(description="Taken on or after (YYYY, YYYY-MM or YYYY-MM-DD).")] = None,
-    before: Annotated[str | None, Query(description="Taken before the end of this day, month or year.")] = None,
-    camera: Annotated[str | None, Query(description="Camera make or model contains this (any case).")] = None,
-    label: Annotated[list[str] | None, Query(description="Has this label (repeatable: all of them).")] = None,
-    under: Annotated[str | None, Query(description="Only files under this folder (absolute path prefix).")] = None,
+    after: Annotated[str | None, Query(max_length=40, description="On or after (YYYY, YYYY-MM or YYYY-MM-DD).")] = None,
+    before: Annotated[str | None, Query(max_length=40, description="Taken before the end of this date.")] = None,
+    camera: Annotated[str | None, Query(max_length=MAX_TEXT, description="Camera make or model has this.")] = None,
+    label: Annotated[list[str] | None, Query(description="Has this label (repeatable, all; <= 100).")] = None,
+    under: Annotated[str | None, Query(max_length=MAX_PATH, description="Only files under this folder.")] = None,
     has_speech: Annotated[bool, Query(description="Only videos in which something is said.")] = False,
     min_count: Annotated[list[str] | None, Query(description="LABEL=N: at least N of an object (repeatable).")] = None,
-    gps: Annotated[str | None, Query(description="GPS box SOUTH,WEST,NORTH,EAST in degrees.")] = None,
+    gps: Annotated[str | None, Query(max_length=200, description="GPS box SOUTH,WEST,NORTH,EAST in degrees.")] = None,
 ) -> dict[str, Any]:
     """The core filters, plus every plugin filter (`person`, `min_aesthetic`, ...) given as a query parameter."""
     library: Library = request.app.state.library
+    for name, values in (("label", label), ("min_count", min_count)):
+        _check_repeated(name, values or [])
+    for name, day in (("after", after), ("before", before)):
+        if day:
+            try:
+                parse_day(day)
+            except FilterError as exc:
+                raise HTTPException(status_code=400, detail=f"{name}: {exc}") from exc
     if under is not None:
         check_path_param(under, "under")
         under = os.path.abspath(os.path.expanduser(under))
@@ -71,8 +84,18 @@ def filters_of(
     for name in library.search_filters:
         value = request.query_params.get(name)
         if value is not None and value != "":
+            if len(value) > MAX_TEXT:
+                raise HTTPException(status_code=400, detail=f"{name}: at most {MAX_TEXT} characters")
             chosen[name] = value
     return {k: v for k, v in chosen.items() if v not in (None, [], {}, False, "")}
+
+
+def _check_repeated(name: str, values: list[str]) -> None:
+    """A repeatable parameter: at most MAX_REPEAT values of at most MAX_TEXT characters each (else 400)."""
+    if len(values) > MAX_REPEAT:
+        raise HTTPException(status_code=400, detail=f"{name}: at most {MAX_REPEAT} values, not {len(values)}")
+    if any(len(v) > MAX_TEXT for v in values):
+        raise HTTPException(status_code=400, detail=f"{name}: at most {MAX_TEXT} characters a value")
 
 
 FiltersDep = Annotated[dict[str, Any], Depends(filters_of)]

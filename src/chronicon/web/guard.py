@@ -1,11 +1,13 @@
-"""What every request passes before the app sees it: an allowed Host header (no DNS rebinding), the token, a body
-no larger than the limit (checked before it is read), and a JSON 500 instead of a crash for anything unexpected."""
+"""What every request passes before the app sees it: an allowed Host header (no DNS rebinding), no foreign Origin
+on a request that changes data or uploads (no cross-site request forgery), the token, a body no larger than the
+limit (checked before it is read), and a JSON 500 instead of a crash for anything unexpected."""
 
 from __future__ import annotations
 
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -21,6 +23,12 @@ log = logging.getLogger(__name__)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 _NEEDS_TOKEN = "this server needs a token: send 'Authorization: Bearer TOKEN' (or ?token=TOKEN)"
 _LENGTH = re.compile(r"\d{1,19}", re.ASCII)
+# Methods that change data or carry an upload: a foreign page may not send them (CSRF).
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Paths whose body may be as large as `max_body` (the photo upload); every other body is at most SMALL_BODY.
+UPLOAD_PATHS = ("/api/search/image",)
+SMALL_BODY = 1024 * 1024
 
 
 def host_name(value: str) -> str:
@@ -34,6 +42,36 @@ def host_name(value: str) -> str:
     else:  # a bare name, or a bare IPv6 address (several colons, no port)
         name = value
     return name.lower().rstrip(".")
+
+
+def host_port(value: str) -> tuple[str, int | None]:
+    """The host name (as `host_name` gives it) and the port of a Host header, None when it names no port or
+    a bad one."""
+    value = value.strip()
+    if value.startswith("["):
+        rest = value.partition("]")[2]
+    elif value.count(":") == 1:
+        rest = ":" + value.partition(":")[2]
+    else:
+        rest = ""
+    port = rest[1:] if rest.startswith(":") else ""
+    return host_name(value), (int(port) if port.isascii() and port.isdigit() and len(port) <= 5 else None)
+
+
+def same_origin(origin: str, scheme: str, host: str) -> bool:
+    """Whether an `Origin` header names this server: the request's scheme, the host of its Host header and the
+    same port (the scheme's default port when either leaves it out). `null` and anything malformed are not."""
+    try:
+        parts = urlsplit(origin.strip())
+        port = parts.port
+    except ValueError:
+        return False
+    scheme = scheme.lower()
+    if parts.scheme.lower() != scheme or not parts.hostname or parts.path or parts.query or parts.username:
+        return False
+    name, own_port = host_port(host)
+    default = _DEFAULT_PORTS.get(scheme)
+    return host_name(parts.hostname) == name and (port or default) == (own_port or default)
 
 
 _ALWAYS = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer"}
@@ -50,9 +88,14 @@ class RequestGuard:
 
     - Host: the request's Host must be one of `allowed_hosts` (any port) or a loopback name, else 400. A web
       page cannot then reach this server through a DNS name it controls (DNS rebinding). `*` allows any Host.
+    - Origin: a POST, PUT, PATCH or DELETE (an upload included) whose `Origin` is not this server's own
+      scheme://host:port, or whose `Sec-Fetch-Site` is `cross-site`, is refused with 403, token or not: a page
+      on another site cannot make a browser that can reach this server change or upload anything. Requests
+      without either header (curl, scripts) pass.
     - Token: with `token` set, every path but the page shell, its static files and the API docs needs it
       (`Authorization: Bearer T` or `?token=T`), else 401.
-    - Body: a `Content-Length` over `max_body` is answered 413 at once; a body without one (chunked) is counted
+    - Body: a `Content-Length` over the limit (`max_body` for the photo upload, at most SMALL_BODY for any
+      other request) is answered 413 at once; a body without one (chunked) is counted
       as it arrives and cut off with 413 past the limit.
     - Anything the app raises and nothing handled is logged and answered `{"error": "internal error"}` (500).
     """
@@ -76,16 +119,15 @@ class RequestGuard:
             return
         received = 0
         started = False
+        limit = self.limit(scope["path"])
 
         async def counted_receive() -> Message:
             nonlocal received
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
-                    raise HTTPException(
-                        status_code=413, detail=f"the request body is larger than {self.max_body} bytes"
-                    )
+                if received > limit:
+                    raise HTTPException(status_code=413, detail=f"the request body is larger than {limit} bytes")
             return message
 
         async def watched_send(message: Message) -> None:
@@ -109,12 +151,20 @@ class RequestGuard:
             log.exception("request %s %s failed", scope.get("method"), scope.get("path"))
             await _json(500, "internal error")(scope, receive, send)
 
+    def limit(self, path: str) -> int:
+        """The most bytes a request body to this path may have."""
+        return self.max_body if path in UPLOAD_PATHS else min(self.max_body, SMALL_BODY)
+
     def _refusal(self, scope: Scope, headers: Headers) -> JSONResponse | None:
         host = headers.get("host")
         if not host or not (self.any_host or host_name(host) in self.allowed):
             shown = (host or "")[:100]
             return _json(400, f"Host {shown!r} is not allowed: open this server by an address it was started with, "
                               "or start it with --allow-host NAME")  # fmt: skip
+        if str(scope.get("method", "")).upper() in UNSAFE_METHODS:
+            foreign = _foreign(scope, headers, host)
+            if foreign is not None:
+                return _json(403, foreign)
         if self.token is not None and needs_token(scope["path"]):
             given = token_of(Request(scope))
             if not token_ok(self.token, given):
@@ -124,6 +174,22 @@ class RequestGuard:
         if length is not None:
             if not _LENGTH.fullmatch(length.strip()):
                 return _json(400, "bad Content-Length")
-            if int(length) > self.max_body:
-                return _json(413, f"the request body is larger than {self.max_body} bytes")
+            if int(length) > self.limit(scope["path"]):
+                return _json(413, f"the request body is larger than {self.limit(scope['path'])} bytes")
         return None
+
+
+def _foreign(scope: Scope, headers: Headers, host: str) -> str | None:
+    """Why a request that changes data or uploads comes from another site (None: it does not, or it says
+    nothing about where it comes from, like curl)."""
+    if headers.get("sec-fetch-site", "").strip().lower() == "cross-site":
+        return ("cross-site request refused (Sec-Fetch-Site: cross-site): requests that change data or upload "
+                "must come from this server's own page")  # fmt: skip
+    origin = headers.get("origin")
+    if origin is None:
+        return None
+    scheme = str(scope.get("scheme") or "http")
+    if same_origin(origin, scheme, host):
+        return None
+    return (f"Origin {origin[:100]!r} is not this server ({scheme}://{host.strip()[:100]}): requests that change "
+            "data or upload must come from this server's own page, or carry no Origin (like curl)")  # fmt: skip

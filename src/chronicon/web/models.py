@@ -99,12 +99,13 @@ class Meta(BaseModel):
 STATUS_TEXT = {
     400: "Bad filter, query, parameter or upload",
     401: "Missing or wrong token",
-    403: "The file lies outside the catalog's roots",
+    403: "The file lies outside the catalog's roots, or the request comes from another site (Origin)",
     404: "Unknown asset, route or file",
     409: "Conflict (a scan holds the catalog)",
-    413: "The upload is too large",
+    413: "The upload is too large (bytes, or pixels declared in its header)",
     416: "Bad range",
-    503: "Nothing to search yet (no vectors in the catalog)",
+    503: "Nothing to search yet (no vectors), the server is busy decoding uploads, or the catalog cannot be written",
+    507: "The catalog's disk is full",
 }
 
 

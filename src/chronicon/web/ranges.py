@@ -54,9 +54,11 @@ def _chunks(path: str, first: int, last: int) -> Iterator[bytes]:
             yield data
 
 
-def file_response(path: str, range_header: str | None, media_type: str, headers: dict[str, str]) -> Response:
+def file_response(path: str, range_header: str | None, media_type: str, headers: dict[str, str], *,
+                  head: bool = False) -> Response:  # fmt: skip
     """Stream a file as `media_type`, whole (200) or the requested byte range (206), with `Accept-Ranges: bytes`
-    and `headers`; 416 when the range cannot be satisfied."""
+    and `headers`; 416 when the range cannot be satisfied. With `head` (a HEAD request): the same status and
+    headers (Content-Length included), no body."""
     size = os.path.getsize(path)
     headers = {**headers, "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=60"}
     try:
@@ -64,10 +66,11 @@ def file_response(path: str, range_header: str | None, media_type: str, headers:
     except RangeError as exc:
         return JSONResponse({"error": str(exc), "status": 416}, status_code=416,
                             headers={**headers, "Content-Range": f"bytes */{size}"})  # fmt: skip
-    if chosen is None:
-        headers["Content-Length"] = str(size)
-        return StreamingResponse(_chunks(path, 0, size - 1), media_type=media_type, headers=headers)
-    first, last = chosen
-    headers["Content-Range"] = f"bytes {first}-{last}/{size}"
+    first, last = chosen if chosen is not None else (0, size - 1)
+    status = 206 if chosen is not None else 200
+    if chosen is not None:
+        headers["Content-Range"] = f"bytes {first}-{last}/{size}"
     headers["Content-Length"] = str(last - first + 1)
-    return StreamingResponse(_chunks(path, first, last), status_code=206, media_type=media_type, headers=headers)
+    if head:
+        return Response(status_code=status, media_type=media_type, headers=headers)
+    return StreamingResponse(_chunks(path, first, last), status_code=status, media_type=media_type, headers=headers)

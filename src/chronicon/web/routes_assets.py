@@ -102,7 +102,14 @@ def original(library: LibraryDep, asset_id: AssetId, request: Request) -> Respon
     type comes from the format the scan read in the file's bytes (`format`), never from its name."""
     row = _row(library, asset_id)
     path = original_path(row, library.config["roots"] or [])
-    return file_response(path, request.headers.get("range"), media_type(row.get("format")), FILE_HEADERS)
+    head = request.method == "HEAD"
+    return file_response(path, request.headers.get("range"), media_type(row.get("format")), FILE_HEADERS, head=head)
+
+
+# HEAD answers like GET without the body (players and download managers ask it first); not in the spec, where
+# it would only repeat the GET operations.
+router.add_api_route("/{asset_id}/thumbnail", thumbnail, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/{asset_id}/original", original, methods=["HEAD"], include_in_schema=False)
 
 
 @router.get("/{asset_id}/transcript", response_model=Transcript, responses=errors(400, 401, 404))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from typing import Annotated, Any
 
@@ -12,18 +11,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from chronicon.library import Library
-from chronicon.media.sniff import SNIFF_BYTES, sniff_bytes
-from chronicon.types import MediaKind
 from chronicon.web.deps import FiltersDep, LibraryDep, hit_json
 from chronicon.web.models import BrowseResults, SearchResults, errors
+from chronicon.web.uploads import MAX_UPLOAD, MAX_UPLOAD_PIXELS, DecodeGate, saved_query_photo
 
 router = APIRouter(prefix="/api", tags=["search"])
 
-MAX_UPLOAD = 64 * 1024 * 1024
 # The request around the upload: the multipart framing and the small `q` and `limit` fields.
 MAX_BODY = MAX_UPLOAD + 64 * 1024
-_SUFFIXES = {"jpeg": ".jpg", "png": ".png", "webp": ".webp", "gif": ".gif", "bmp": ".bmp", "tiff": ".tif",
-             "heif": ".heic", "avif": ".avif"}  # fmt: skip
+# Where the upload limits are told to clients (the schema of the form, the route's description).
+_LIMITS = f"at most {MAX_UPLOAD // 2**20} MiB and {MAX_UPLOAD_PIXELS // 1_000_000} megapixels"
 UPLOAD_FORM = {
     "required": True,
     "content": {
@@ -32,7 +29,11 @@ UPLOAD_FORM = {
                 "type": "object",
                 "required": ["file"],
                 "properties": {
-                    "file": {"type": "string", "format": "binary", "description": "A photo (JPEG, PNG, WebP, ...)."},
+                    "file": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": f"A photo (JPEG, PNG, WebP, ...), {_LIMITS}.",
+                    },
                     "q": {"type": "string", "maxLength": 1000, "description": "Text to combine with the photo."},
                     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 40},
                 },
@@ -67,9 +68,11 @@ def search(
     filters: FiltersDep,
     q: Annotated[str, Query(min_length=1, max_length=1000, description='The query, e.g. "beach + sunset - people".')],
     min_score: Annotated[float | None, Query(ge=-1.0, le=1.0, description="Hide weaker matches (-1..1).")] = None,
-    sort: Annotated[str | None, Query(description="Order by a plugin's sort key (see /api/meta).")] = None,
+    sort: Annotated[
+        str | None, Query(max_length=100, description="Order by a plugin's sort key (see /api/meta).")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Number of results.")] = 40,
-    space: Annotated[str | None, Query(description="Vector space: auto, clip, conse, caption.")] = None,
+    space: Annotated[str | None, Query(max_length=100, description="Vector space: auto, clip, conse, caption.")] = None,
     hybrid: Annotated[bool | None, Query(description="Also match words in labels, transcripts, captions.")] = None,
 ) -> dict[str, Any]:
     """Semantic search by text, with filters; plugin filters (see `/api/meta`) are accepted by name."""
@@ -94,34 +97,10 @@ def _form_fields(form: Any) -> tuple[UploadFile, str | None, int]:
     return upload, q or None, int(text)
 
 
-def _save_photo(upload: UploadFile) -> str:
-    """The upload in a temporary file (named by what its bytes are); only photos, at most MAX_UPLOAD bytes."""
-    head = upload.file.read(SNIFF_BYTES)
-    sniffed = sniff_bytes(head) if head else None
-    if not head:
-        raise HTTPException(status_code=400, detail="the upload is empty")
-    if sniffed is None or sniffed.kind != MediaKind.IMAGE:
-        raise HTTPException(status_code=400, detail="upload a photo (JPEG, PNG, WebP, HEIC, ...): this is not one")
-    handle, temp = tempfile.mkstemp(prefix="chronicon-query-", suffix=_SUFFIXES.get(sniffed.format, ""))
-    try:
-        written = len(head)
-        with os.fdopen(handle, "wb") as out:
-            out.write(head)
-            while chunk := upload.file.read(1024 * 1024):
-                written += len(chunk)
-                if written > MAX_UPLOAD:
-                    raise HTTPException(status_code=413, detail=f"the upload is larger than {MAX_UPLOAD} bytes")
-                out.write(chunk)
-    except BaseException:
-        os.unlink(temp)
-        raise
-    return temp
-
-
-def _search_photo(library: Library, upload: UploadFile, q: str | None, limit: int,
+def _search_photo(library: Library, gate: DecodeGate, upload: UploadFile, q: str | None, limit: int,
                   filters: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
     started = time.perf_counter()
-    temp = _save_photo(upload)
+    temp = saved_query_photo(upload.file, gate)  # checked and reduced before the search decodes it again
     try:
         hits = library.search(q, image=temp, limit=limit, **filters)
     finally:
@@ -132,15 +111,18 @@ def _search_photo(library: Library, upload: UploadFile, q: str | None, limit: in
 @router.post(
     "/search/image",
     response_model=SearchResults,
-    responses=errors(400, 401, 413, 503),
+    responses=errors(400, 401, 403, 413, 503),
     openapi_extra={"requestBody": UPLOAD_FORM},
 )
 async def search_image(request: Request, library: LibraryDep, filters: FiltersDep) -> dict[str, Any]:
-    """Assets that look like the uploaded photo (multipart field `file`, with optional `q` and `limit`; kept in
-    a temporary file, deleted after the search). One file per request, photos only, at most 64 MiB."""
+    """Assets that look like the uploaded photo (multipart field `file`, with optional `q` and `limit`). One
+    file per request, photos only, at most 32 MiB and 50 megapixels (checked from the header before any pixel
+    is decoded; 413 above). The photo is decoded at reduced size, a few at a time (503 when the server is busy
+    with other uploads), and the search reads a small copy in a temporary file, deleted afterwards."""
+    gate: DecodeGate = request.app.state.decode_gate
     async with request.form(max_files=1, max_fields=8, max_part_size=64 * 1024) as form:
         upload, q, limit = _form_fields(form)
-        return await run_in_threadpool(_search_photo, library, upload, q, limit, filters)
+        return await run_in_threadpool(_search_photo, library, gate, upload, q, limit, filters)
 
 
 @router.get("/browse", response_model=BrowseResults, responses=errors(400, 401))
@@ -149,7 +131,9 @@ def browse(
     filters: FiltersDep,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    sort: Annotated[str | None, Query(description="Order by a plugin's sort key; default newest first.")] = None,
+    sort: Annotated[
+        str | None, Query(max_length=100, description="Order by a plugin's sort key; default newest first.")
+    ] = None,
 ) -> dict[str, Any]:
     """Assets that pass the filters, without a query: newest first, or by a plugin's sort key."""
     hits = library.browse(limit=limit, offset=offset, sort=sort, **filters)

@@ -1,0 +1,77 @@
+"""Error messages for API clients: the library words some errors for the command line (`--min-count`,
+`--label`, `--min-score`, ...); the API names its own parameters (`min_count`, `label`, `min_score`) instead.
+Only flags that are API parameters are reworded, so the CLI keeps its messages and other text stays as it is."""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from collections.abc import Iterable
+
+# CLI flags of `chronicon search` / `similar` -> the query parameter of /api/search and /api/browse.
+CORE_FLAGS = {
+    "--kind": "kind",
+    "--after": "after",
+    "--before": "before",
+    "--camera": "camera",
+    "--label": "label",
+    "--under": "under",
+    "--has-speech": "has_speech",
+    "--min-count": "min_count",
+    "--gps": "gps",
+    "--sort": "sort",
+    "--min-score": "min_score",
+    "--space": "space",
+    "--limit": "limit",
+    "--no-hybrid": "hybrid=false",
+}
+_FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*(?![\w-])")
+
+
+def api_flags(plugin_filters: Iterable[str] = ()) -> dict[str, str]:
+    """The CLI flag -> API parameter map: the core filters and every plugin filter (`--min-aesthetic` is
+    `min_aesthetic`)."""
+    flags = dict(CORE_FLAGS)
+    flags.update({"--" + name.replace("_", "-"): name for name in plugin_filters})
+    return flags
+
+
+def api_message(message: str, flags: dict[str, str]) -> str:
+    """The message with the CLI flags it names replaced by the API parameters (`--min-count 'x'` ->
+    `min_count 'x'`); flags that are not API parameters are left alone."""
+    return _FLAG.sub(lambda m: flags.get(m.group(0), m.group(0)), message)
+
+
+# errno values that mean "out of space" (507 Insufficient Storage) rather than "cannot write here" (503).
+FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+_OS_ERROR = re.compile(r"\(os error (\d{1,4})\)")
+
+
+def error_number(exc: BaseException) -> int | None:
+    """The errno of an OSError, or the one a wrapped error names in its text (LanceDB's Rust I/O errors say
+    `... (os error 30)`); None when there is none."""
+    number = getattr(exc, "errno", None)
+    if isinstance(number, int):
+        return number
+    found = _OS_ERROR.search(str(exc))
+    return int(found.group(1)) if found else None
+
+
+def storage_status(exc: BaseException) -> int:
+    """The HTTP status of a storage fault: 507 when the disk (or quota) is full, 503 otherwise (read-only file
+    system, no permission, I/O error)."""
+    return 507 if error_number(exc) in FULL else 503
+
+
+def storage_message(exc: BaseException) -> str:
+    """A one-line message for a storage fault, without paths: what failed and the system's reason."""
+    number = error_number(exc)
+    reason = os.strerror(number) if number is not None else type(exc).__name__
+    if number in FULL:
+        return f"the catalog cannot be written: the disk is full ({reason})"
+    if number in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"the catalog cannot be written: {reason}"
+    return f"the catalog's storage failed: {reason}"
