@@ -6,10 +6,12 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
+from chronicon.catalog.faults import guard
 from chronicon.catalog.store import sql_str
 
 from .rules import MAX_NAME, RuleError, album_key
@@ -117,6 +119,10 @@ class AlbumStore:
         self.db = db
         self._table: Any = None
 
+    def fault_place(self) -> tuple[str, Path]:
+        """What storage errors name: this table in the catalog folder (see `chronicon.catalog.faults.guard`)."""
+        return TABLE, Path(str(getattr(self.db, "uri", ".")))
+
     @property
     def table(self) -> Any:
         """The table at its latest version, made (or given an earlier version's missing columns) when needed: for
@@ -142,12 +148,14 @@ class AlbumStore:
             return None
         return self._table
 
+    @guard("read")
     def all(self) -> list[Album]:
         """Every album, by name (case-insensitive)."""
         table = self._open()
         rows = table.search().limit(None).to_arrow().to_pylist() if table is not None else []
         return sorted((Album.from_row(r) for r in rows), key=lambda a: a.key)
 
+    @guard("read")
     def get(self, name: str) -> Album | None:
         table = self._open()
         if table is None:
@@ -155,6 +163,7 @@ class AlbumStore:
         rows = table.search().where(f"key = {sql_str(album_key(name))}").limit(None).to_arrow().to_pylist()
         return Album.from_row(rows[0]) if rows else None
 
+    @guard("write")
     def put(self, albums: Iterable[Album]) -> None:
         """Insert or replace albums by name, in one commit; RuleError for a name longer than MAX_NAME (every
         writer checks names with `check_name` first: this keeps an unchecked one out of the table too)."""
@@ -167,13 +176,16 @@ class AlbumStore:
         data = pa.Table.from_pylist(rows, schema=SCHEMA)
         self.table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(data)
 
+    @guard("write")
     def delete(self, name: str) -> None:
         self.table.delete(f"key = {sql_str(album_key(name))}")
 
+    @guard("write")
     def mark_checked(self, when: str) -> None:
         """Record that every asset change up to `when` has been considered for every album."""
         self.table.update(where="key IS NOT NULL", values={"checked_at": when})
 
+    @guard("write")
     def mark_dirty(self, names: Iterable[str]) -> None:
         """Persist the dirty flag of these albums (so a crash before their rebuild does not lose it)."""
         keys = sorted({album_key(n) for n in names})

@@ -511,6 +511,7 @@ def plugins_list(state: AppState, as_json: bool) -> None:
 
 
 # -- search ---------------------------------------------------------------------------------------------
+from chronicon.cli_catalog import register_catalog_commands  # noqa: E402
 from chronicon.cli_eval import register_eval_commands  # noqa: E402
 from chronicon.cli_search import register_search_commands  # noqa: E402 - needs the group defined above
 from chronicon.cli_serve import register_serve_command  # noqa: E402
@@ -521,6 +522,7 @@ register_serve_command(cli)
 register_video_commands(cli)
 register_eval_commands(cli)
 register_caption_command(cli)
+register_catalog_commands(cli)
 
 
 # -- entry point ----------------------------------------------------------------------------------------

@@ -19,6 +19,25 @@ class CatalogLockedError(CatalogError):
     """Another scan holds the catalog's lock."""
 
 
+class CatalogStorageError(CatalogError):
+    """The catalog's storage refused a read or write: read-only, full, no permission, an I/O error.
+
+    `errno` is the system's error number when one is known (from an OSError or a LanceDB message)."""
+
+    def __init__(self, message: str, errno: int | None = None) -> None:
+        super().__init__(message)
+        self.errno = errno
+
+
+class CatalogDamagedError(CatalogError):
+    """A table's files are damaged (truncated or missing data, an unreadable version): `table` names it and
+    the message says how to go back to its last good version (`chronicon catalog check` / `restore`)."""
+
+    def __init__(self, message: str, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
 class MediaError(ChroniconError):
     """A file cannot be read as the media it claims to be; the message is the per-file reason."""
 

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 from types import TracebackType
 
+from chronicon.catalog.faults import guarded
 from chronicon.errors import CatalogLockedError
 
 try:
@@ -31,8 +32,9 @@ class ScanLock:
     def acquire(self, wait: float = 0.0) -> None:
         """Take the lock, or raise CatalogLockedError naming the holder; `wait` seconds of retries first (for
         short holders such as a plugin command's write, or `is_held` checks)."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        with guarded("scan.lock", "take", self.path.parent):  # read-only, full, no permission: one line
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         deadline = time.monotonic() + wait
         try:
             if fcntl is not None:
@@ -49,8 +51,12 @@ class ScanLock:
                 if holder and _pid_alive(int(holder.get("pid", 0))) and holder.get("host") == socket.gethostname():
                     raise CatalogLockedError(self._held_message())
             info = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
-            os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(info).encode(), 0)
+            data = json.dumps(info).encode()
+            with guarded("scan.lock", "take", self.path.parent):
+                # Overwrite in place, then cut: the file keeps its block, so a full disk can still be locked
+                # (and then report which table could not be written).
+                os.pwrite(fd, data.ljust(max(len(data), 128)), 0)
+                os.ftruncate(fd, max(len(data), 128))
         except BaseException:
             os.close(fd)
             raise
@@ -77,9 +83,10 @@ class ScanLock:
         if self._fd is None:
             return
         try:
-            os.ftruncate(self._fd, 0)
+            if fcntl is None:  # pragma: no cover - Windows: the text is the lock
+                os.ftruncate(self._fd, 0)
+            os.close(self._fd)  # closing drops the flock; the holder info stays (flock, not the text, decides)
         finally:
-            os.close(self._fd)  # closing drops the flock
             self._fd = None
 
     def _holder(self) -> dict[str, object] | None:

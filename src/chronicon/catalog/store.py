@@ -7,6 +7,7 @@ import os
 os.environ.setdefault("LANCE_LOG", "error")  # lance warns on every table creation otherwise
 
 import logging
+import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 
+from chronicon.catalog.faults import READ_ONLY, advice_for, guard, guarded, is_husk
 from chronicon.catalog.lock import ScanLock
 from chronicon.catalog.schema import (
     ASSETS_SCHEMA,
@@ -26,7 +28,7 @@ from chronicon.catalog.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
 )
-from chronicon.errors import CatalogError
+from chronicon.errors import CatalogError, CatalogStorageError
 
 log = logging.getLogger(__name__)
 
@@ -86,24 +88,60 @@ class Catalog:
         self.dir = Path(directory).expanduser().absolute()
         self.extra_columns = dict(extra_columns or {})
         self._vector_tables: dict[str, Any] = {}
+        self.repaired: list[str] = []  # half-created tables removed on open (see `_remove_husks`)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = advice_for(exc.errno) or exc.strerror or str(exc)
+            raise CatalogStorageError(f"cannot create the catalog folder {self.dir}: {why}", exc.errno) from exc
+        with guarded("meta", "open", self.dir):
             # Every read sees the latest commit, also one made by another process or another Library (a scan
             # while the web app serves, a plugin command): without this a table handle stays on its version.
             self.db = lancedb.connect(str(self.dir), read_consistency_interval=timedelta(0))
+            self.repaired = self._remove_husks()
             self._ensure_meta()
             self._migrate()
+        with guarded(ASSETS_TABLE, "open", self.dir):
             self._assets = self._ensure_assets()
-        except CatalogError:
-            raise
-        except (OSError, ValueError, RuntimeError) as exc:
-            raise CatalogError(f"cannot open the catalog at {self.dir}: {exc}") from exc
+
+    def fault_place(self) -> tuple[str, Path]:
+        """The table and folder that storage errors of the asset methods name (see `faults.guard`)."""
+        return ASSETS_TABLE, self.dir
 
     # -- opening -----------------------------------------------------------------------------------------
     def _table_names(self) -> set[str]:
         result = self.db.list_tables()
         names = getattr(result, "tables", result)
-        return set(names)
+        return {str(n) for n in names if not is_husk(self.dir / f"{n}.lance")}
+
+    def _remove_husks(self) -> list[str]:
+        """Delete table folders that hold no committed version (a crash or a full disk stopped their creation;
+        LanceDB lists them but cannot open them, so every command would fail). Done under the scan lock, so
+        a table another process is creating right now is left alone; skipped when the lock is not free or the
+        catalog is read-only (the listings ignore husks anyway)."""
+        husks = [p for p in self.dir.glob("*.lance") if is_husk(p)]
+        if not husks:
+            return []
+        lock = ScanLock(self.dir)
+        try:
+            lock.acquire()
+        except CatalogError:
+            return []
+        removed: list[str] = []
+        try:
+            for folder in husks:
+                if not is_husk(folder):  # committed meanwhile
+                    continue
+                try:
+                    shutil.rmtree(folder)
+                except OSError as exc:
+                    log.warning("could not remove the half-created table %s: %s", folder.name, exc)
+                    continue
+                log.warning("removed the half-created table %s (it held no committed data)", folder.name)
+                removed.append(folder.name.removesuffix(".lance"))
+        finally:
+            lock.release()
+        return removed
 
     def _ensure_meta(self) -> None:
         if META_TABLE not in self._table_names():
@@ -123,18 +161,26 @@ class Catalog:
         new = [pa.field(name, dtype) for name, dtype in self.extra_columns.items() if name not in have]
         if new:
             # Plugin columns: added as nulls; not a schema migration because the core never reads them.
-            table.add_columns(new)
+            try:
+                with guarded(ASSETS_TABLE, "add columns to", self.dir):
+                    table.add_columns(new)
+            except CatalogStorageError as exc:
+                if exc.errno not in READ_ONLY:
+                    raise
+                # A read-only catalog still serves searches; the new plugin's columns arrive with a writable scan.
+                log.warning("the catalog is read-only: not adding the columns %s", ", ".join(f.name for f in new))
         return table
 
     def meta(self) -> dict[str, str]:
-        table = self.db.open_table(META_TABLE)
-        data = table.to_arrow().to_pydict()
+        with guarded(META_TABLE, "read", self.dir):
+            data = self.db.open_table(META_TABLE).to_arrow().to_pydict()
         return dict(zip(data["key"], data["value"], strict=True))
 
     def set_meta(self, key: str, value: str) -> None:
-        table = self.db.open_table(META_TABLE)
         rows = pa.Table.from_pylist([{"key": key, "value": value}], schema=META_SCHEMA)
-        table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(rows)
+        with guarded(META_TABLE, "write", self.dir):
+            table = self.db.open_table(META_TABLE)
+            table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(rows)
 
     @property
     def schema_version(self) -> int:
@@ -167,9 +213,11 @@ class Catalog:
     def schema(self) -> pa.Schema:
         return self._assets.schema
 
+    @guard("read")
     def count(self, where: str | None = None) -> int:
         return int(self._assets.count_rows(where))
 
+    @guard("read")
     def _scan(self, columns: Sequence[str] | None = None, where: str | None = None) -> pa.Table:
         query = self._assets.search()
         if where:
@@ -225,6 +273,7 @@ class Catalog:
         return self._scan(columns, where)
 
     # -- writing (always in batches) ---------------------------------------------------------------------
+    @guard("write")
     def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert or replace whole rows by id, as one LanceDB commit (atomic: all rows or none)."""
         if not rows:
@@ -232,6 +281,7 @@ class Catalog:
         table = pa.Table.from_pylist(list(rows), schema=self._assets.schema)
         self._assets.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(table)
 
+    @guard("write")
     def update_columns(self, rows: Sequence[dict[str, Any]]) -> int:
         """Set some columns of existing assets, by id, in one commit; other columns and unknown ids are left alone.
 
@@ -256,17 +306,20 @@ class Catalog:
         self._assets.merge_insert("id").when_matched_update_all().execute(table)
         return len(rows)
 
+    @guard("write")
     def mark_missing(self, ids: Sequence[str], when: datetime) -> None:
         for chunk in _chunks(list(ids), _IN_CHUNK):
             where = "id IN (" + ", ".join(sql_str(i) for i in chunk) + ")"
             self._assets.update(where=where, values={"missing": True, "missing_since": when})
 
+    @guard("write")
     def delete(self, ids: Sequence[str]) -> None:
         """Remove assets and their vectors in every embedding space."""
         self.delete_vectors(ids)
         for chunk in _chunks(list(ids), _IN_CHUNK):
             self._assets.delete("id IN (" + ", ".join(sql_str(i) for i in chunk) + ")")
 
+    @guard("write")
     def ensure_search_indexes(self, *, ann_threshold: int = 100_000, fold_new_rows: bool = True) -> dict[str, str]:
         """Full-text, label and id indexes on the assets table, ANN indexes on big vector tables (after a scan).
 
@@ -308,6 +361,7 @@ class Catalog:
                 done[space] = table.ensure_index(threshold=ann_threshold)
         return done
 
+    @guard("write")
     def compact(self, keep_versions_for: timedelta = timedelta(hours=1)) -> None:
         """Merge small fragments and drop table versions older than `keep_versions_for` (vector tables too)."""
         self._assets.optimize(cleanup_older_than=keep_versions_for)
@@ -354,6 +408,7 @@ class Catalog:
                 table.delete_assets(ids)
 
     # -- summaries ---------------------------------------------------------------------------------------
+    @guard("read")
     def stats(self) -> dict[str, Any]:
         table = self._scan(["kind", "status", "size", "missing", "duration"])
         data = table.to_pydict()

@@ -15,12 +15,14 @@ import threading
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
 
+from chronicon.catalog.faults import guard, guarded, is_husk, translate
 from chronicon.errors import CatalogError
 
 log = logging.getLogger(__name__)
@@ -81,10 +83,14 @@ def _table_names(db: Any) -> list[str]:
     while True:
         result = db.list_tables(page_token=token) if token else db.list_tables()
         page = getattr(result, "tables", result)
-        names.extend(page)
+        names.extend(n for n in page if not is_husk(_folder(db) / f"{n}.lance"))  # see Catalog._remove_husks
         token = getattr(result, "page_token", None)
         if not token or not page:
             return names
+
+
+def _folder(db: Any) -> Path:
+    return Path(str(getattr(db, "uri", "."))).expanduser()
 
 
 def _meta(schema: pa.Schema) -> dict[bytes, bytes]:
@@ -97,7 +103,8 @@ def list_spaces(db: Any) -> list[str]:
     for name in _table_names(db):
         if not name.startswith(VECTOR_TABLE_PREFIX):
             continue
-        space = _meta(db.open_table(name).schema).get(SPACE_KEY)
+        with guarded(name, "open", _folder(db)):
+            space = _meta(db.open_table(name).schema).get(SPACE_KEY)
         if space is not None:
             spaces.append(space.decode("utf-8"))
     return sorted(spaces)
@@ -195,7 +202,7 @@ class VectorTable:
             else:
                 self._tbl = db.create_table(self.name, schema=vector_schema(space, dim), exist_ok=True)
         except (OSError, ValueError, RuntimeError) as exc:
-            raise CatalogError(f"cannot open the vector table {self.name!r} of space {space!r}: {exc}") from exc
+            raise translate(exc, self.name, "open", _folder(db)) from exc
         have = self._stored_dim(self._tbl.schema)
         if have != dim:
             raise CatalogError(
@@ -207,6 +214,10 @@ class VectorTable:
             raise CatalogError(f"table {self.name!r} belongs to space {stored_space.decode()!r}, not {space!r}")
         self._key = f"{getattr(db, 'uri', id(db))}::{self.name}"
         self._state: tuple[int, int, bool] | None = None  # (version, rows, has an index) of the last search
+
+    def fault_place(self) -> tuple[str, Path]:
+        """The table and folder that storage errors name (see `faults.guard`)."""
+        return self.name, _folder(self.db)
 
     @staticmethod
     def _stored_dim(schema: pa.Schema) -> int:
@@ -221,7 +232,9 @@ class VectorTable:
         name = vector_table_name(space)
         if name not in _table_names(db):
             return None
-        return cls(db, space, cls._stored_dim(db.open_table(name).schema))
+        with guarded(name, "open", _folder(db)):
+            dim = cls._stored_dim(db.open_table(name).schema)
+        return cls(db, space, dim)
 
     # -- writing -----------------------------------------------------------------------------------------
     def _to_arrow(self, rows: Sequence[VectorRow]) -> pa.Table:
@@ -252,6 +265,7 @@ class VectorTable:
             schema=vector_schema(self.space, self.dim),
         )
 
+    @guard("write")
     def replace(self, rows: Sequence[VectorRow], also_clear: Iterable[str] = ()) -> None:
         """In one commit, make the assets named in rows hold exactly these rows (their other segments go), and
         the assets in `also_clear` hold none."""
@@ -268,6 +282,7 @@ class VectorTable:
             .execute(data)
         )
 
+    @guard("write")
     def delete_assets(self, asset_ids: Iterable[str]) -> None:
         """Remove every row of these assets."""
         ids = sorted(set(asset_ids))
@@ -275,6 +290,7 @@ class VectorTable:
             self._tbl.delete(_in_clause("asset_id", ids[start : start + _IN_CHUNK]))
 
     # -- reading -----------------------------------------------------------------------------------------
+    @guard("read")
     def vectors_for(self, asset_ids: Iterable[str]) -> dict[str, list[VectorRow]]:
         """The rows of these assets, by asset id, segments in order; assets without vectors are left out."""
         ids = sorted(set(asset_ids))
@@ -301,13 +317,16 @@ class VectorTable:
             segments.sort(key=lambda r: r.segment)
         return out
 
+    @guard("read")
     def count(self) -> int:
         return int(self._tbl.count_rows())
 
+    @guard("read")
     def table_version(self) -> int:
         """The LanceDB version of the table (each committed write makes a new one)."""
         return self._version()
 
+    @guard("write")
     def compact(self, keep_versions_for: timedelta) -> None:
         """Merge small fragments, fold new rows into the index, drop versions older than `keep_versions_for`."""
         self._tbl.optimize(cleanup_older_than=keep_versions_for)
@@ -351,11 +370,13 @@ class VectorTable:
             _CACHE[self._key] = snap
         return snap
 
+    @guard("read")
     def load(self) -> None:
         """Warm the in-memory copy that exact search uses (a search does this on first use)."""
         self._snapshot(self._version(), with_vectors=True)
 
     # -- searching ---------------------------------------------------------------------------------------
+    @guard("read")
     def search(
         self,
         query: np.ndarray,
@@ -536,6 +557,7 @@ class VectorTable:
             fetch = min(rows, fetch * 4)
 
     # -- the index ---------------------------------------------------------------------------------------
+    @guard("write")
     def ensure_index(self, *, threshold: int = ANN_THRESHOLD, force: bool = False) -> str:
         """Build or refresh the ANN index: 'none' (below threshold), 'built', 'updated' or 'current'."""
         rows = self.count()
@@ -565,6 +587,7 @@ class VectorTable:
         partitions = max(1, math.ceil(rows / ROWS_PER_PARTITION))
         return HnswSq(distance_type="dot", num_partitions=partitions, m=HNSW_M, ef_construction=HNSW_EF_CONSTRUCTION)
 
+    @guard("read")
     def stats(self) -> dict[str, Any]:
         """Rows, dimension, the index type and how many rows it does not cover yet."""
         rows = self.count()

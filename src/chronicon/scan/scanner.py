@@ -496,6 +496,8 @@ class Scanner:
             w.vectors.update(vectors)
         w.phases[analyzer.name] = _record(analyzer, PassStatus.DONE)
         w.phases[analyzer.name]["rerun"] = True
+        if vectors is not None:  # which vector tables this pass wrote: `catalog restore` redoes exactly these
+            w.phases[analyzer.name]["spaces"] = sorted(vectors)
 
     def _run_batched(self, analyzer: Analyzer, batch: list[WorkItem]) -> None:
         todo = [w for w in batch if not w.drop and not w.aborted and self._needed(analyzer, w)]

@@ -16,8 +16,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from chronicon import __version__
 from chronicon.errors import (
+    CatalogDamagedError,
     CatalogError,
     CatalogLockedError,
+    CatalogStorageError,
     ChroniconError,
     ConfigError,
     MediaError,
@@ -103,8 +105,14 @@ def _install_errors(app: FastAPI, library: Library) -> None:
             log.warning("request %s failed: %s", request.url.path, exc)
         elif status >= 503:
             log.warning("request %s: %s", request.url.path, exc)
-        if isinstance(exc, CatalogError) and isinstance(exc.__cause__, OSError):
-            return error(status, storage_message(exc.__cause__))
+        if isinstance(exc, CatalogDamagedError):  # no server paths in the answer
+            return error(
+                status, f"the catalog table {exc.table!r} is damaged: run `chronicon catalog check` on the server"
+            )
+        if isinstance(exc, CatalogStorageError) or (
+            isinstance(exc, CatalogError) and isinstance(exc.__cause__, OSError)
+        ):
+            return error(status, storage_message(exc.__cause__ if exc.__cause__ is not None else exc))
         return error(status, worded(one_line(str(exc))))
 
     async def storage_error(request: Request, exc: Exception) -> Response:

@@ -9,6 +9,8 @@ import os
 import re
 from collections.abc import Iterable
 
+from chronicon.catalog.faults import FULL, error_number
+
 # CLI flags of `chronicon search` / `similar` -> the query parameter of /api/search and /api/browse.
 CORE_FLAGS = {
     "--kind": "kind",
@@ -41,23 +43,6 @@ def api_message(message: str, flags: dict[str, str]) -> str:
     """The message with the CLI flags it names replaced by the API parameters (`--min-count 'x'` ->
     `min_count 'x'`); flags that are not API parameters are left alone."""
     return _FLAG.sub(lambda m: flags.get(m.group(0), m.group(0)), message)
-
-
-# errno values that mean "out of space" (507 Insufficient Storage) rather than "cannot write here" (503).
-FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
-_OS_ERROR = re.compile(r"\(os error (\d{1,4})\)")
-
-
-def error_number(exc: BaseException) -> int | None:
-    """The errno of an OSError, or the one a wrapped error names in its text (LanceDB's Rust I/O errors say
-    `... (os error 30)`); None when there is none."""
-    number = getattr(exc, "errno", None)
-    if isinstance(number, int):
-        return number
-    found = _OS_ERROR.search(str(exc))
-    return int(found.group(1)) if found else None
 
 
 def storage_status(exc: BaseException) -> int:
