@@ -172,7 +172,9 @@ def register(cli: click.Group) -> None:
     @album.command("show")
     @click.argument("name")
     @click.option("--json", "as_json", is_flag=True, help="Print the album and its items as JSON.")
-    @click.option("-f", "--files", "paths_only", is_flag=True, help="Print only the paths, one per line.")
+    @click.option(
+        "-f", "--files", "paths_only", is_flag=True, help="Print only the paths, one per line, each file once."
+    )
     @click.pass_obj
     def show(state: AppState, name: str, as_json: bool, paths_only: bool) -> None:
         """Show an album's items, best first (a dirty album is evaluated first; see `chronicon album --help`)."""
@@ -183,9 +185,9 @@ def register(cli: click.Group) -> None:
         if as_json:
             _print_json(service.detail_view(found))
             return
-        if paths_only:
-            for member in found.members:
-                click.echo(_where(member))
+        if paths_only:  # the same contract as `search -f`: existing paths, a video once (docs/output.md)
+            for path in dict.fromkeys(str(member["path"]) for member in found.members):
+                click.echo(path)
             return
         if found.error:
             click.echo(f"error: {found.error}", err=True)

@@ -30,12 +30,13 @@ from rich.progress import (
 from rich.table import Table
 from rich.text import Text
 
-from chronicon import __version__
+from chronicon import __version__, logs
 from chronicon.config import read_layers
 from chronicon.errors import CatalogError, CatalogLockedError, ChroniconError, ConfigError
 from chronicon.library import Library
 from chronicon.plugins import PluginHost
 from chronicon.scan.summary import ScanSummary
+from chronicon.schemas import stamp
 from chronicon.types import Change
 
 EXIT_OK, EXIT_FAILED_FILES, EXIT_USAGE, EXIT_CANNOT_RUN = 0, 1, 2, 3
@@ -60,6 +61,11 @@ class AppState:
     config_file: str | None
     overrides: dict[str, Any]
     host: PluginHost | None
+    log_level: str = "info"
+
+    def quiet(self) -> None:
+        """Only warnings and errors on stderr from here on (`-q`, `--json`, `-f`): results stay parseable."""
+        logs.configure(self.log_level, quiet=True)
 
     def library(self) -> Library:
         try:
@@ -172,7 +178,6 @@ def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_le
     if log_level:
         overrides["log_level"] = log_level
     host = ctx.obj if isinstance(ctx.obj, PluginHost) else None
-    ctx.obj = AppState(config_file, overrides, host)
     level = log_level
     if level is None:
         try:
@@ -180,11 +185,8 @@ def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_le
             level = raw if isinstance(raw, str) else "info"
         except ConfigError:
             level = "info"
-    logging.basicConfig(
-        level=getattr(logging, level.upper(), logging.INFO),
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    ctx.obj = AppState(config_file, overrides, host, level)
+    logs.configure(level)
 
 
 # -- scan -----------------------------------------------------------------------------------------------
@@ -224,6 +226,8 @@ def scan(
     New, changed and moved files are analysed; unchanged ones cost a stat() each. Files that fail are
     reported with their reason and the scan goes on. An interrupted scan resumes where it stopped.
     """
+    if quiet or as_json:
+        state.quiet()
     if include:
         state.overrides["scan.include"] = list(include)
     if exclude:
@@ -256,7 +260,7 @@ def scan(
         click.echo("interrupted: every finished batch is saved; run the same scan again to resume", err=True)
         sys.exit(130)
     if as_json:
-        _print_json(summary.to_dict())
+        _print_json(stamp(summary.to_dict()))
     elif quiet:
         _print_quiet(summary)
     else:
@@ -355,7 +359,7 @@ def info(state: AppState, path: str, as_json: bool) -> None:
     row["phases"] = json.loads(row["phases"]) if row.get("phases") else {}
     if as_json:
         row.pop("path_raw", None)
-        _print_json(row)
+        _print_json(stamp(row))
         return
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
@@ -383,7 +387,7 @@ def stats(state: AppState, as_json: bool) -> None:
     except ChroniconError as exc:
         _fail(exc)
     if as_json:
-        _print_json(data)
+        _print_json(stamp(data))
         return
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")

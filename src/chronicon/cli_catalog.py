@@ -18,6 +18,7 @@ def register_catalog_commands(cli: click.Group) -> None:
     from chronicon.catalog.lock import ScanLock
     from chronicon.cli import EXIT_CANNOT_RUN, AppState, CannotRun, UsageError, _print_json
     from chronicon.errors import ChroniconError
+    from chronicon.schemas import stamp
     from chronicon.types import Phase
 
     @cli.group("catalog")
@@ -41,7 +42,7 @@ def register_catalog_commands(cli: click.Group) -> None:
             raise CannotRun(str(exc)) from exc
         bad = health.damaged(reports)
         if as_json:
-            _print_json({"catalog": str(folder), "ok": not bad, "tables": [r.to_dict() for r in reports]})
+            _print_json(stamp({"catalog": str(folder), "ok": not bad, "tables": [r.to_dict() for r in reports]}))
         else:
             _print_report(str(folder), reports)
         sys.exit(EXIT_CANNOT_RUN if bad else 0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -20,6 +21,24 @@ from chronicon.media.timecode import clock
 def where(hit: Any) -> str:
     """'path' or 'path @ 00:01:23' for a hit inside a video."""
     return f"{hit.path} @ {clock(hit.t_start)}" if hit.t_start is not None else hit.path
+
+
+def _print_paths(hits: Sequence[Any], *, moments: bool, end: bytes) -> None:
+    """The exact filesystem path of each hit (bytes as on disk, also for names that are not UTF-8): each file
+    once for `-f`; `path<TAB>start<TAB>end` per hit for `--moments`. Nothing else goes to stdout."""
+    from chronicon.catalog.store import fs_path
+
+    out = sys.stdout.buffer
+    seen: set[str] = set()
+    for hit in hits:
+        path = os.fsencode(fs_path(hit.row) if hit.row.get("path") else hit.path)
+        if moments:
+            times = [b"" if t is None else f"{t:.3f}".encode() for t in (hit.t_start, hit.t_end)]
+            out.write(b"\t".join([path, *times]) + end)
+        elif hit.asset_id not in seen:
+            seen.add(hit.asset_id)
+            out.write(path + end)
+    out.flush()
 
 
 def filter_options(func: Any) -> Any:
@@ -53,7 +72,19 @@ def filter_options(func: Any) -> Any:
         ),
         click.option("--no-hybrid", is_flag=True, help="Vectors only: no full-text match on labels."),
         click.option("--json", "as_json", is_flag=True, help="Print results as JSON."),
-        click.option("-f", "--files", "paths_only", is_flag=True, help="Print only the paths, one per line."),
+        click.option(
+            "-f",
+            "--files",
+            "paths_only",
+            is_flag=True,
+            help="Print only the paths of the matching files, each once, one per line (for xargs).",
+        ),
+        click.option(
+            "--moments",
+            is_flag=True,
+            help="Print PATH<TAB>START<TAB>END per hit (seconds; empty for photos), for players that seek.",
+        ),
+        click.option("-0", "--null", "null", is_flag=True, help="With -f or --moments: end each entry with NUL."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -107,11 +138,14 @@ def add_plugin_filter_options(cli: click.Group, filters: dict[str, Any], sorts: 
 
 def register_search_commands(cli: click.Group) -> None:
     from chronicon.cli import AppState, UsageError, _fail, _print_json
+    from chronicon.schemas import stamp
     from chronicon.search.engine import NoVectorsError
     from chronicon.search.filters import FilterError
     from chronicon.search.query import QueryError
 
     def run(state: AppState, query: str | None, image: str | None, opts: dict[str, Any]) -> None:
+        if opts["as_json"] or opts["paths_only"] or opts["moments"]:
+            state.quiet()
         library = state.library()
         started = time.perf_counter()
         filters = {
@@ -149,19 +183,20 @@ def register_search_commands(cli: click.Group) -> None:
         seconds = time.perf_counter() - started
         if opts["as_json"]:
             _print_json(
-                {
-                    "query": query,
-                    "image": image,
-                    "space": space,
-                    "filters": filters,
-                    "seconds": round(seconds, 4),
-                    "results": [h.to_json() for h in hits],
-                }
+                stamp(
+                    {
+                        "query": query,
+                        "image": image,
+                        "space": space,
+                        "filters": filters,
+                        "seconds": round(seconds, 4),
+                        "results": [h.to_json() for h in hits],
+                    }
+                )
             )
             return
-        if opts["paths_only"]:
-            for hit in hits:
-                click.echo(where(hit))
+        if opts["paths_only"] or opts["moments"]:
+            _print_paths(hits, moments=opts["moments"], end=b"\0" if opts["null"] else b"\n")
             return
         if not hits:
             click.echo("no matches", err=True)

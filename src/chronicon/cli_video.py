@@ -54,6 +54,7 @@ def video_report(row: dict[str, Any]) -> dict[str, Any]:
 
 def register_video_commands(cli: click.Group) -> None:
     from chronicon.cli import AppState, UsageError, _print_json, catalog_row
+    from chronicon.schemas import stamp
 
     def video_row(state: AppState, path: str) -> dict[str, Any]:
         row = catalog_row(state, path)
@@ -101,7 +102,7 @@ def register_video_commands(cli: click.Group) -> None:
     @click.pass_obj
     def export(state: AppState, /, path: str, as_json: bool, output: str | None) -> None:
         """A video's shots, labels, transcript, summary, title and timings as JSON."""
-        report = video_report(video_row(state, path))
+        report = stamp(video_report(video_row(state, path)))
         if output:
             Path(output).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
             click.echo(f"wrote {output}", err=True)

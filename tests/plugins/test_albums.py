@@ -714,6 +714,8 @@ def test_cli(photo_library: Callable[..., tuple[Library, Path]], tmp_path: Path,
     assert code == 0 and json.loads(out)["count"] == 2 and not json.loads(out)["dirty"]
     code, out, err = _cli(config, "album", "show", "Berlin", capsys=capsys)
     assert code == 0 and "berlin.jpg" in out
+    code, out, err = _cli(config, "album", "show", "From config", "-f", capsys=capsys)
+    assert code == 0 and out.splitlines() and all(os.path.isfile(p) for p in out.splitlines()), out
     code, out, err = _cli(config, "album", "list", capsys=capsys)
     assert code == 0 and "Berlin" in out and "From config" in out
     code, out, err = _cli(config, "album", "delete", "From config", capsys=capsys)

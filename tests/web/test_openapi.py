@@ -57,3 +57,38 @@ def test_spec_documents_errors_and_plugin_filters(web_sample: Sample) -> None:
     assert set(web_sample.library.search_filters) <= names
     original = spec["paths"]["/api/assets/{asset_id}/original"]["get"]
     assert {"200", "206", "403", "404", "416"} <= set(original["responses"])
+
+
+def test_responses_match_the_published_component_schemas(web_sample: Sample) -> None:
+    """Real responses validated against the schemas /openapi.json publishes (the REST contract)."""
+    import jsonschema_rs
+    from fastapi.testclient import TestClient
+
+    from chronicon.schemas import SCHEMA_VERSION
+    from chronicon.web import create_app
+
+    with TestClient(create_app(web_sample.library, allowed_hosts=TEST_HOSTS)) as client:
+        spec = client.get("/openapi.json").json()
+        bodies = {
+            "SearchResults": [client.get("/api/search", params={"q": q}).json() for q in ("a cat", "a rocket")],
+            "BrowseResults": [client.get("/api/browse").json()],
+            "Stats": [client.get("/api/stats").json()],
+            "ScanStatus": [client.get("/api/scan").json()],
+            "Meta": [client.get("/api/meta").json()],
+        }
+    assert spec["paths"]["/api/stats"]["get"]["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/Stats"
+    }
+    for name, samples in bodies.items():
+        validator = jsonschema_rs.validator_for(
+            {"$ref": f"#/components/schemas/{name}", "components": spec["components"]}
+        )
+        for body in samples:
+            errors = [f"{e.instance_path}: {e.message}" for e in validator.iter_errors(body)]
+            assert not errors, f"{name}: {errors}"
+    assert {h["kind"] for b in bodies["SearchResults"] for h in b["results"]} == {"image", "video"}
+    assert bodies["Stats"][0]["schema_version"] == SCHEMA_VERSION and bodies["Stats"][0]["vectors"]
+    broken = {**bodies["Stats"][0], "assets": "many"}
+    assert not jsonschema_rs.validator_for(
+        {"$ref": "#/components/schemas/Stats", "components": spec["components"]}
+    ).is_valid(broken)

@@ -429,7 +429,7 @@ class Catalog:
             video_seconds += duration or 0.0
         return {
             "catalog": str(self.dir),
-            "schema_version": self.schema_version,
+            "catalog_schema_version": self.schema_version,
             "assets": sum(by_kind.values()),
             "by_kind": by_kind,
             "by_status": by_status,

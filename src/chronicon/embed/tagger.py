@@ -11,6 +11,7 @@ from numpy.typing import NDArray
 
 from chronicon.embed.packaged import tagger_files
 from chronicon.errors import ModelUnavailableError
+from chronicon.logs import native_stderr_muted
 
 
 def clean_label(line: str) -> str:
@@ -35,8 +36,9 @@ class ImageNetTagger:
         kwargs: dict[str, Any] = {"model_path": str(model)}
         if threads > 0:
             kwargs["num_threads"] = threads
-        self._interpreter = Interpreter(**kwargs)
-        self._interpreter.allocate_tensors()
+        with native_stderr_muted():  # `-q`: LiteRT's C++ "INFO: Created ... delegate" line
+            self._interpreter = Interpreter(**kwargs)
+            self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
         self.input_side = int(self._input["shape"][1])

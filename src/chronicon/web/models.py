@@ -6,6 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from chronicon.schemas import SCHEMA_VERSION
+
 
 class ErrorBody(BaseModel):
     """Every error: a message and the HTTP status code."""
@@ -33,6 +35,7 @@ class Hit(BaseModel):
 
 
 class SearchResults(BaseModel):
+    schema_version: int = SCHEMA_VERSION
     query: str | None
     seconds: float
     space: str | None = None
@@ -41,6 +44,7 @@ class SearchResults(BaseModel):
 
 
 class BrowseResults(BaseModel):
+    schema_version: int = SCHEMA_VERSION
     offset: int
     limit: int
     results: list[Hit]
@@ -71,6 +75,36 @@ class Asset(BaseModel):
     kind: str | None
     thumbnail_url: str | None = None
     media_url: str
+
+
+class VectorSpaceStats(BaseModel):
+    """One vector space's table: rows, dimension, index kind (None before the first index) and version."""
+
+    model_config = ConfigDict(extra="allow")
+    space: str
+    table: str
+    rows: int
+    dim: int
+    index: str | None
+    unindexed_rows: int | None = None
+    version: int
+
+
+class Stats(BaseModel):
+    """What the catalog holds (the same fields as `chronicon stats --json`)."""
+
+    model_config = ConfigDict(extra="allow")
+    schema_version: int = SCHEMA_VERSION
+    catalog: str
+    catalog_schema_version: int
+    assets: int
+    by_kind: dict[str, int]
+    by_status: dict[str, int]
+    missing: int
+    bytes: int
+    video_seconds: float
+    table_version: int
+    vectors: dict[str, VectorSpaceStats]
 
 
 class ScanStatus(BaseModel):

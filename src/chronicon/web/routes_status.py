@@ -8,12 +8,12 @@ from fastapi import APIRouter, Request
 
 from chronicon import __version__
 from chronicon.web.deps import LibraryDep
-from chronicon.web.models import Meta, ScanStatus, errors
+from chronicon.web.models import Meta, ScanStatus, Stats, errors
 
 router = APIRouter(prefix="/api", tags=["status"])
 
 
-@router.get("/stats", responses=errors(401))
+@router.get("/stats", response_model=Stats, responses=errors(401))
 def stats(library: LibraryDep) -> dict[str, Any]:
     """What the catalog holds: assets by kind and status, bytes, video seconds, vectors per space."""
     return library.stats()
