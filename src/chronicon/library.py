@@ -172,10 +172,25 @@ class Library:
                 else:
                     summary.notes.extend(f"built the search index on {name}" for name, state in indexes.items()
                                          if state == "built")  # fmt: skip
+                if not summary.interrupted:
+                    self._sweep_thumbnails(catalog, summary)
             self._search = None  # the next search sees the new vectors
             self.plugins.call("chronicon_scan_finished", summary=summary, library=self)
             summary.plugin_problems.extend(str(p) for p in self.plugins.problems[problems_before:])
         return summary
+
+    @staticmethod
+    def _sweep_thumbnails(catalog: Catalog, summary: ScanSummary) -> None:
+        """Remove thumbnails no row references (a killed scan's, a re-cut video's); after a scan that wrote."""
+        from chronicon.scan.sweep import sweep_thumbnails
+
+        try:
+            swept = sweep_thumbnails(catalog)
+        except Exception as exc:  # the scan's data is committed; stray thumbnails only cost disk space
+            log.warning("unreferenced thumbnails were not removed: %s", exc)
+            return
+        if swept.removed:
+            summary.notes.append(f"removed {swept.removed} unreferenced thumbnails ({swept.bytes / 1e6:.1f} MB)")
 
     def is_scanning(self) -> bool:
         """Whether another process holds the catalog's scan lock right now."""

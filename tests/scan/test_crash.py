@@ -71,6 +71,9 @@ def test_kill_9_mid_scan_then_resume(tmp_path: Path, kill_after_commits: int) ->
         name = Path(row["path"]).stem
         assert row["width"] == 48 + int(name[1:]) % 16 and row["height"] == 32
         assert row["phash"] and (library.catalog_dir / row["thumbnail"]).is_file()
+    # The killed scan wrote thumbnails for a batch it never committed: the resumed scan removed them.
+    on_disk = {p.relative_to(catalog).as_posix() for p in (catalog / "thumbnails").rglob("*") if p.is_file()}
+    assert on_disk == {r["thumbnail"] for r in rows}
     again = library.scan([str(lib)])
     assert again.counts["unchanged"] == FILES and again.updated == 0
 

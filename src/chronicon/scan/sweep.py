@@ -1,0 +1,104 @@
+"""After a scan: remove the thumbnails no asset references (left by killed scans, re-cut shots, purges).
+
+A scan writes a thumbnail before the batch that references it commits, so a scan killed in between leaves
+a file no row names, and a video re-cut into fewer shots leaves its old shot pictures. The sweep runs under
+the scan lock (no other scan writes), touches only names the built-in passes write
+(`thumbnails/<2 hex>/<id>.webp`, `<id>-s<N>.webp`) and their stale temporary files, and leaves plugin folders
+(`thumbnails/faces/`, ...) to their plugins."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# What the content and shots passes write: an asset id (32 hex digits), optionally "-s<shot index>".
+_OWNED = re.compile(r"[0-9a-f]{32}(?:-s\d+)?\.webp")
+_SHARD = re.compile(r"[0-9a-f]{2}")
+# write_thumbnail's temporary files: ".<name>.<12 hex>.tmp"; older than this, their writer is gone.
+_TMP = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+TMP_GRACE_SECONDS = 600.0
+
+
+@dataclass
+class SweepResult:
+    """What the sweep removed, and what it could not."""
+
+    removed: int = 0
+    bytes: int = 0
+    errors: int = 0
+
+
+def referenced_thumbnails(catalog: Any) -> set[str]:
+    """Every thumbnail path (relative to the catalog folder) a row names: the asset's own and its shots'."""
+    names = set(catalog.assets.schema.names)
+    columns = [c for c in ("thumbnail", "segments") if c in names]
+    if not columns:
+        return set()
+    data = catalog.to_arrow(columns).to_pydict()
+    found = {t for t in data.get("thumbnail", []) if t}
+    for raw in data.get("segments", []):
+        if not raw:
+            continue
+        try:
+            segments = json.loads(raw)
+        except ValueError:
+            continue
+        found.update(s["thumbnail"] for s in segments if isinstance(s, dict) and s.get("thumbnail"))
+    return found
+
+
+def sweep_thumbnails(catalog: Any, *, now: float | None = None) -> SweepResult:
+    """Delete unreferenced pass thumbnails and stale temporary files under `<catalog>/thumbnails`."""
+    root = Path(catalog.dir) / "thumbnails"
+    result = SweepResult()
+    if not root.is_dir():
+        return result
+    keep = referenced_thumbnails(catalog)
+    cutoff = (time.time() if now is None else now) - TMP_GRACE_SECONDS
+    for shard in _entries(root):
+        if not (shard.is_dir(follow_symlinks=False) and _SHARD.fullmatch(shard.name)):
+            continue
+        for entry in _entries(Path(shard.path)):
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            if _OWNED.fullmatch(entry.name):
+                if f"thumbnails/{shard.name}/{entry.name}" in keep:
+                    continue
+            elif not (_TMP.fullmatch(entry.name) and _mtime(entry) < cutoff):
+                continue
+            try:
+                size = entry.stat(follow_symlinks=False).st_size
+                os.unlink(entry.path)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                result.errors += 1
+                log.debug("could not remove %s: %s", entry.path, exc)
+                continue
+            result.removed += 1
+            result.bytes += size
+    return result
+
+
+def _entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as it:
+            return list(it)
+    except OSError as exc:
+        log.debug("cannot list %s: %s", folder, exc)
+        return []
+
+
+def _mtime(entry: os.DirEntry[str]) -> float:
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime
+    except OSError:
+        return float("inf")
