@@ -81,3 +81,34 @@ def test_missing_weights_are_one_clear_error(tmp_path: Path, monkeypatch: pytest
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     problem = weights_problem(ClipSpec("ViT-B-32", "laion2b_s34b_b79k"))
     assert problem is not None and "HF_HUB_OFFLINE" in problem
+
+
+def test_an_unreachable_hub_is_known_in_seconds_not_minutes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without internet the hub's retries took minutes; a short connect to the endpoint says it at once."""
+    import socket
+    import time
+
+    from chronicon.embed import hub
+
+    with socket.socket() as probe:  # a port nothing listens on: the connect is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    for key in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    hub._forget()
+    started = time.perf_counter()
+    problem = weights_problem(ClipSpec("ViT-B-32", "laion2b_s34b_b79k"))
+    assert problem is not None and "127.0.0.1 cannot be reached" in problem and "HF_HUB_OFFLINE=1" in problem
+    assert time.perf_counter() - started < hub.PROBE_TIMEOUT_S + 1
+    with socket.socket() as server:  # a hub that answers: no problem, the download will be tried
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.getsockname()[1]}")
+        assert hub.hub_unreachable() is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    hub._forget()
+    assert hub.hub_unreachable() is None  # behind a proxy the direct connect proves nothing
+    hub._forget()

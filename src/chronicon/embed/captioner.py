@@ -58,7 +58,10 @@ def weights_problem(model: str) -> str | None:
         return None
     if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes", "on"):
         return f"the captioning model {model} is not on this machine and HF_HUB_OFFLINE is set"
-    return None
+    from chronicon.embed.hub import hub_unreachable
+
+    unreachable = hub_unreachable()
+    return f"the captioning model {model} is not on this machine and {unreachable}" if unreachable else None
 
 
 def _model_bytes(model: str) -> int | None:

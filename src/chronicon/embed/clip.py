@@ -83,7 +83,10 @@ def weights_problem(spec: ClipSpec) -> str | None:
     what = spec.model if spec.model.startswith("hf-hub:") else f"{spec.model} / {spec.pretrained}"
     if hub_offline():
         return f"CLIP weights {what} are not on this machine and HF_HUB_OFFLINE is set"
-    return None
+    from chronicon.embed.hub import hub_unreachable
+
+    unreachable = hub_unreachable()
+    return f"CLIP weights {what} are not on this machine and {unreachable}" if unreachable else None
 
 
 def _hub_cached(spec: ClipSpec) -> bool:
