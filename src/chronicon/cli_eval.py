@@ -83,17 +83,18 @@ def register_eval_commands(cli: click.Group) -> None:
     ) -> None:
         """Per-field and overall scores of extracted fields: exact match for categorical fields, cosine similarity
         of text embeddings for free-text ones. Fields not named are classified from the truth values."""
-        from chronicon.evaluation.extract import infer_kinds, load_predictions, load_truth, score_extraction
+        from chronicon.evaluation.extract import kind_reasons, load_predictions, load_truth, score_extraction
 
         try:
             truth_rows = load_truth(Path(truth), id_column)
             predictions = load_predictions(Path(pred), id_column)
-            kinds = infer_kinds(truth_rows)
+            reasons = kind_reasons(truth_rows)
             for names, kind in ((categorical, "categorical"), (text_fields, "text")):
                 for name in filter(None, (n.strip() for n in (names or "").split(","))):
-                    if name not in kinds:
+                    if name not in reasons:
                         raise EvalError(f"field {name!r} is not a column of {truth}")
-                    kinds[name] = kind
+                    reasons[name] = (kind, f"--{'text' if kind == 'text' else 'categorical'}")
+            kinds = {name: kind for name, (kind, _why) in reasons.items()}
             configured = state.library().config["eval.terminology"]
             chosen = terms or configured
             term_map = _terms(Path(chosen)) if chosen else {}
@@ -104,13 +105,16 @@ def register_eval_commands(cli: click.Group) -> None:
         if csv_out:
             Path(csv_out).write_text(report.to_csv(), encoding="utf-8")
         if as_json:
-            _print_json(report.to_json())
+            data = report.to_json()
+            for field in data.get("fields", []):
+                field["kind_reason"] = reasons[field["name"]][1]
+            _print_json(data)
             return
         table = Table(title=f"{len(truth_rows)} items", title_justify="left")
-        for col in ("field", "kind", "score", "missing"):
-            table.add_column(col, justify="left" if col in ("field", "kind") else "right")
+        for col in ("field", "kind", "because", "score", "missing"):
+            table.add_column(col, justify="right" if col in ("score", "missing") else "left")
         for f in report.fields:
-            table.add_row(f.name, f.kind, f"{f.score:.3f}", str(f.missing))
+            table.add_row(f.name, f.kind, reasons[f.name][1], f"{f.score:.3f}", str(f.missing))
         Console().print(table)
         click.echo(f"overall {report.overall:.4f}" + (f" (per-item CSV: {csv_out})" if csv_out else ""))
 

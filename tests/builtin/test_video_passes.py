@@ -14,6 +14,7 @@ pytest.importorskip("faster_whisper")
 
 from chronicon.cli_video import video_report
 from chronicon.embed.speech import to_srt, to_vtt
+from ci_skips import provided_reason
 from mediafactory import add_audio, espeak_available, make_slideshow, make_speech_audio
 
 FPS = 12
@@ -67,7 +68,7 @@ def test_search_finds_the_shot_with_its_timestamp(scanned: Any, query: str, shot
     assert hits[0].segment == shot + 1
 
 
-@pytest.mark.skipif(not espeak_available(), reason="espeak-ng is not installed (.ci/run installs it)")
+@pytest.mark.skipif(not espeak_available(), reason=provided_reason("espeak-ng is not installed (.ci/run installs it)"))
 def test_speech_is_transcribed_with_times_and_searchable(scanned: Any) -> None:
     library, video, _, speech_end = scanned
     row = library.info(video)
@@ -79,6 +80,41 @@ def test_speech_is_transcribed_with_times_and_searchable(scanned: Any) -> None:
     hit = library.search("where she says happy birthday", limit=1)[0]
     assert Path(hit.path) == video and any(w.startswith("said") for w in hit.why)
     assert 0.5 <= hit.t_start <= speech_end
+
+
+@pytest.mark.skipif(not espeak_available(), reason=provided_reason("espeak-ng is not installed (.ci/run installs it)"))
+def test_transcript_and_export_commands_on_real_speech(scanned: Any) -> None:
+    """`chronicon transcript` in its four formats and `chronicon export`, as processes, on the spoken toast."""
+    import os
+    import subprocess
+    import sys
+
+    library, video, _, speech_end = scanned
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
+    base = [sys.executable, "-m", "chronicon", "--catalog", str(library.catalog_dir)]
+
+    def cli(*args: str) -> str:
+        proc = subprocess.run([*base, *args], capture_output=True, text=True, env=env, timeout=300)
+        assert proc.returncode == 0, proc.stderr
+        return proc.stdout
+
+    stored = json.loads(library.info(video)["transcript"])
+    as_json = json.loads(cli("transcript", str(video), "--format", "json"))
+    assert as_json["language"] == "en" and [s["text"] for s in as_json["segments"]] == [s["text"] for s in stored]
+    text = cli("transcript", str(video))
+    assert "birthday" in text.lower() and text.startswith("[00:00:0")  # "[start - end] words" lines
+    srt = cli("transcript", str(video), "--format", "srt")
+    assert srt.startswith("1\n00:00:0") and " --> " in srt and "birthday" in srt.lower()
+    assert srt.count(" --> ") == len(stored)
+    vtt = cli("transcript", str(video), "--format", "vtt")
+    assert vtt.startswith("WEBVTT\n\n") and vtt.count(" --> ") == len(stored)
+    export = json.loads(cli("export", str(video)))
+    assert [s["index"] for s in export["shots"]] == [1, 2, 3] and export["language"] == "en"
+    spoken = " ".join(s["text"] for s in export["transcript"]).lower()
+    assert "birthday" in spoken and all(s["end"] <= speech_end + 1.0 for s in export["transcript"])
+    refused = subprocess.run([*base, "transcript", str(video.with_name("nope.mp4"))], capture_output=True,
+                             text=True, env=env, timeout=120)  # fmt: skip
+    assert refused.returncode in (2, 3) and "nope.mp4" in refused.stderr
 
 
 def test_summary_title_and_export(scanned: Any) -> None:

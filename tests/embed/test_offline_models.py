@@ -86,7 +86,9 @@ def test_yolo_built_from_its_yaml_runs_on_a_batch(tmp_path: Path, sample_photos:
         YoloDetector(str(weights), device="cpu", classes=["unicorn"])
 
 
-def test_yolo_backend_in_a_scan_and_fallback(tmp_path: Path, make_ml_library: object, sample_photos: Path) -> None:
+def test_yolo_backend_in_a_scan_and_fallback(
+    tmp_path: Path, make_ml_library: object, sample_photos: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     pytest.importorskip("ultralytics")
     import shutil
 
@@ -101,10 +103,16 @@ def test_yolo_backend_in_a_scan_and_fallback(tmp_path: Path, make_ml_library: ob
     summary = build(**{"tags.detector_backend": "yolo", "tags.detector_model": str(weights),  # type: ignore[operator]
                        "tags.detector_imgsz": 160, "transcribe.enabled": False}).scan([lib])  # fmt: skip
     assert summary.counts["new"] == 1 and not summary.failures
+    scanned = build(**{"transcribe.enabled": False})  # type: ignore[operator]
+    phases = scanned.info(lib / "a.jpg")["phases"]
+    fingerprint = (json.loads(phases) if isinstance(phases, str) else phases)["tags"]
+    assert f"yolo-{weights}" in str(fingerprint), fingerprint  # YOLO ran, not the SSD it would fall back to
+    assert "using the offline SSD-MobileNet detector instead" not in caplog.text
     missing = build(**{"tags.detector_backend": "yolo", "tags.detector_model": str(tmp_path / "no.pt"),  # type: ignore[operator]
                        "transcribe.enabled": False})  # fmt: skip
     again = missing.scan([lib], full=True)  # falls back to the offline detector, the scan goes on
     assert not again.failures
+    assert "using the offline SSD-MobileNet detector instead" in caplog.text
     assert "cat" in json.dumps(missing.info(lib / "a.jpg")["detections"])
 
 

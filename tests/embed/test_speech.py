@@ -47,4 +47,4 @@ def test_openai_whisper_loads_a_checkpoint_file_and_transcribes(tmp_path: Path) 
     transcriber = Transcriber(str(checkpoint), backend="openai-whisper", device="cpu", language="en", fallback=False)
     result = transcriber.transcribe(str(clip))  # random weights: any text, but real segments with times
     assert result.audio_seconds == pytest.approx(1.0, abs=0.1)
-    assert all(0 <= s.start <= s.end for s in result.segments)
+    assert result.segments and all(0 <= s.start <= s.end <= 1.5 for s in result.segments), result.segments

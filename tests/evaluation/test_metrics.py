@@ -91,6 +91,47 @@ def test_field_kinds_are_inferred_from_the_truth() -> None:
     assert infer_kinds(truth) == {"colour": "categorical", "story": "text"}
 
 
+def test_free_text_is_told_from_labels_on_a_three_item_set() -> None:
+    """Three dashcam clips: every field has three distinct values, but only the sentences are free text."""
+    truth = {
+        "1": {"event": "crash", "weather": "rain", "vehicles": "2", "description": "two cars collide at a crossing"},
+        "2": {"event": "near miss", "weather": "clear", "vehicles": "3", "description": "a cyclist swerves in front"},
+        "3": {"event": "crash", "weather": "fog", "vehicles": "1", "description": "a truck leaves the road in fog"},
+    }
+    assert infer_kinds(truth) == {"description": "text", "event": "categorical", "vehicles": "categorical",
+                                  "weather": "categorical"}  # fmt: skip
+    repeated = {str(i): {"status": "no damage visible at all"} for i in range(6)}
+    assert infer_kinds(repeated) == {"status": "categorical"}  # a sentence that repeats is a category
+
+
+def test_eval_extract_scores_sentences_by_meaning(tmp_path: Path) -> None:
+    """The reported case: a paraphrased description scored by embedding cosine, not 0.000 by exact match."""
+    truth = tmp_path / "truth.csv"
+    truth.write_text(
+        "id,event,description\n"
+        "1,crash,two cars collide at an intersection\n"
+        "2,near miss,a cyclist swerves in front of the car\n"
+        "3,crash,a truck leaves the road in heavy fog\n"
+    )
+    pred = tmp_path / "pred.json"
+    pred.write_text(json.dumps([
+        {"id": "1", "event": "crash", "description": "a car hits another car at a junction"},
+        {"id": "2", "event": "crash", "description": "a bicycle cuts in ahead of the vehicle"},
+        {"id": "3", "event": "crash", "description": "a lorry drives off the road in the fog"},
+    ]))  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
+    env["CHRONICON_CATALOG"] = str(tmp_path / "catalog")
+    cmd = [sys.executable, "-m", "chronicon", "eval", "extract", "--truth", str(truth), "--pred", str(pred)]
+    out = subprocess.run([*cmd, "--json"], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    fields = {f["name"]: f for f in json.loads(out.stdout)["fields"]}
+    assert fields["description"]["kind"] == "text" and "sentences" in fields["description"]["kind_reason"]
+    assert 0.5 < fields["description"]["score"] < 1.0  # paraphrases: close in meaning, not identical
+    assert fields["event"]["kind"] == "categorical" and fields["event"]["score"] == pytest.approx(2 / 3, abs=1e-3)
+    table = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert table.returncode == 0 and "sentences" in table.stdout and "labels" in table.stdout, table.stdout
+
+
 def test_eval_commands(tmp_path: Path) -> None:
     refs = tmp_path / "refs.json"
     refs.write_text(json.dumps([{"id": "1", "caption": "a cat on a sofa", "references": ["a cat on the sofa"]}]))

@@ -303,6 +303,8 @@ def test_bomb_is_refused_before_decoding(tmp_path: Path) -> None:
 def test_register_heif_is_idempotent() -> None:
     for _ in range(3):
         register_heif()
+    assert Image.ID.count("HEIF") == 1  # one opener however often it is called
+    assert Image.registered_extensions()[".heic"] == "HEIF" and Image.MAX_IMAGE_PIXELS is None
 
 
 @pytest.mark.parametrize("maker", [make_jpeg, make_png, make_webp, make_gif, make_tiff, make_bmp])

@@ -16,6 +16,7 @@ from PIL import Image, ImageEnhance, ImageOps
 from chronicon.catalog.lock import ScanLock
 from chronicon.library import Library
 from chronicon.search.filters import FilterError
+from ci_skips import provided_reason
 from mediafactory import make_slideshow
 
 pytest.importorskip("dlib")
@@ -24,7 +25,7 @@ sys.path.insert(0, str(PLUGINS))
 from chronicon_faces.analyzer import FACE_DIM, FACE_SPACE  # noqa: E402
 from chronicon_faces.models import missing  # noqa: E402
 
-pytestmark = pytest.mark.skipif(missing() is not None, reason=str(missing()))
+pytestmark = pytest.mark.skipif(missing() is not None, reason=provided_reason(str(missing())))
 
 OTHERS_OFF = ("aesthetic", "albums", "duplicates")  # the other bundled plugins: not what these tests are about
 FAST = {"faces.max_side": 512}

@@ -176,11 +176,16 @@ def test_compile_failure_falls_back_to_eager(
 
 @pytest.mark.slow
 def test_compile_really_compiles(batch: np.ndarray) -> None:
+    from chronicon.runtime.backends import backend_available
+
+    usable, why = backend_available("compile", "cpu")
+    if not usable:
+        pytest.skip(f"torch.compile cannot run on this machine: {why}")
     run = prepare_model(make_net(), name="tiny", fingerprint="1", example=batch, device="cpu", backend="compile")
     start = time.perf_counter()
     out = run(batch)
     assert time.perf_counter() - start < 300
-    assert run.backend in ("compile", "eager")  # eager only when this machine cannot compile
+    assert run.backend == "compile", run  # it compiled: no silent eager fallback
     np.testing.assert_allclose(out, reference(batch), atol=1e-4)
 
 

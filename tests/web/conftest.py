@@ -11,8 +11,9 @@ import pytest
 pytest.importorskip("fastapi")
 
 from chronicon.library import Library
-from mediafactory import make_slideshow
-from websample import FPS, PHOTOS, SHOW, TEST_HOSTS, Sample, sample_settings
+from ci_skips import provided_reason
+from mediafactory import add_audio, espeak_available, make_slideshow, make_speech_audio
+from websample import FPS, PHOTOS, SHOW, SPEECH_START, SPOKEN, TEST_HOSTS, Sample, sample_settings
 
 
 @pytest.fixture(scope="session")
@@ -25,7 +26,12 @@ def web_sample(tmp_path_factory: pytest.TempPathFactory, sample_photos: Path, mo
     for name in PHOTOS:
         shutil.copy(sample_photos / f"{name}.jpg", root / "photos" / f"{name}.jpg")
     video = root / "videos" / "slideshow.mp4"
-    cuts = make_slideshow(video, [sample_photos / f"{n}.jpg" for n in SHOW], seconds_each=3.0, fps=FPS)
+    if not espeak_available():
+        pytest.skip(provided_reason("espeak-ng is not installed: the web sample's video speaks (.ci/run installs it)"))
+    silent = base / "silent.mp4"
+    cuts = make_slideshow(silent, [sample_photos / f"{n}.jpg" for n in SHOW], seconds_each=3.0, fps=FPS)
+    make_speech_audio(SPOKEN, base / "speech.wav")
+    add_audio(silent, base / "speech.wav", video, start=SPEECH_START)
     settings = sample_settings(model_cache)
     library = Library(base / "catalog", overrides=settings, environ={}, entry_points=False)
     summary = library.scan([root])

@@ -12,6 +12,8 @@ REPO = Path(__file__).resolve().parents[2]
 PLUGINS_DIR = REPO / "plugins"
 FPS = 12
 SHOW = ("coffee", "chelsea", "rocket")  # the slideshow's shots, in order
+SPOKEN = "Happy birthday to you."  # said over the rocket, from 6.3 s (it ends before the video does)
+SPEECH_START = 6.3
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "moon")
 # The Host header Starlette's TestClient sends; the app answers only the Host names it is told to (and loopback).
 TEST_HOSTS = ("testserver",)
@@ -37,7 +39,7 @@ def sample_settings(model_cache: Path) -> dict[str, object]:
     return {
         "tags.enabled": True,
         "clip.enabled": False,
-        "transcribe.enabled": False,
+        "transcribe.enabled": True,  # the slideshow has a spoken toast: the transcript routes serve real text
         "caption.enabled": False,
         "model_cache": str(model_cache),
         "plugins.paths": [str(PLUGINS_DIR)],

@@ -100,14 +100,37 @@ def load_predictions(path: Path, id_key: str = "id") -> dict[str, dict[str, Any]
     raise EvalError(f"{path}: expected a list of objects with {id_key!r}, or an object keyed by id")
 
 
+# A value of this many words or more reads as a phrase or sentence, not a label ("two cars collide at ...").
+SENTENCE_WORDS = 3
+
+
 def infer_kinds(truth: Mapping[str, Mapping[str, str]]) -> dict[str, str]:
-    """A field whose truth values repeat (at most 10 distinct, or under half the items) is categorical."""
+    """Each field's kind, from its truth values alone (see `kind_reasons` for why)."""
+    return {name: kind for name, (kind, _why) in kind_reasons(truth).items()}
+
+
+def kind_reasons(truth: Mapping[str, Mapping[str, str]]) -> dict[str, tuple[str, str]]:
+    """Free text when the values are sentences (the median value has several words and most values differ),
+    whatever the number of items; categorical (exact match) for labels, numbers and repeated values.
+
+    Counting distinct values alone cannot tell them apart on a small set: three descriptions of three dashcam
+    clips are three distinct values, as three colours are, but only the descriptions should be scored by
+    meaning rather than by exact match."""
     fields = sorted({f for row in truth.values() for f in row})
-    kinds = {}
+    kinds: dict[str, tuple[str, str]] = {}
     for name in fields:
-        values = [row.get(name, "").strip().lower() for row in truth.values()]
-        distinct = len(set(values))
-        kinds[name] = "categorical" if distinct <= 10 or distinct < len(values) / 2 else "text"
+        values = [v for v in (str(row.get(name) or "").strip().lower() for row in truth.values()) if v]
+        if not values:
+            kinds[name] = ("categorical", "no values")
+            continue
+        words = sorted(len(v.split()) for v in values)
+        median = words[len(words) // 2]
+        distinct = len(set(values)) / len(values)
+        if median >= SENTENCE_WORDS and distinct >= 0.5:
+            kinds[name] = ("text", f"sentences: median {median} words, {distinct:.0%} distinct")
+        else:
+            why = f"labels: median {median} words" if median < SENTENCE_WORDS else f"repeated: {distinct:.0%} distinct"
+            kinds[name] = ("categorical", why)
     return kinds
 
 
