@@ -93,7 +93,7 @@ def register_eval_commands(cli: click.Group) -> None:
                 for name in filter(None, (n.strip() for n in (names or "").split(","))):
                     if name not in reasons:
                         raise EvalError(f"field {name!r} is not a column of {truth}")
-                    reasons[name] = (kind, f"--{'text' if kind == 'text' else 'categorical'}")
+                    reasons[name] = (kind, f"--{kind}")  # named on the command line
             kinds = {name: kind for name, (kind, _why) in reasons.items()}
             configured = state.library().config["eval.terminology"]
             chosen = terms or configured
