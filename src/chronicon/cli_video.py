@@ -13,7 +13,7 @@ import click
 def video_report(row: dict[str, Any]) -> dict[str, Any]:
     """A video's analysis in the shape video-captioning tools write: shots with times and descriptions, frames
     analysed, summary, title, transcript, average inference time and turnaround time."""
-    from chronicon.builtin.shots import stored_segments
+    from chronicon.analyzers.inputs import stored_segments
     from chronicon.builtin.summarize import _segment_labels, _transcript
 
     segments = stored_segments(row)

@@ -48,3 +48,7 @@ class PluginError(ChroniconError):
 
 class ModelUnavailableError(ChroniconError):
     """A model's weights or runtime are not installed or not reachable: the pass is skipped, the scan goes on."""
+
+
+class QueryError(ChroniconError):
+    """A search query that cannot be understood (empty, not text, an unknown space)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -14,6 +16,19 @@ from chronicon.media.video import read_poster_frame
 from chronicon.types import MediaKind
 
 DEFAULT_MAX_PIXELS = 250_000_000
+FRAMES_CACHE_KEY = "segment_frames"  # item.cache: {segment index: [PIL images]}, left by the shots pass
+
+
+def stored_segments(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The `segments` JSON of a catalog row as a list (empty when the video was not split)."""
+    text = row.get("segments")
+    if not text:
+        return []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return []
+    return data if isinstance(data, list) else []
 
 
 def picture(item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
@@ -61,7 +76,6 @@ class SegmentPicture:
 def segment_pictures(item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[SegmentPicture]:
     """The photo; or the video's poster plus the frames of each of its segments (from the shots pass: from
     memory when it ran in this scan, else decoded at the stored frame times)."""
-    from chronicon.builtin.shots import FRAMES_CACHE_KEY, stored_segments
     from chronicon.media.shots import frames_at
 
     pictures = [SegmentPicture(0, None, None, picture(item, min_side, max_pixels=max_pixels))]

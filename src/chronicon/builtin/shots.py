@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from chronicon.analyzers.base import AssetItem, PerItemAnalyzer
+from chronicon.analyzers.inputs import FRAMES_CACHE_KEY
 from chronicon.config import Setting
 from chronicon.hookspecs import hookimpl
 from chronicon.media.imaging import write_thumbnail
@@ -18,7 +19,6 @@ from chronicon.media.shots import MODES, SamplingOptions, sample_video
 from chronicon.types import MediaKind, Phase
 
 PLUGIN_NAME = "shots"
-FRAMES_CACHE_KEY = "segment_frames"  # item.cache: {segment index: [PIL images]} for the ML passes
 
 
 def sampling_options(config: dict[str, Any]) -> SamplingOptions:
@@ -34,18 +34,6 @@ def sampling_options(config: dict[str, Any]) -> SamplingOptions:
         frame_side=int(config.get("frame_side", 320)),
         refine=bool(config.get("refine_cuts", False)),
     )
-
-
-def stored_segments(row: dict[str, Any]) -> list[dict[str, Any]]:
-    """The `segments` JSON of a catalog row as a list (empty when the video was not split)."""
-    text = row.get("segments")
-    if not text:
-        return []
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return []
-    return data if isinstance(data, list) else []
 
 
 class ShotsPass(PerItemAnalyzer):

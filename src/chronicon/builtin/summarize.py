@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import pyarrow as pa
 
 from chronicon.analyzers.base import Analyzer, AssetItem, Outcome
-from chronicon.builtin.shots import stored_segments
+from chronicon.analyzers.inputs import stored_segments
 from chronicon.config import Setting
 from chronicon.hookspecs import hookimpl
 from chronicon.media.timecode import clock

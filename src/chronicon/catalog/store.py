@@ -28,6 +28,7 @@ from chronicon.catalog.schema import (
     MIGRATIONS,
     SCHEMA_VERSION,
 )
+from chronicon.catalog.tables import PluginTable, Where, where_sql
 from chronicon.errors import CatalogError, CatalogStorageError
 
 log = logging.getLogger(__name__)
@@ -214,14 +215,15 @@ class Catalog:
         return self._assets.schema
 
     @guard("read")
-    def count(self, where: str | None = None) -> int:
-        return int(self._assets.count_rows(where))
+    def count(self, where: Where | str | None = None) -> int:
+        return int(self._assets.count_rows(where_sql(where)))
 
     @guard("read")
-    def _scan(self, columns: Sequence[str] | None = None, where: str | None = None) -> pa.Table:
+    def _scan(self, columns: Sequence[str] | None = None, where: Where | str | None = None) -> pa.Table:
         query = self._assets.search()
-        if where:
-            query = query.where(where)
+        sql = where_sql(where)
+        if sql:
+            query = query.where(sql)
         if columns is not None:
             query = query.select(list(columns))
         return query.limit(None).to_arrow()
@@ -266,10 +268,10 @@ class Catalog:
         exact = [r for r in rows if fs_path(r) == path]
         return exact[0] if exact else (rows[0] if rows else None)
 
-    def rows(self, where: str | None = None, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+    def rows(self, where: Where | str | None = None, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
         yield from self._scan(columns, where).to_pylist()
 
-    def to_arrow(self, columns: Sequence[str] | None = None, where: str | None = None) -> pa.Table:
+    def to_arrow(self, columns: Sequence[str] | None = None, where: Where | str | None = None) -> pa.Table:
         return self._scan(columns, where)
 
     # -- writing (always in batches) ---------------------------------------------------------------------
@@ -369,6 +371,11 @@ class Catalog:
             table = self.open_vector_table(space)
             if table is not None:
                 table.compact(keep_versions_for)
+
+    # -- plugin tables ----------------------------------------------------------------------------------
+    def plugin_table(self, name: str, schema: pa.Schema, *, key: Sequence[str] = ()) -> PluginTable:
+        """A plugin's own table in this catalog (`faces_people`, `albums_albums`): prefix the name with the plugin's."""
+        return PluginTable(self.db, name, schema, key=key, folder=self.dir)
 
     # -- vectors (one table per embedding space) ---------------------------------------------------------
     def vector_spaces(self) -> list[str]:

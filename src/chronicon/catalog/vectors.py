@@ -23,6 +23,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from chronicon.catalog.faults import guard, guarded, is_husk, translate
+from chronicon.catalog.tables import Where
 from chronicon.errors import CatalogError
 
 log = logging.getLogger(__name__)
@@ -316,6 +317,16 @@ class VectorTable:
         for segments in out.values():
             segments.sort(key=lambda r: r.segment)
         return out
+
+    @guard("read")
+    def read(self, columns: Sequence[str] | None = None, where: Where | None = None) -> pa.Table:
+        """Rows as Arrow (e.g. `read(["asset_id", "vector"], col("segment") == 0)`: every asset's whole-file vector)."""
+        query = self._tbl.search()
+        if where is not None:
+            query = query.where(where.sql())
+        if columns is not None:
+            query = query.select(list(columns))
+        return query.limit(None).with_row_id(False).to_arrow()
 
     @guard("read")
     def count(self) -> int:

@@ -75,6 +75,16 @@ class SearchHit:
         }
 
 
+class SearchResults(list[SearchHit]):
+    """The hits of one search, best first (a list), and the space that was searched (`kind`, e.g. "clip", and the
+    catalog's `space` name), so callers need not ask the engine again."""
+
+    def __init__(self, hits: list[SearchHit] | None = None, *, kind: str | None = None, space: str | None = None):
+        super().__init__(hits or [])
+        self.kind = kind
+        self.space = space
+
+
 class SearchEngine:
     """Answers searches over one catalog; build once and reuse (models load on the first query)."""
 

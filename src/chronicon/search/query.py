@@ -5,14 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from chronicon.errors import ChroniconError
+from chronicon.errors import QueryError
 
 # An operator only counts with spaces around it, so "t-shirt", "x+y" and "well-known" stay one term.
 _SPLIT = re.compile(r"\s+([+-])\s+")
-
-
-class QueryError(ChroniconError):
-    """A search query that cannot be understood (empty, or only operators)."""
 
 
 @dataclass(frozen=True)
