@@ -133,7 +133,9 @@ def build(library: Library, n: int, root: str) -> float:
             schema=vectors._tbl.schema,
         )
         vectors._tbl.add(table)
-    catalog.ensure_search_indexes(ann_threshold=int(library.config["search.ann_threshold"]))
+    catalog.ensure_search_indexes(
+        full_text=library.full_text_columns(), ann_threshold=int(library.config["search.ann_threshold"])
+    )
     return time.perf_counter() - started
 
 

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from chronicon.search.encoders import SpaceEncoder
+from chronicon.analyzers.spaces import SpaceEncoder
 
 DIM = 8
 SPACE = "test-space"

@@ -120,7 +120,7 @@ CORE_SETTINGS: dict[str, Setting] = {
     "scan.skip_extensions": Setting("list"),
     "scan.missing_grace_days": Setting("float", minimum=0),
     "scan.compact_after_batches": Setting("int", minimum=1),
-    "search.space": Setting("str", choices=("auto", "clip", "conse", "caption")),
+    "search.space": Setting("str"),  # "auto" or a contributed space's kind: checked by the search engine
     "search.hybrid": Setting("bool"),
     "search.limit": Setting("int", minimum=1, maximum=10_000),
     "search.min_score": Setting("float", minimum=-1.0, maximum=1.0, nullable=True),

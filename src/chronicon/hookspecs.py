@@ -10,6 +10,7 @@ if TYPE_CHECKING:
     import click
 
     from chronicon.analyzers.base import Analyzer
+    from chronicon.analyzers.spaces import TextList, VectorSpace
     from chronicon.config import Setting
     from chronicon.events import AssetEvent
     from chronicon.library import Library
@@ -54,6 +55,14 @@ def chronicon_scan_finished(summary: ScanSummary, library: Library) -> None:
 @hookspec
 def chronicon_register_search_filters() -> list[SearchFilter | SortKey]:  # type: ignore[empty-body]
     """Return search filters (`--person NAME`) and sort keys (`--sort aesthetic`) for search, albums and the API."""
+
+
+@hookspec
+def chronicon_register_spaces() -> list[VectorSpace | TextList]:  # type: ignore[empty-body]
+    """Return the vector spaces a plugin's passes fill (`VectorSpace`: `--space KIND`, with its query encoder) and
+    the ranked lists fused into searches with words (`TextList`: vectors of what was said or written, or a
+    full-text column). Search knows spaces only through this hook; the built-in clip, conse and caption spaces
+    are registered here too."""
 
 
 @hookspec

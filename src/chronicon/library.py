@@ -29,6 +29,9 @@ from chronicon.events import AssetEvent
 from chronicon.plugins import PluginHost
 from chronicon.scan.scanner import Scanner, ScanOptions, ScanProgress
 from chronicon.scan.summary import ScanSummary
+from chronicon.search.engine import NoVectorsError, SearchEngine, SearchHit, SearchResults
+from chronicon.search.extensions import SearchFilter, SortKey
+from chronicon.search.filters import FilterError, Filters
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class Library:
         self.config: Config = resolve(layers, plugin_host.settings(classes))
         self.analyzer_classes: list[type[Analyzer]] = [c for c in classes if self.config[f"{c.name}.enabled"]]
         self._catalog: Catalog | None = None
-        self._search: Any = None
+        self._search: SearchEngine | None = None
 
     # -- catalog -----------------------------------------------------------------------------------------
     @property
@@ -164,7 +167,9 @@ class Library:
                     progress.stage("updating search indexes", None)
                 try:
                     indexes = catalog.ensure_search_indexes(
-                        ann_threshold=int(self.config["search.ann_threshold"]), fold_new_rows=not compacted
+                        full_text=self.full_text_columns(),
+                        ann_threshold=int(self.config["search.ann_threshold"]),
+                        fold_new_rows=not compacted,
                     )
                 except Exception as exc:  # the data is committed; a missing index only slows searches
                     log.warning("search indexes were not updated: %s", exc)
@@ -242,32 +247,41 @@ class Library:
 
     # -- searching ---------------------------------------------------------------------------------------
     @property
-    def search_engine(self) -> Any:
-        """The SearchEngine of this library (built once; models load on the first query)."""
+    def search_engine(self) -> SearchEngine:
+        """The SearchEngine of this library (built once; models load on the first query): its spaces and text
+        lists are the plugins' contributions (`chronicon_register_spaces`)."""
         if self._search is None:
-            from chronicon.search.engine import SearchEngine
-
-            self._search = SearchEngine(self.catalog, self.analyzers(), self.config.section("search"))
+            spaces, text_lists = self.plugins.search_spaces()
+            self._search = SearchEngine(
+                self.catalog, self.analyzers(), self.config.section("search"), spaces=spaces, text_lists=text_lists
+            )
         return self._search
 
+    def full_text_columns(self) -> list[str]:
+        """The assets columns of the full-text lists passes contribute (`labels_text`, `transcript_text`, ...)."""
+        return [t.column for t in self.plugins.search_spaces()[1] if t.column is not None]
+
     @property
-    def search_filters(self) -> dict[str, Any]:
+    def space_kinds(self) -> list[str]:
+        """The search spaces `space=` accepts besides "auto", best first (`clip`, `conse`, `caption`, plugins')."""
+        return self.plugins.space_kinds()
+
+    @property
+    def search_filters(self) -> dict[str, SearchFilter]:
         """Plugin search filters by name (`person`, `min_aesthetic`, ...): `chronicon.search.extensions`."""
         return self.plugins.search_extensions()[0]
 
     @property
-    def sort_keys(self) -> dict[str, Any]:
+    def sort_keys(self) -> dict[str, SortKey]:
         """Plugin sort keys by name (`aesthetic`, ...), for `sort=` in `search` and `browse`."""
         return self.plugins.search_extensions()[1]
 
-    def filters(self, **filters: Any) -> Any:
+    def filters(self, **filters: Any) -> Filters:
         """A `Filters` from keyword filters: the core ones and any plugin's (`person="Alice"`); None values are
         left out. Unknown names raise FilterError naming the ones that exist."""
-        from chronicon.search.filters import FilterError, Filters
-
         core = {f.name for f in dataclasses.fields(Filters) if f.name != "extra"}
         chosen: dict[str, Any] = {}
-        extra: list[tuple[Any, Any]] = []
+        extra: list[tuple[SearchFilter, Any]] = []
         for name, value in filters.items():
             if value is None or value == [] or value == {}:
                 continue
@@ -284,10 +298,8 @@ class Library:
                 raise FilterError(f"unknown filter {name!r} (known: {known})")
         return Filters(**chosen, extra=extra)
 
-    def sort_key(self, name: str | None) -> Any:
+    def sort_key(self, name: str | None) -> SortKey | None:
         """The SortKey called `name` (None stays None); an unknown name raises FilterError."""
-        from chronicon.search.filters import FilterError
-
         if name is None:
             return None
         if name not in self.sort_keys:
@@ -306,7 +318,7 @@ class Library:
         hybrid: bool | None = None,
         sort: str | None = None,
         **filters: Any,
-    ) -> list[Any]:
+    ) -> SearchResults:
         """Semantic search: text (`"beach + sunset - people"`), an image, or both -> SearchHits, best first.
 
         Filters: kind="image"|"video", after="2024-06", before="2024", camera="canon", labels=["dog"],
@@ -317,36 +329,30 @@ class Library:
         ...     print(hit.score, hit.path, hit.why)
         """
         chosen = self.filters(**filters)
-        return list(
-            self.search_engine.search(
-                query,
-                image=image,
-                filters=chosen,
-                limit=limit or int(self.config["search.limit"]),
-                min_score=min_score if min_score is not None else self.config["search.min_score"],
-                space=space,
-                hybrid=hybrid,
-                sort=self.sort_key(sort),
-            )
+        return self.search_engine.search(
+            query,
+            image=image,
+            filters=chosen,
+            limit=limit or int(self.config["search.limit"]),
+            min_score=min_score if min_score is not None else self.config["search.min_score"],
+            space=space,
+            hybrid=hybrid,
+            sort=self.sort_key(sort),
         )
 
-    def browse(self, *, limit: int = 100, offset: int = 0, sort: str | None = None, **filters: Any) -> list[Any]:
+    def browse(self, *, limit: int = 100, offset: int = 0, sort: str | None = None, **filters: Any) -> list[SearchHit]:
         """Assets that pass the filters, without a query (newest first, or by a plugin's sort key)."""
-        return list(
-            self.search_engine.browse(self.filters(**filters), limit=limit, offset=offset, sort=self.sort_key(sort))
-        )
+        return self.search_engine.browse(self.filters(**filters), limit=limit, offset=offset, sort=self.sort_key(sort))
 
     def image_space(self) -> str | None:
         """The vector space searches use for pictures here (CLIP when its vectors and model are present, else the
         offline ConSE one), or None when nothing is embedded yet: plugins that compare pictures use this one."""
-        from chronicon.search.engine import NoVectorsError
-
         try:
             return str(self.search_engine.encoder(None).space)
         except (NoVectorsError, ChroniconError):
             return None
 
-    def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> list[Any]:
+    def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> SearchResults:
         """Assets that look like this photo or video (the file itself is left out)."""
         return self.search(None, image=path, **kwargs)
 
@@ -390,7 +396,7 @@ def _runtime_report() -> dict[str, Any]:
     if importlib.util.find_spec("torch") is None:
         return {"available": False, "reason": "torch is not installed (pip install 'chronicon[ml]')"}
     try:
-        from chronicon.runtime.device import runtime_report
+        from chronicon.runtime.report import runtime_report
 
         return runtime_report()
     except Exception as exc:  # a broken torch install must not break doctor

@@ -18,6 +18,7 @@ import pluggy
 
 from chronicon import hookspecs
 from chronicon.analyzers.base import Analyzer
+from chronicon.analyzers.spaces import TextList, VectorSpace, validate_contribution
 from chronicon.config import Setting
 from chronicon.errors import PluginError
 from chronicon.search.extensions import SearchFilter, SortKey, validate
@@ -80,6 +81,7 @@ class PluginHost:
         self.problems: list[PluginProblem] = []
         self.infos: list[PluginInfo] = []
         self._extensions: tuple[dict[str, SearchFilter], dict[str, SortKey]] | None = None
+        self._spaces: tuple[list[VectorSpace], list[TextList]] | None = None
 
     # -- discovery -------------------------------------------------------------------------------------
     def load(self, *, paths: Iterable[str] = (), disabled: Iterable[str] = (), entry_points: bool = True) -> None:
@@ -245,6 +247,34 @@ class PluginHost:
                     sorts[item.name] = item
         self._extensions = (filters, sorts)
         return self._extensions
+
+    def search_spaces(self) -> tuple[list[VectorSpace], list[TextList]]:
+        """Vector spaces (by priority, then registration) and text lists that plugins contribute to search;
+        malformed or clashing ones are reported (once) and dropped."""
+        if self._spaces is not None:
+            return self._spaces
+        spaces: list[VectorSpace] = []
+        lists: list[TextList] = []
+        for plugin, answer in self.call("chronicon_register_spaces"):
+            for item in answer:
+                problem = validate_contribution(item)
+                if problem is None and isinstance(item, VectorSpace) and any(s.kind == item.kind for s in spaces):
+                    problem = f"search space {item.kind!r} is already taken"
+                if problem is None and isinstance(item, TextList) and any(t.name == item.name for t in lists):
+                    problem = f"text list {item.name!r} is already taken"
+                if problem is not None:
+                    self._problem(plugin, "chronicon_register_spaces", PluginError(problem))
+                elif isinstance(item, VectorSpace):
+                    spaces.append(item)
+                else:
+                    lists.append(item)
+        spaces.sort(key=lambda s: s.priority)  # stable: registration order breaks ties
+        self._spaces = (spaces, lists)
+        return self._spaces
+
+    def space_kinds(self) -> list[str]:
+        """What `--space` accepts besides `auto`, best first."""
+        return [s.kind for s in self.search_spaces()[0]]
 
     def settings(self, analyzers: Iterable[type[Analyzer]]) -> dict[str, Setting]:
         """Config settings declared by analyzers (in their own sections) and by `chronicon_register_settings`."""

@@ -18,7 +18,8 @@ from chronicon.runtime.backends import (
     resolve_backend,
     resolve_precision,
 )
-from chronicon.runtime.device import choose_device, runtime_report, warn_once
+from chronicon.runtime.device import choose_device, warn_once
+from chronicon.runtime.report import runtime_report
 
 torch = pytest.importorskip("torch")
 needs_cpu_only = pytest.mark.skipif(torch.cuda.is_available(), reason="checks the CPU-only fallbacks")

@@ -38,12 +38,18 @@ def filled_catalog(tmp_path: Path) -> Catalog:
         vectors.append(VectorRow(asset_id, unit(**spec["vec"])))
     catalog.upsert(rows)
     catalog.vector_table(SPACE, DIM).replace(vectors)
-    catalog.ensure_search_indexes()
+    catalog.ensure_search_indexes(full_text=["labels_text"])
     return catalog
 
 
 @pytest.fixture
 def engine(filled_catalog: Catalog) -> Any:
+    from chronicon.plugins import PluginHost
     from chronicon.search.engine import SearchEngine
 
-    return SearchEngine(filled_catalog, [], {"space": "auto", "hybrid": True, "rrf_k": 60}, encoders=[AxisEncoder()])
+    # The built-ins' contributions (the labels full-text list among them), as a Library would pass them.
+    host = PluginHost()
+    host.load(entry_points=False)
+    spaces, text_lists = host.search_spaces()
+    return SearchEngine(filled_catalog, [], {"space": "auto", "hybrid": True, "rrf_k": 60},
+                        spaces=spaces, text_lists=text_lists, encoders=[AxisEncoder()])  # fmt: skip

@@ -73,6 +73,9 @@ def test_filters(client: Any, web_sample: Sample) -> None:
 def test_plugin_filter_is_accepted_by_name(client: Any) -> None:
     meta = client.get("/api/meta").json()
     assert meta["version"] and any(s.endswith(":conse") for s in meta["spaces"])
+    # The space selector offers what passes contributed and the catalog holds, by kind (not guessed from names).
+    assert "conse" in [s["kind"] for s in meta["search_spaces"]]
+    assert all(s["space"] in meta["spaces"] for s in meta["search_spaces"])
     assert meta["filters"], "the web sample loads the bundled plugins, which add filters"
     for extension in meta["filters"]:
         name = extension["name"]

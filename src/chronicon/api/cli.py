@@ -72,3 +72,27 @@ def fail(exc: ChroniconError) -> NoReturn:
     if isinstance(exc, ConfigError):
         raise UsageError(str(exc)) from exc
     raise CannotRun(str(exc)) from exc
+
+
+class SpaceKind(click.ParamType):
+    """`--space`: auto or a space a plugin contributes (`chronicon_register_spaces`), known once plugins load."""
+
+    name = "space"
+
+    @staticmethod
+    def _kinds(ctx: click.Context | None) -> list[str] | None:
+        """The choices, or None when the plugins are not loaded yet (the library checks the name then)."""
+        state = ctx.find_object(AppState) if ctx is not None else None
+        host = state.host if state is not None else None
+        return ["auto", *host.space_kinds()] if host is not None else None
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context) -> str:
+        kinds = self._kinds(ctx)
+        return "[" + "|".join(kinds) + "]" if kinds else "KIND"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> str:
+        kinds = self._kinds(ctx)
+        text = str(value)
+        if kinds is not None and text not in kinds:
+            self.fail(f"{text!r} is not a search space here; choose from {', '.join(kinds)}", param, ctx)
+        return text

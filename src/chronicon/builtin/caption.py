@@ -8,14 +8,16 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
 from chronicon.analyzers.inputs import segment_pictures
+from chronicon.analyzers.spaces import RankedHit, SpaceEncoder, TextEmbedder, TextList, VectorSpace
 from chronicon.config import Setting
 from chronicon.embed.captioner import DEFAULT_PROMPT, DEFAULT_VLM, weights_problem
 from chronicon.embed.packaged import package_dir
 from chronicon.embed.text import DEFAULT_TEXT_MODEL, resolve_text_model, shared_text_embedder
-from chronicon.errors import ModelUnavailableError
+from chronicon.errors import ModelUnavailableError, QueryError
 from chronicon.hookspecs import hookimpl
 from chronicon.types import MediaKind, Phase
 
@@ -141,15 +143,95 @@ class CaptionPass(Analyzer):
                 vectors = self.text.embed([t for _, _, t in texts])
                 digest = item.row.get("content_hash")
                 rows = [
-                    VectorRow(item.id, np.asarray(v, dtype=np.float32), segment=i, t_start=pic.t_start,
-                              t_end=pic.t_end, content_hash=str(digest) if digest else None)
+                    VectorRow(
+                        item.id,
+                        np.asarray(v, dtype=np.float32),
+                        segment=i,
+                        t_start=pic.t_start,
+                        t_end=pic.t_end,
+                        content_hash=str(digest) if digest else None,
+                    )
                     for (i, pic, _), v in zip(texts, vectors, strict=True)
-                ]  # fmt: skip
+                ]
                 columns[VECTORS_KEY] = {caption_space(self.text.space): (int(vectors.shape[1]), rows)}
             outcomes.append(columns)
         return outcomes
 
 
+def _caption_embedder(owner: CaptionPass) -> tuple[str, TextEmbedder] | None:
+    """The captions' space and the text model that embedded them (None: no text model here)."""
+    model = str(owner.config.get("text_model", DEFAULT_TEXT_MODEL))
+    try:
+        space = caption_space(resolve_text_model(model)[1])
+    except ModelUnavailableError:
+        return None
+    return space, shared_text_embedder(model, cache_dir=owner.context.model_cache_dir)
+
+
+class CaptionEncoder(SpaceEncoder):
+    """Text queries against the captions' vectors (a space for libraries captioned but not tagged)."""
+
+    kind = "caption"
+
+    def __init__(self, analyzer: CaptionPass, space: str, embedder: TextEmbedder) -> None:
+        super().__init__(analyzer)
+        self.space = space
+        self.embedder = embedder
+
+    def unavailable(self) -> str | None:
+        return None  # only the text model is needed, not the captioning model
+
+    def encode_texts(self, texts: list[str]) -> NDArray[np.float32]:
+        return self.embedder.embed(texts)
+
+    def encode_image(self, path: str) -> NDArray[np.float32]:
+        raise QueryError("searching by image needs the clip or conse space (enable the clip or tags pass)")
+
+
+def _caption_encoder(owner: CaptionPass) -> CaptionEncoder | None:
+    found = _caption_embedder(owner)
+    return CaptionEncoder(owner, *found) if found is not None else None
+
+
+def caption_of(row: dict[str, Any], segment: int) -> str | None:
+    """The caption of a segment (0 = the photo or poster), shortened for display."""
+    text: str | None = row.get("caption") if segment == 0 else None
+    if segment > 0:
+        try:
+            text = json.loads(row.get("segment_captions") or "{}").get(str(segment))
+        except (ValueError, AttributeError):
+            text = None
+    if text and len(text) > 80:
+        text = text[:77] + "..."
+    return text
+
+
+def _describe_caption(hit: RankedHit) -> str:
+    text = caption_of(hit.row, hit.segment)
+    return f"caption{' ' + repr(text) if text else ''} ({hit.score or 0.0:.3f}, #{hit.rank})"
+
+
 @hookimpl
 def chronicon_register_analyzers() -> list[type[Analyzer]]:
     return [CaptionPass]
+
+
+@hookimpl
+def chronicon_register_spaces() -> list[VectorSpace | TextList]:
+    return [
+        VectorSpace(
+            "caption",
+            owner="caption",
+            encoder=_caption_encoder,
+            priority=30,
+            help="the captions' sentence vectors (libraries captioned but not tagged)",
+        ),
+        TextList(
+            "caption",
+            _describe_caption,
+            owner="caption",
+            embedder=_caption_embedder,
+            columns=("caption", "segment_captions"),
+        ),
+        TextList("captions", lambda hit: f"caption mentions it (#{hit.rank})", column="caption_text"),
+    ]

@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
 from chronicon.analyzers.inputs import center_crop_array, segment_pictures
+from chronicon.analyzers.spaces import SpaceEncoder, VectorSpace
 from chronicon.config import Setting
 from chronicon.embed.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, ClipModel, ClipSpec, weights_problem
 from chronicon.embed.packaged import package_dir
@@ -137,6 +139,36 @@ class ClipPass(Analyzer):
         return outcomes
 
 
+class ClipEncoder(SpaceEncoder):
+    """Text and image queries through the CLIP towers that embedded the library."""
+
+    kind = "clip"
+
+    def __init__(self, analyzer: ClipPass) -> None:
+        super().__init__(analyzer)
+        self.clip_pass = analyzer
+        self.space = analyzer.spec.space
+
+    def encode_texts(self, texts: list[str]) -> NDArray[np.float32]:
+        self.clip_pass.load()
+        assert self.clip_pass.clip is not None
+        out: NDArray[np.float32] = self.clip_pass.clip.encode_texts(texts)
+        return out
+
+
 @hookimpl
 def chronicon_register_analyzers() -> list[type[Analyzer]]:
     return [ClipPass]
+
+
+@hookimpl
+def chronicon_register_spaces() -> list[VectorSpace]:
+    return [
+        VectorSpace(
+            "clip",
+            owner="clip",
+            encoder=ClipEncoder,
+            help="open_clip image vectors (photos, posters, video segments)",
+            priority=10,
+        )
+    ]

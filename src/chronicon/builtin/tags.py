@@ -10,9 +10,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pyarrow as pa
+from numpy.typing import NDArray
 
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
 from chronicon.analyzers.inputs import segment_pictures, square_array
+from chronicon.analyzers.spaces import RankedHit, SpaceEncoder, TextList, VectorSpace
 from chronicon.config import Setting
 from chronicon.embed.conse import ConceptSpace, merge_scores
 from chronicon.embed.packaged import OPENPIBO, package_dir
@@ -284,6 +286,86 @@ def _hash(item: AssetItem) -> str | None:
     return str(value) if value else None
 
 
+class ConseEncoder(SpaceEncoder):
+    """Text queries embedded by the text model; images through the tagger, as the scan did (ConSE)."""
+
+    kind = "conse"
+
+    def __init__(self, analyzer: TagsPass, space: str) -> None:
+        super().__init__(analyzer)
+        self.tags = analyzer
+        self.space = space
+
+    def encode_texts(self, texts: list[str]) -> NDArray[np.float32]:
+        self.tags.load_text_side()
+        assert self.tags.text is not None
+        out: NDArray[np.float32] = self.tags.text.embed(texts)
+        return out
+
+    def explain(self, query: NDArray[np.float32], row: dict[str, Any], segment: int) -> list[str]:
+        """The asset's labels that brought it close to the query: similarity to the query × label score."""
+        self.tags.load_text_side()
+        concepts = self.tags.concepts
+        if concepts is None:
+            return []
+        labels, scores = labels_of(row, segment)
+        parts: list[tuple[float, str]] = []
+        for label, score in zip(labels, scores, strict=False):
+            index = concepts.index.get(label)
+            if index is None:
+                continue
+            similarity = float(concepts.vectors[index] @ query)
+            parts.append((similarity * score, f"{label} ({score:.2f})"))
+        parts.sort(key=lambda p: -p[0])
+        return [text for weight, text in parts[:3] if weight > 0]
+
+
+def labels_of(row: dict[str, Any], segment: int) -> tuple[list[str], list[float]]:
+    """The labels of the matched video segment when there is one, else the asset's."""
+    if segment > 0 and row.get("segment_labels"):
+        try:
+            pairs = json.loads(row["segment_labels"]).get(str(segment)) or []
+            return [str(p[0]) for p in pairs], [float(p[1]) for p in pairs]
+        except (ValueError, AttributeError, IndexError, TypeError):
+            pass
+    return list(row.get("labels") or []), list(row.get("label_scores") or [])
+
+
+def _conse_encoder(tags: TagsPass) -> ConseEncoder | None:
+    if not tags.config.get("conse", True):
+        return None
+    try:
+        text_space = resolve_text_model(str(tags.config.get("text_model", DEFAULT_TEXT_MODEL)))[1]
+    except ModelUnavailableError:
+        return None
+    return ConseEncoder(tags, conse_space(text_space))
+
+
+def mentions(label: str, words: list[str]) -> bool:
+    """Whether a label contains one of the query words (or a word starting like it: "cats" ~ "cat")."""
+    tokens = label.lower().split()
+    return any(w in tokens or any(t.startswith(w[: max(3, len(w) - 1)]) for t in tokens) for w in words)
+
+
+def _describe_labels(hit: RankedHit) -> str:
+    matched = [lab for lab in (hit.row.get("labels") or []) if mentions(lab, hit.words)]
+    return "labels match: " + ", ".join(matched[:3]) if matched else f"label match (#{hit.rank})"
+
+
 @hookimpl
 def chronicon_register_analyzers() -> list[type[Analyzer]]:
     return [TagsPass]
+
+
+@hookimpl
+def chronicon_register_spaces() -> list[VectorSpace | TextList]:
+    return [
+        VectorSpace(
+            "conse",
+            owner="tags",
+            encoder=_conse_encoder,
+            help="offline: tagger and detector labels mapped into the text model's space (ConSE)",
+            priority=20,
+        ),
+        TextList("labels", _describe_labels, column="labels_text"),
+    ]

@@ -10,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
+from chronicon.analyzers.spaces import RankedHit, TextEmbedder, TextList
 from chronicon.config import Setting
 from chronicon.embed.packaged import package_dir
 from chronicon.embed.speech import BACKENDS, DEFAULT_WHISPER, Transcriber, resolve_whisper
@@ -118,14 +119,63 @@ class TranscribePass(Analyzer):
             vectors = self.text.embed([s["text"] for s in segments])
             digest = item.row.get("content_hash")
             rows = [
-                VectorRow(item.id, np.asarray(v, dtype=np.float32), segment=n, t_start=s["start"], t_end=s["end"],
-                          content_hash=str(digest) if digest else None)
+                VectorRow(
+                    item.id,
+                    np.asarray(v, dtype=np.float32),
+                    segment=n,
+                    t_start=s["start"],
+                    t_end=s["end"],
+                    content_hash=str(digest) if digest else None,
+                )
                 for n, (s, v) in enumerate(zip(segments, vectors, strict=True), 1)
-            ]  # fmt: skip
+            ]
             columns[VECTORS_KEY] = {speech_space(self.text.space): (int(vectors.shape[1]), rows)}
         return columns
+
+
+def _speech_embedder(owner: TranscribePass) -> tuple[str, TextEmbedder] | None:
+    """The transcript sentences' space and the text model that embedded them (None: no model here)."""
+    model = str(owner.config.get("text_model", DEFAULT_TEXT_MODEL))
+    try:
+        space = speech_space(resolve_text_model(model)[1])
+    except ModelUnavailableError:
+        return None
+    return space, shared_text_embedder(model, cache_dir=owner.context.model_cache_dir)
+
+
+def said(row: dict[str, Any], segment: int) -> str | None:
+    """The transcript text of a speech segment (1-based), shortened for display."""
+    try:
+        segments = json.loads(row.get("transcript") or "[]")
+        text = str(segments[segment - 1]["text"]) if 0 < segment <= len(segments) else None
+    except (ValueError, KeyError, IndexError, TypeError):
+        return None
+    if text and len(text) > 80:
+        text = text[:77] + "..."
+    return text
+
+
+def _describe_speech(hit: RankedHit) -> str:
+    text = said(hit.row, hit.segment)
+    return f"said{' ' + repr(text) if text else ''} ({hit.score or 0.0:.3f}, #{hit.rank})"
 
 
 @hookimpl
 def chronicon_register_analyzers() -> list[type[Analyzer]]:
     return [TranscribePass]
+
+
+@hookimpl
+def chronicon_register_spaces() -> list[TextList]:
+    return [
+        # What was said, sentence by sentence: a hit keeps the sentence's times (not a visual segment).
+        TextList(
+            "speech",
+            _describe_speech,
+            owner="transcribe",
+            embedder=_speech_embedder,
+            columns=("transcript",),
+            moments=False,
+        ),
+        TextList("transcript", lambda hit: f"transcript mentions it (#{hit.rank})", column="transcript_text"),
+    ]

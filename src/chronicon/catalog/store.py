@@ -322,22 +322,19 @@ class Catalog:
             self._assets.delete("id IN (" + ", ".join(sql_str(i) for i in chunk) + ")")
 
     @guard("write")
-    def ensure_search_indexes(self, *, ann_threshold: int = 100_000, fold_new_rows: bool = True) -> dict[str, str]:
-        """Full-text, label and id indexes on the assets table, ANN indexes on big vector tables (after a scan).
+    def ensure_search_indexes(
+        self, *, full_text: Iterable[str] = (), ann_threshold: int = 100_000, fold_new_rows: bool = True
+    ) -> dict[str, str]:
+        """Id and label-list indexes on the assets table, full-text indexes on the `full_text` columns (those of
+        the text lists passes contribute to search), ANN indexes on big vector tables (after a scan).
 
         `fold_new_rows=False` when `compact` has just run: its optimize already folded new rows into them."""
         done: dict[str, str] = {}
         names = set(self.schema.names)
         from lancedb.index import FTS, BTree, LabelList
 
-        wanted = {
-            "id": BTree(),
-            "labels": LabelList(),
-            "object_counts": LabelList(),
-            "labels_text": FTS(),
-            "transcript_text": FTS(),
-            "caption_text": FTS(),
-        }
+        wanted: dict[str, Any] = {"id": BTree(), "labels": LabelList(), "object_counts": LabelList()}
+        wanted.update({column: FTS() for column in full_text})
         try:
             indexed = {c for i in self._assets.list_indices() for c in i.columns}
         except Exception:

@@ -12,7 +12,8 @@ from chronicon.runtime.backends import (
     resolve_precision,
 )
 from chronicon.runtime.batching import auto_batch_size, is_out_of_memory
-from chronicon.runtime.device import bf16_supported_on_cpu, choose_device, runtime_report, warn_once
+from chronicon.runtime.device import bf16_supported_on_cpu, choose_device, warn_once
+from chronicon.runtime.report import runtime_report
 from chronicon.runtime.runner import ModelRunner, prepare_model
 
 __all__ = [

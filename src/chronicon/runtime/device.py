@@ -7,7 +7,6 @@ import importlib.util
 import logging
 import threading
 from pathlib import Path
-from typing import Any
 
 log = logging.getLogger("chronicon.runtime")
 
@@ -128,30 +127,3 @@ def bf16_supported_on_cpu() -> bool:
             pass
     flags = _cpu_flags()
     return bool(flags & {"avx512_bf16", "amx_bf16"})
-
-
-def runtime_report() -> dict[str, Any]:
-    """What `chronicon doctor` shows about the ML runtime: devices, torch, bf16 and each backend's availability."""
-    from chronicon.runtime.backends import BACKENDS, backend_available
-
-    report: dict[str, Any] = {"torch": None, "device": "cpu", "cuda_devices": [], "mps": False}
-    if torch_installed():
-        try:
-            import torch
-
-            report["torch"] = str(torch.__version__)
-            report["device"] = choose_device("auto")
-            count = _cuda_count()
-            report["cuda_devices"] = [str(torch.cuda.get_device_name(i)) for i in range(count)]
-            report["cuda_version"] = getattr(torch.version, "cuda", None)
-            report["mps"] = _mps_available()
-            report["threads"] = int(torch.get_num_threads())
-        except Exception as exc:  # a broken install is reported, not raised
-            report["torch_error"] = f"{type(exc).__name__}: {exc}"
-    report["bf16_on_cpu"] = bf16_supported_on_cpu()
-    backends: dict[str, dict[str, Any]] = {}
-    for name in BACKENDS:
-        ok, why = backend_available(name, report["device"])
-        backends[name] = {"available": ok, "reason": why}
-    report["backends"] = backends
-    return report

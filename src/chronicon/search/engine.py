@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -14,9 +14,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chronicon.analyzers.base import Analyzer
-from chronicon.catalog.store import Catalog, display_path, sql_str
+from chronicon.analyzers.spaces import RankedHit, SpaceEncoder, TextEmbedder, TextList, VectorSpace
+from chronicon.catalog.store import Catalog, display_path
+from chronicon.catalog.vectors import VectorTable
 from chronicon.errors import ChroniconError, ModelUnavailableError
-from chronicon.search.encoders import CaptionEncoder, ClipEncoder, ConseEncoder, SpaceEncoder
 from chronicon.search.extensions import SortKey, sort_rows
 from chronicon.search.filters import FilterError, Filters
 from chronicon.search.query import QueryError, parse_query, positive_text
@@ -94,53 +95,61 @@ class SearchEngine:
         analyzers: list[Analyzer],
         config: dict[str, Any],
         *,
+        spaces: Sequence[VectorSpace] = (),
+        text_lists: Sequence[TextList] = (),
         encoders: list[SpaceEncoder] | None = None,
     ) -> None:
         self.catalog = catalog
         self.config = config
         self.passes = {a.name: a for a in analyzers}
-        self.extra_encoders = list(encoders or [])  # plugin-provided spaces (and tests), tried first
+        self.spaces = list(spaces)  # what plugins contribute (`chronicon_register_spaces`), best first
+        self.text_lists = list(text_lists)
+        self.extra_encoders = list(encoders or [])  # ready-made encoders (tests, embedding callers), tried first
         self._encoders: dict[str, SpaceEncoder] = {}
 
     # -- spaces ------------------------------------------------------------------------------------------
-    def _candidates(self) -> list[SpaceEncoder]:
-        """Encoders of the enabled passes that write vectors, CLIP first."""
-        out: list[SpaceEncoder] = list(self.extra_encoders)
-        clip = self.passes.get("clip")
-        if clip is not None:
-            out.append(ClipEncoder(clip))
-        caption = self.passes.get("caption")
-        tags = self.passes.get("tags")
-        if tags is not None and tags.config.get("conse", True):
-            from chronicon.builtin.tags import conse_space
-            from chronicon.embed.text import resolve_text_model
+    def kinds(self) -> list[str]:
+        """The spaces `--space` accepts besides `auto`, best first (those of disabled passes too)."""
+        return list(dict.fromkeys([e.kind for e in self.extra_encoders] + [s.kind for s in self.spaces]))
 
+    def _candidates(self, choice: str) -> list[SpaceEncoder]:
+        """Query encoders of the contributed spaces whose pass is enabled, best first."""
+        out: list[SpaceEncoder] = [e for e in self.extra_encoders if choice in ("auto", e.kind)]
+        for contribution in self.spaces:
+            owner = self.passes.get(contribution.owner)
+            if owner is None or choice not in ("auto", contribution.kind):
+                continue
             try:
-                text_space = resolve_text_model(str(tags.config.get("text_model")))[1]
-            except ModelUnavailableError:
-                text_space = None
-            if text_space is not None:
-                out.append(ConseEncoder(tags, conse_space(text_space)))
-        if caption is not None:
-            from chronicon.builtin.caption import caption_space
-            from chronicon.embed.text import resolve_text_model
+                encoder = contribution.encoder(owner)
+            except ModelUnavailableError as exc:
+                log.debug("space %s left out: %s", contribution.kind, exc)
+                continue
+            if encoder is not None:
+                out.append(encoder)
+        return out
 
-            with contextlib.suppress(ModelUnavailableError):
-                out.append(
-                    CaptionEncoder(caption, caption_space(resolve_text_model(str(caption.config.get("text_model")))[1]))
-                )
+    def available(self) -> list[tuple[str, str, str]]:
+        """(kind, space, help) of the spaces that can be searched now (vectors stored, pass enabled), best first:
+        what the web app's space selector offers."""
+        stored = set(self.catalog.vector_spaces())
+        helps = {s.kind: s.help for s in self.spaces}
+        out: list[tuple[str, str, str]] = []
+        for candidate in self._candidates("auto"):
+            if candidate.space in stored and all(k != candidate.kind for k, _, _ in out):
+                out.append((candidate.kind, candidate.space, helps.get(candidate.kind, "")))
         return out
 
     def encoder(self, requested: str | None = None) -> SpaceEncoder:
-        """The space to search: `clip`, `conse`, or auto (CLIP when its vectors and model are here)."""
+        """The space to search: a contributed kind (`clip`, `conse`, ...) or auto (the best one that has vectors in
+        the catalog and a usable model)."""
         choice = requested or str(self.config.get("space", "auto"))
         if choice in self._encoders:
             return self._encoders[choice]
+        if choice != "auto" and choice not in self.kinds():
+            raise QueryError(f"unknown search space {choice!r}: use auto, {', '.join(self.kinds())}")
         stored = set(self.catalog.vector_spaces())
         reasons: list[str] = []
-        for candidate in self._candidates():
-            if choice not in ("auto", candidate.kind):
-                continue
+        for candidate in self._candidates(choice):
             if candidate.space not in stored:
                 reasons.append(f"{candidate.kind}: no vectors in the catalog for {candidate.space}")
                 continue
@@ -150,8 +159,6 @@ class SearchEngine:
                 continue
             self._encoders[choice] = candidate
             return candidate
-        if choice not in ("auto", "clip", "conse", "caption", *(e.kind for e in self.extra_encoders)):
-            raise QueryError(f"unknown search space {choice!r}: use auto, clip, conse, caption or a plugin's kind")
         detail = "; ".join(reasons) or "the pass that embeds photos is disabled"
         raise NoVectorsError(f"nothing to search in the {choice} space ({detail}); run `chronicon scan` first")
 
@@ -167,7 +174,7 @@ class SearchEngine:
         space: str | None = None,
         hybrid: bool | None = None,
         sort: SortKey | None = None,
-    ) -> list[SearchHit]:
+    ) -> SearchResults:
         """Text and/or image query -> the best `limit` assets, best first (or in `sort`'s order)."""
         if not query and image is None:
             raise QueryError("give a text query, an image, or both")
@@ -191,7 +198,8 @@ class SearchEngine:
         use_text = bool(terms) and (self.config.get("hybrid", True) if hybrid is None else hybrid)
         hits = self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
                               filters=filters, limit=limit, min_score=min_score, exclude=exclude)  # fmt: skip
-        return self._sorted(hits, sort) if sort is not None else hits
+        ordered = self._sorted(hits, sort) if sort is not None else hits
+        return SearchResults(ordered, kind=encoder.kind, space=encoder.space)
 
     def browse(self, filters: Filters | None = None, *, limit: int = 100, offset: int = 0,
                sort: SortKey | None = None) -> list[SearchHit]:  # fmt: skip
@@ -233,7 +241,7 @@ class SearchEngine:
             hit.why.insert(0, f"sorted by {sort.name}: {shown}")
         return ordered
 
-    def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> list[SearchHit]:
+    def similar(self, path: str | os.PathLike[str], **kwargs: Any) -> SearchResults:
         """Assets that look like this file (which itself is left out of the results)."""
         return self.search(None, image=path, **kwargs)
 
@@ -293,46 +301,44 @@ class SearchEngine:
             if not allowed:
                 return []
         fetch = max(limit * 2, limit + len(exclude) + 10)
-        rrf_k = float(self.config.get("rrf_k", 60))
         threshold = int(self.config.get("ann_threshold", 100_000))
-        # What was said and what the captioner wrote: more ranked lists in the text space, when present.
-        text_lists = [
-            (name, table_, query)
-            for name, table_, embedder in (self._text_tables(encoder) if terms_text else [])
+        # What was said, what the captioner wrote, ...: more ranked lists in their text spaces, when present.
+        vector_lists = [
+            (text_list, table_, query)
+            for text_list, table_, embedder in (self._vector_lists(encoder) if terms_text else [])
             if (query := self._embed_query(embedder, terms_text)) is not None
         ]
+        full_text = [t for t in self.text_lists if t.column is not None] if terms_text else []
+        columns = list(dict.fromkeys(RESULT_COLUMNS + [c for t in self.text_lists for c in t.columns]))
         while True:
             hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True,
                                 threshold=threshold)  # fmt: skip
-            sources: list[tuple[str, list[_Ranked]]] = [
-                (encoder.kind, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end) for h in hits])
+            sources: list[tuple[TextList | None, list[_Ranked]]] = [
+                (None, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end) for h in hits])
             ]
-            for name, text_table, query in text_lists:
+            for text_list, text_table, query in vector_lists:
+                floor = text_list.min_score
                 found = text_table.search(
                     query,
                     fetch,
                     asset_ids=allowed,
                     per_asset=True,
                     threshold=threshold,
-                    min_score=float(self.config.get("speech_min_score", 0.15)),  # below: not a match
+                    # below: not a match
+                    min_score=float(self.config.get("speech_min_score", 0.15)) if floor is None else floor,
                 )
-                sources.append((name, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end)
-                                       for h in found]))  # fmt: skip
-            if terms_text:
-                for column, name in (
-                    ("labels_text", "labels"),
-                    ("transcript_text", "transcript"),
-                    ("caption_text", "captions"),
-                ):
-                    ids = self._text_matches(terms_text, filters, fetch, column)
-                    sources.append((name, [_Ranked(i, None, 0, None, None) for i in ids]))
+                sources.append((text_list, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end)
+                                            for h in found]))  # fmt: skip
+            for text_list in full_text:
+                ids = self._text_matches(terms_text, filters, fetch, str(text_list.column))
+                sources.append((text_list, [_Ranked(i, None, 0, None, None) for i in ids]))
             candidates = {r.asset_id for _, ranked in sources for r in ranked} - exclude
             if allowed is not None:
                 candidates &= allowed
-            rows = self.catalog.rows_by_id(candidates, columns=RESULT_COLUMNS)
+            rows = self.catalog.rows_by_id(candidates, columns=columns)
             live = {i for i, r in rows.items() if not r.get("missing")}
             words = [w.lower() for w in terms_text.split() if len(w) > 1]
-            results = self._fuse(encoder, vector, sources, rows, live, rrf_k, table, min_score, words)
+            results = self._fuse(encoder, vector, sources, rows, live, table, min_score, words)
             exhausted = all(len(ranked) < fetch for _, ranked in sources)
             if len(results) >= limit or exhausted or fetch >= 10_000:
                 break
@@ -341,32 +347,27 @@ class SearchEngine:
             hit.rank = rank
         return results[:limit]
 
-    def _text_tables(self, encoder: SpaceEncoder) -> list[tuple[str, Any, Any]]:
-        """(list name, vector table, text embedder) of transcript segments and captions, when passes wrote any
-        (not the one already searched as the main space)."""
-        from chronicon.builtin.caption import caption_space
-        from chronicon.builtin.transcribe import speech_space
-        from chronicon.embed.text import resolve_text_model, shared_text_embedder
-
-        out: list[tuple[str, Any, Any]] = []
-        for name, pass_name, space_of in (
-            ("speech", "transcribe", speech_space),
-            ("caption", "caption", caption_space),
-        ):
-            owner = self.passes.get(pass_name)
-            if owner is None:
+    def _vector_lists(self, encoder: SpaceEncoder) -> list[tuple[TextList, VectorTable, TextEmbedder]]:
+        """(text list, vector table, text embedder) of the contributed vector lists whose pass is enabled and
+        wrote vectors (not the space already searched as the main one)."""
+        out: list[tuple[TextList, VectorTable, TextEmbedder]] = []
+        for text_list in self.text_lists:
+            owner = self.passes.get(text_list.owner) if text_list.owner else None
+            if text_list.embedder is None or owner is None:
                 continue
-            model = str(owner.config.get("text_model"))
             try:
-                space = space_of(resolve_text_model(model)[1])
-            except ModelUnavailableError:
+                found = text_list.embedder(owner)
+            except ModelUnavailableError as exc:
+                log.debug("the %s list is left out of the search: %s", text_list.name, exc)
                 continue
-            table = self.catalog.open_vector_table(space) if space != encoder.space else None
+            if found is None or found[0] == encoder.space:
+                continue
+            table = self.catalog.open_vector_table(found[0])
             if table is not None:
-                out.append((name, table, shared_text_embedder(model, cache_dir=owner.context.model_cache_dir)))
+                out.append((text_list, table, found[1]))
         return out
 
-    def _embed_query(self, embedder: Any, text: str) -> NDArray[np.float32] | None:
+    def _embed_query(self, embedder: TextEmbedder, text: str) -> NDArray[np.float32] | None:
         try:
             vector: NDArray[np.float32] = embedder.embed([text])[0]
         except ModelUnavailableError as exc:
@@ -378,18 +379,19 @@ class SearchEngine:
         self,
         encoder: SpaceEncoder,
         vector: NDArray[np.float32],
-        sources: list[tuple[str, list[_Ranked]]],
+        sources: list[tuple[TextList | None, list[_Ranked]]],
         rows: dict[str, dict[str, Any]],
         live: set[str],
-        rrf_k: float,
-        table: Any,
+        table: VectorTable,
         min_score: float | None,
         words: list[str],
     ) -> list[SearchHit]:
-        """Reciprocal-rank fusion of the ranked lists; each result says which lists found it and why."""
+        """Reciprocal-rank fusion of the ranked lists (None: the main space's); each result says which lists found
+        it and why."""
+        rrf_k = float(self.config.get("rrf_k", 60))
         by_id: dict[str, SearchHit] = {}
         best_time: dict[str, float] = {}  # the similarity of the list entry that set the hit's time
-        for name, ranked in sources:
+        for text_list, ranked in sources:
             rank = 0
             for entry in ranked:
                 if entry.asset_id not in live:
@@ -401,27 +403,18 @@ class SearchEngine:
                     hit = SearchHit(entry.asset_id, _path(row), str(row.get("kind")), None, row=row)
                     by_id[entry.asset_id] = hit
                 hit.fused += 1.0 / (rrf_k + rank)
-                if name == encoder.kind:
+                if text_list is None:
                     hit.score = entry.score
                     hit.why.append(f"{encoder.kind} similarity {entry.score:.3f} (#{rank})")
-                elif name == "speech":
-                    text = _said(row, entry.segment)
-                    hit.why.append(f"said{' ' + repr(text) if text else ''} ({entry.score:.3f}, #{rank})")
-                elif name == "caption":
-                    text = _caption_of(row, entry.segment)
-                    hit.why.append(f"caption{' ' + repr(text) if text else ''} ({entry.score:.3f}, #{rank})")
-                elif name == "labels":
-                    matched = [lab for lab in (row.get("labels") or []) if _mentions(lab, words)]
-                    hit.why.append("labels match: " + ", ".join(matched[:3]) if matched else f"label match (#{rank})")
                 else:
-                    hit.why.append(f"transcript mentions it (#{rank})")
+                    hit.why.append(text_list.describe(RankedHit(row, entry.segment, entry.score, rank, words)))
                 # A moment inside a video: from the list entry that matched best.
                 strength = entry.score if entry.score is not None else -1.0
                 if entry.t_start is not None and strength > best_time.get(entry.asset_id, -2.0):
                     best_time[entry.asset_id] = strength
                     hit.t_start, hit.t_end, hit.segment = entry.t_start, entry.t_end, entry.segment
-                    if name == "speech":
-                        hit.segment = 0  # a transcript segment, not a visual one
+                    if text_list is not None and not text_list.moments:
+                        hit.segment = 0  # e.g. a transcript sentence, not a visual segment
         missing_scores = [i for i, h in by_id.items() if h.score is None]
         if missing_scores:
             # Found by text only: their vector score too, so every result shows one and --min-score applies.
@@ -432,14 +425,13 @@ class SearchEngine:
                     by_id[asset_id].score = max(float(np.dot(r.vector, vector)) for r in vectors)
         results = [r for r in by_id.values() if min_score is None or (r.score is not None and r.score >= min_score)]
         for result in results:
-            labels, scores = _labels_of(result.row, result.segment)
-            looks = encoder.explain(vector, labels, scores)
+            looks = encoder.explain(vector, result.row, result.segment)
             if looks:
                 result.why.append("looks like: " + ", ".join(looks))
         results.sort(key=lambda r: (-r.fused, -(r.score or 0.0)))
         return results
 
-    def _text_matches(self, text: str, filters: Filters, limit: int, column: str = "labels_text") -> list[str]:
+    def _text_matches(self, text: str, filters: Filters, limit: int, column: str) -> list[str]:
         """Asset ids whose text column (labels, transcript) matches the words, best first."""
         if column not in self.catalog.schema.names or not _has_fts(self.catalog.assets, column):
             return []
@@ -463,31 +455,6 @@ class _Ranked:
     t_end: float | None
 
 
-def _caption_of(row: dict[str, Any], segment: int) -> str | None:
-    """The caption of a segment (0 = the photo or poster), shortened for display."""
-    text: str | None = row.get("caption") if segment == 0 else None
-    if segment > 0:
-        try:
-            text = json.loads(row.get("segment_captions") or "{}").get(str(segment))
-        except (ValueError, AttributeError):
-            text = None
-    if text and len(text) > 80:
-        text = text[:77] + "..."
-    return text
-
-
-def _said(row: dict[str, Any], segment: int) -> str | None:
-    """The transcript text of a speech segment (1-based), shortened for display."""
-    try:
-        segments = json.loads(row.get("transcript") or "[]")
-        text = str(segments[segment - 1]["text"]) if 0 < segment <= len(segments) else None
-    except (ValueError, KeyError, IndexError, TypeError):
-        return None
-    if text and len(text) > 80:
-        text = text[:77] + "..."
-    return text
-
-
 def _unchanged(row: dict[str, Any], path: str) -> bool:
     """Whether the file is still what the catalog row describes (so its stored vectors are its vectors)."""
     try:
@@ -495,17 +462,6 @@ def _unchanged(row: dict[str, Any], path: str) -> bool:
     except OSError:
         return False
     return st.st_size == row.get("size") and st.st_mtime_ns == row.get("mtime_ns")
-
-
-def _labels_of(row: dict[str, Any], segment: int) -> tuple[list[str], list[float]]:
-    """The labels of the matched video segment when there is one, else the asset's."""
-    if segment > 0 and row.get("segment_labels"):
-        try:
-            pairs = json.loads(row["segment_labels"]).get(str(segment)) or []
-            return [str(p[0]) for p in pairs], [float(p[1]) for p in pairs]
-        except (ValueError, AttributeError, IndexError, TypeError):
-            pass
-    return list(row.get("labels") or []), list(row.get("label_scores") or [])
 
 
 def _segment_thumbnail(row: dict[str, Any], segment: int) -> str | None:
@@ -524,12 +480,6 @@ def _has_fts(table: Any, column: str) -> bool:
         return False
 
 
-def _mentions(label: str, words: list[str]) -> bool:
-    """Whether a label contains one of the query words (or a word starting like it: "cats" ~ "cat")."""
-    tokens = label.lower().split()
-    return any(w in tokens or any(t.startswith(w[: max(3, len(w) - 1)]) for t in tokens) for w in words)
-
-
 def _path(row: dict[str, Any]) -> str:
     return display_path(str(row.get("path")))
 
@@ -546,7 +496,7 @@ def _unit(vector: NDArray[np.float32]) -> NDArray[np.float32]:
     return (vector / norm).astype(np.float32) if norm else vector
 
 
-__all__ = ["NoVectorsError", "SearchEngine", "SearchHit", "sql_str"]
+__all__ = ["NoVectorsError", "SearchEngine", "SearchHit", "SearchResults"]
 
 
 def _is_text(value: str) -> bool:

@@ -120,11 +120,20 @@ class FilterInfo(BaseModel):
     type: str
 
 
+class SpaceInfo(BaseModel):
+    """A vector space searches can use here: `kind` is what `space=` takes, `space` its catalog table."""
+
+    kind: str
+    space: str
+    help: str
+
+
 class Meta(BaseModel):
     version: str
     filters: list[FilterInfo]
     sort_keys: dict[str, str]
-    spaces: list[str]
+    spaces: list[str]  # the catalog's vector tables
+    search_spaces: list[SpaceInfo]  # the ones a search can pick, best first (contributed by passes)
     albums: bool
     token_required: bool
 

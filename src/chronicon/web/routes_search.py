@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from chronicon.library import Library
+from chronicon.search.engine import SearchResults as HitList
 from chronicon.web.deps import FiltersDep, LibraryDep, hit_json
 from chronicon.web.models import BrowseResults, SearchResults, errors
 from chronicon.web.uploads import MAX_UPLOAD, MAX_UPLOAD_PIXELS, DecodeGate, saved_query_photo
@@ -43,20 +44,12 @@ UPLOAD_FORM = {
 }
 
 
-def _space(library: Any, space: str | None) -> str | None:
-    try:
-        return str(library.search_engine.encoder(space).space)
-    except Exception:
-        return None
-
-
-def _results(library: Library, query: str | None, space: str | None, filters: dict[str, Any], hits: list[Any],
-             started: float) -> dict[str, Any]:  # fmt: skip
-    """The body of both searches: the query, the time taken, the vector space, the filters and the hits."""
+def _results(query: str | None, filters: dict[str, Any], hits: HitList, started: float) -> dict[str, Any]:
+    """The body of both searches: the query, the time taken, the vector space searched, the filters and the hits."""
     return {
         "query": query,
         "seconds": round(time.perf_counter() - started, 4),
-        "space": _space(library, space),
+        "space": hits.space,
         "filters": filters,
         "results": [hit_json(h) for h in hits],
     }
@@ -72,13 +65,13 @@ def search(
         str | None, Query(max_length=100, description="Order by a plugin's sort key (see /api/meta).")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Number of results.")] = 40,
-    space: Annotated[str | None, Query(max_length=100, description="Vector space: auto, clip, conse, caption.")] = None,
+    space: Annotated[str | None, Query(max_length=100, description="auto, or a kind in /api/meta.")] = None,
     hybrid: Annotated[bool | None, Query(description="Also match words in labels, transcripts, captions.")] = None,
 ) -> dict[str, Any]:
     """Semantic search by text, with filters; plugin filters (see `/api/meta`) are accepted by name."""
     started = time.perf_counter()
     hits = library.search(q, limit=limit, min_score=min_score, space=space, hybrid=hybrid, sort=sort, **filters)
-    return _results(library, q, space, filters, hits, started)
+    return _results(q, filters, hits, started)
 
 
 def _form_fields(form: Any) -> tuple[UploadFile, str | None, int]:
@@ -105,7 +98,7 @@ def _search_photo(library: Library, gate: DecodeGate, upload: UploadFile, q: str
         hits = library.search(q, image=temp, limit=limit, **filters)
     finally:
         os.unlink(temp)
-    return _results(library, q, None, filters, hits, started)
+    return _results(q, filters, hits, started)
 
 
 @router.post(

@@ -44,6 +44,9 @@ def meta(library: LibraryDep, request: Request) -> dict[str, Any]:
         "filters": filters,
         "sort_keys": {name: key.help for name, key in library.sort_keys.items()},
         "spaces": library.catalog.vector_spaces(),
+        "search_spaces": [
+            {"kind": kind, "space": space, "help": help} for kind, space, help in library.search_engine.available()
+        ],
         "albums": "/api/albums" in paths,
         "token_required": request.app.state.token is not None,
     }

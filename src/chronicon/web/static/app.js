@@ -81,11 +81,11 @@ async function loadMeta() {
     const select = $("#sort-wrap select");
     for (const [name, help] of sorts) select.append(el("option", { value: name, title: help, text: name }));
   }
-  const spaces = state.meta.spaces || [];
+  const spaces = state.meta.search_spaces || [];
   if (spaces.length > 1) {
     $("#space-wrap").hidden = false;
-    const kinds = new Set(spaces.map((s) => (s.endsWith(":conse") ? "conse" : s.startsWith("clip") ? "clip" : null)));
-    for (const kind of ["clip", "conse"]) if (kinds.has(kind)) $("#space-wrap select").append(el("option", { value: kind, text: kind }));
+    const select = $("#space-wrap select");
+    for (const s of spaces) select.append(el("option", { value: s.kind, title: s.help, text: s.kind }));
   }
   $("#albums-link").hidden = !state.meta.albums;
 }
