@@ -32,6 +32,22 @@ def test_builtin_pass_settings_match_default_yaml() -> None:
         assert defaults[f"content.{key}"] == setting.default, key
 
 
+def test_default_yaml_is_exactly_the_declarations() -> None:
+    """Each key is declared once (a `Setting`, the only source of its default); default.yaml documents every
+    declared key of the core and the built-in passes with that same default, and nothing else."""
+    from chronicon.plugins import PluginHost
+
+    host = PluginHost()
+    host.load(entry_points=False)
+    declared = {**CORE_SETTINGS, **host.settings(host.analyzer_classes())}
+    documented = flatten(load_default_yaml())
+    assert sorted(set(documented) - set(declared)) == []  # documented but not declared
+    assert sorted(set(declared) - set(documented)) == []  # declared but undocumented
+    for key, setting in declared.items():
+        assert documented[key] == setting.default, f"{key}: default.yaml says {documented[key]!r}, " \
+            f"the declaration {setting.default!r}"
+
+
 def test_layers_override_in_order(tmp_path: Path) -> None:
     user = tmp_path / "c.yaml"
     user.write_text("scan:\n  workers: 3\n  batch_size: 10\nroots: [/a]\n")

@@ -104,36 +104,117 @@ class Setting:
         return text
 
 
-# Constraints of the core keys; their defaults come from default.yaml, which documents them.
+# The core keys, each declared once with its default (default.yaml documents them; a test keeps the two equal).
 CORE_SETTINGS: dict[str, Setting] = {
-    "catalog": Setting("path", nullable=True),
-    "roots": Setting("list"),
-    "model_cache": Setting("path", nullable=True),
-    "log_level": Setting("str", choices=("debug", "info", "warning", "error")),
-    "scan.include": Setting("list"),
-    "scan.exclude": Setting("list"),
-    "scan.follow_symlinks": Setting("bool"),
-    "scan.workers": Setting("int", minimum=0, maximum=256),
-    "scan.batch_size": Setting("int", minimum=1, maximum=100_000),
-    "scan.hash": Setting("str", choices=("sampled", "full")),
-    "scan.max_image_pixels": Setting("int", minimum=1),
-    "scan.skip_extensions": Setting("list"),
-    "scan.missing_grace_days": Setting("float", minimum=0),
-    "scan.compact_after_batches": Setting("int", minimum=1),
-    "search.space": Setting("str"),  # "auto" or a contributed space's kind: checked by the search engine
-    "search.hybrid": Setting("bool"),
-    "search.limit": Setting("int", minimum=1, maximum=10_000),
-    "search.min_score": Setting("float", minimum=-1.0, maximum=1.0, nullable=True),
-    "search.rrf_k": Setting("float", minimum=1.0),
-    "search.speech_min_score": Setting("float", minimum=-1.0, maximum=1.0),
-    "search.ann_threshold": Setting("int", minimum=1),
-    "server.host": Setting("str"),
-    "server.port": Setting("int", minimum=0, maximum=65535),
-    "server.token": Setting("str", nullable=True),
-    "eval.terminology": Setting("path", nullable=True),
-    "plugins.paths": Setting("list"),
-    "plugins.disabled": Setting("list"),
+    "catalog": Setting("path", None, nullable=True),
+    "roots": Setting("list", []),
+    "model_cache": Setting("path", None, nullable=True),
+    "log_level": Setting("str", "info", choices=("debug", "info", "warning", "error")),
+    "scan.include": Setting("list", []),
+    "scan.exclude": Setting("list", ["**/@eaDir/**", "**/.thumbnails/**", "**/#recycle/**", "**/$RECYCLE.BIN/**"]),
+    "scan.follow_symlinks": Setting("bool", True),
+    "scan.workers": Setting("int", 0, minimum=0, maximum=256),
+    "scan.batch_size": Setting("int", 256, minimum=1, maximum=100_000),
+    "scan.hash": Setting("str", "sampled", choices=("sampled", "full")),
+    "scan.max_image_pixels": Setting("int", 250_000_000, minimum=1),
+    "scan.skip_extensions": Setting(
+        "list", [".xmp", ".aae", ".json", ".txt", ".md", ".db", ".ini", ".thm", ".lrv", ".pdf", ".zip", ".nfo"]
+    ),
+    "scan.missing_grace_days": Setting("float", 30.0, minimum=0),
+    "scan.compact_after_batches": Setting("int", 16, minimum=1),
+    "search.space": Setting("str", "auto"),  # or a contributed space's kind: checked by the search engine
+    "search.hybrid": Setting("bool", True),
+    "search.limit": Setting("int", 20, minimum=1, maximum=10_000),
+    "search.min_score": Setting("float", None, minimum=-1.0, maximum=1.0, nullable=True),
+    "search.rrf_k": Setting("float", 60.0, minimum=1.0),
+    "search.speech_min_score": Setting("float", 0.15, minimum=-1.0, maximum=1.0),
+    "search.ann_threshold": Setting("int", 100_000, minimum=1),
+    "server.host": Setting("str", "127.0.0.1"),
+    "server.port": Setting("int", 8765, minimum=0, maximum=65535),
+    "server.token": Setting("str", None, nullable=True),
+    "eval.terminology": Setting("path", None, nullable=True),
+    "plugins.paths": Setting("list", []),
+    "plugins.disabled": Setting("list", []),
 }
+
+
+def core_section(name: str, values: Mapping[str, Any]) -> Section:
+    """A core section (`scan`, `search`, ...) from a mapping: a `Section` as is, else the declared defaults with
+    these values over them (tests and tools build engines from plain dicts)."""
+    if isinstance(values, Section):
+        return values
+    prefix = name + "."
+    declared = {k[len(prefix) :]: v for k, v in CORE_SETTINGS.items() if k.startswith(prefix)}
+    return Section.declared(name, declared, **dict(values))
+
+
+class Section(Mapping[str, Any]):
+    """One config section (`search`, a pass's own): its values, checked against the declared settings, read by
+    typed accessors (`section.int("batch_size")`). Defaults live only in the declarations: a key that was not
+    declared is a ConfigError naming the section, never a silent fallback."""
+
+    def __init__(self, name: str, values: Mapping[str, Any], settings: Mapping[str, Setting] | None = None) -> None:
+        self.name = name
+        self._values = dict(values)
+        self._settings = dict(settings or {})
+
+    @classmethod
+    def declared(cls, name: str, settings: Mapping[str, Setting], **values: Any) -> Section:
+        """A section of these settings at their defaults, with `values` checked and set over them (for tests and
+        for code that builds a pass outside a Library)."""
+        merged = {key: setting.default for key, setting in settings.items()}
+        for key, value in values.items():
+            if key not in settings:
+                raise ConfigError(f"{name}: no setting {key!r} (declared: {', '.join(sorted(settings))})")
+            merged[key] = settings[key].check(f"{name}.{key}", value)
+        return cls(name, merged, settings)
+
+    def __getitem__(self, key: str) -> Any:
+        try:
+            return self._values[key]
+        except KeyError:
+            declared = ", ".join(sorted(self._values)) or "none"
+            raise ConfigError(f"config key {self.name}.{key} is not declared (keys here: {declared})") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __repr__(self) -> str:
+        return f"Section({self.name!r}, {self._values!r})"
+
+    def setting(self, key: str) -> Setting | None:
+        return self._settings.get(key)
+
+    # Typed reads: the value as the declaration's kind (a value of another type is a bug in the declaration).
+    def bool(self, key: str) -> bool:
+        return bool(self[key])
+
+    def int(self, key: str) -> int:
+        return int(self[key])
+
+    def float(self, key: str) -> float:
+        return float(self[key])
+
+    def str(self, key: str) -> str:
+        value = self[key]
+        return "" if value is None else str(value)
+
+    def optional_str(self, key: str) -> str | None:
+        value = self[key]
+        return None if value is None or value == "" else str(value)
+
+    def optional_float(self, key: str) -> float | None:
+        value = self[key]
+        return None if value is None else float(value)
+
+    def list(self, key: str) -> list[str]:
+        return [str(v) for v in (self[key] or [])]
+
+    def records(self, key: str) -> list[dict[str, Any]]:
+        return [dict(v) for v in (self[key] or [])]
 
 
 def load_default_yaml() -> dict[str, Any]:
@@ -216,10 +297,12 @@ class Config:
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self.values))
 
-    def section(self, name: str) -> dict[str, Any]:
-        """All keys of one section without the prefix, e.g. section("content")["thumbnail_size"]."""
+    def section(self, name: str) -> Section:
+        """All keys of one section without the prefix, typed: section("content").int("thumbnail_size")."""
         prefix = name + "."
-        return {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+        values = {k[len(prefix) :]: v for k, v in self.values.items() if k.startswith(prefix)}
+        settings = {k[len(prefix) :]: v for k, v in self.settings.items() if k.startswith(prefix)}
+        return Section(name, values, settings)
 
     def nested(self) -> dict[str, Any]:
         """The values as nested mappings, the shape of a config file."""
@@ -280,7 +363,7 @@ def read_layers(
     for path in files:
         user.update(read_config_file(path))
     return ConfigLayers(
-        defaults=flatten(load_default_yaml()),
+        defaults={key: setting.default for key, setting in CORE_SETTINGS.items()},
         user=user,
         env=read_environment(env),
         cli={k: v for k, v in (cli or {}).items() if v is not None},
@@ -295,14 +378,7 @@ def resolve(layers: ConfigLayers, extra_settings: Mapping[str, Setting] | None =
         if key in settings and settings[key] != setting:
             raise ConfigError(f"config key {key!r} is declared twice with different settings")
         settings[key] = setting
-    defaults = dict(layers.defaults)
-    for key, setting in settings.items():
-        if key not in defaults:
-            defaults[key] = setting.default
-    for key in defaults:
-        if key not in settings:
-            # default.yaml keys of built-in passes that are not loaded (disabled) stay known as strings.
-            settings[key] = _infer_setting(defaults[key])
+    defaults = {key: setting.default for key, setting in settings.items()}
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
     # The config section of a plugin that `plugins.disabled` leaves out is kept for later, not an error.
@@ -327,18 +403,6 @@ def resolve(layers: ConfigLayers, extra_settings: Mapping[str, Setting] | None =
             values[key] = found.check(key, value)
             origins[key] = origin
     return Config(values=values, origins=origins, settings=settings, files=list(layers.files))
-
-
-def _infer_setting(default: Any) -> Setting:
-    if isinstance(default, bool):
-        return Setting("bool", default)
-    if isinstance(default, int):
-        return Setting("int", default)
-    if isinstance(default, float):
-        return Setting("float", default)
-    if isinstance(default, list):
-        return Setting("list", default)
-    return Setting("str", default, nullable=default is None)
 
 
 _warned_env: set[str] = set()

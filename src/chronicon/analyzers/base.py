@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from chronicon.config import Setting
+from chronicon.config import CORE_SETTINGS, Section, Setting
 from chronicon.errors import ModelUnavailableError
 from chronicon.types import MediaKind, Phase
 
@@ -35,13 +35,24 @@ class AssetItem:
 class AnalyzerContext:
     """What an analyzer may use besides its input: its own config section and the catalog's folders."""
 
-    config: dict[str, Any]
+    config: Mapping[str, Any]  # the pass's own section (a `Section`; a plain mapping is checked by the pass)
     catalog_dir: Path
-    scan: dict[str, Any] = field(default_factory=dict)
+    scan: Mapping[str, Any] = field(default_factory=dict)  # the `scan` section
     catalog: Any = None  # the open Catalog during a scan (passes read their own vector tables through it)
     models_dir: Path | None = None  # shared model cache (config `model_cache`); default <catalog>/models
     # The whole resolved config, dotted keys ("caption.model"), for passes that fall back on another section.
     settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.scan, Section):
+            declared = {k.removeprefix("scan."): v for k, v in CORE_SETTINGS.items() if k.startswith("scan.")}
+            object.__setattr__(self, "scan", Section.declared("scan", declared, **dict(self.scan)))
+
+    @property
+    def scan_section(self) -> Section:
+        """The `scan` section, typed (e.g. `scan_section.int("max_image_pixels")`)."""
+        assert isinstance(self.scan, Section)
+        return self.scan
 
     @property
     def thumbnails_dir(self) -> Path:
@@ -79,7 +90,12 @@ class Analyzer(ABC):
 
     def __init__(self, context: AnalyzerContext) -> None:
         self.context = context
-        self.config = context.config
+        # This pass's section, typed; a plain mapping (tests, tools) gets the declared defaults for what it lacks.
+        declared = {"enabled": Setting("bool", True), **self.settings}
+        given = context.config
+        self.config: Section = (
+            given if isinstance(given, Section) else Section.declared(self.name, declared, **dict(given))
+        )
         self._load_lock = threading.Lock()
         self._loaded = False
         self._load_error: ModelUnavailableError | None = None
@@ -153,6 +169,14 @@ class Analyzer(ABC):
         Whatever it returns is kept in `item.cache[self.input_key]` until the batch is committed, so keep it
         small (a model-sized array, not a full-size image)."""
         return None
+
+    def items_per_batch(self) -> int:
+        """Assets per `run` call: the pass's own integer `batch_size` setting when it declares one (one number
+        for the user to tune), else the class's `batch_size`."""
+        declared = self.settings.get("batch_size")
+        if declared is not None and declared.kind == "int":
+            return max(1, self.config.int("batch_size"))
+        return max(1, self.batch_size)
 
     @property
     def input_key(self) -> str:

@@ -37,7 +37,6 @@ class CaptionPass(Analyzer):
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     uses: ClassVar[tuple[str, ...]] = ("shots",)
-    batch_size: ClassVar[int] = 8
     columns: ClassVar[dict[str, pa.DataType]] = {
         "caption": pa.string(),  # the photo, or the video's poster frame
         "segment_captions": pa.string(),  # videos: JSON {"<segment index>": caption}
@@ -64,7 +63,7 @@ class CaptionPass(Analyzer):
         for module, what in (("torch", "torch"), ("transformers", "transformers")):
             if package_dir(module) is None:
                 return f"captions need {what} (pip install 'chronicon[ml]')"
-        model = str(self.config.get("model", DEFAULT_VLM))
+        model = self.config.str("model")
         problem = weights_problem(model)
         if problem is None:
             from chronicon.embed.clip import DownloadMemo
@@ -76,38 +75,34 @@ class CaptionPass(Analyzer):
 
     def fingerprint(self) -> str:
         c = self.config
-        text_space = resolve_text_model(str(c.get("text_model", DEFAULT_TEXT_MODEL)))[1]
-        return (
-            f"{self.version}:{c.get('model')}:{c.get('lora')}:{c.get('prompt')}:{c.get('max_new_tokens')}:{text_space}"
-        )
+        text_space = resolve_text_model(c.str("text_model"))[1]
+        return f"{self.version}:{c['model']}:{c['lora']}:{c['prompt']}:{c['max_new_tokens']}:{text_space}"
 
     def _load(self) -> None:
         from chronicon.embed.captioner import Captioner
         from chronicon.embed.clip import DownloadMemo
 
-        model = str(self.config.get("model", DEFAULT_VLM))
+        model = self.config.str("model")
         memo = DownloadMemo(self.context.model_cache_dir, "vlm-" + model.replace("/", "--"))
         try:
             self.captioner = Captioner(
                 model,
-                device=str(self.config.get("device", "auto")),
-                quantization=str(self.config.get("quantization", "auto")),
-                lora=self.config.get("lora"),
-                max_new_tokens=int(self.config.get("max_new_tokens", 48)),
-                prompt=str(self.config.get("prompt", DEFAULT_PROMPT)),
+                device=self.config.str("device"),
+                quantization=self.config.str("quantization"),
+                lora=self.config.optional_str("lora"),
+                max_new_tokens=self.config.int("max_new_tokens"),
+                prompt=self.config.str("prompt"),
             )
         except ModelUnavailableError as exc:
             if "needs about" not in str(exc):  # a memory shortfall is not a download problem
                 memo.failed(str(exc)[:300])
             raise
         memo.clear()
-        self.text = shared_text_embedder(
-            str(self.config.get("text_model", DEFAULT_TEXT_MODEL)), cache_dir=self.context.model_cache_dir
-        )
+        self.text = shared_text_embedder(self.config.str("text_model"), cache_dir=self.context.model_cache_dir)
 
     def prepare(self, item: AssetItem) -> Any:
-        side = int(self.config.get("resize", 384))
-        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        side = self.config.int("resize")
+        limit = self.context.scan_section.int("max_image_pixels")
         pictures = segment_pictures(item, side, max_pixels=limit)
         for pic in pictures:
             pic.image = pic.image.copy()
@@ -117,9 +112,7 @@ class CaptionPass(Analyzer):
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
         assert self.captioner is not None
         frames = [(n, pic) for n, item in enumerate(items) for pic in item.cache[self.input_key]]
-        captions = self.captioner.caption(
-            [pic.image for _, pic in frames], batch_size=int(self.config.get("batch_size", 4))
-        )
+        captions = self.captioner.caption([pic.image for _, pic in frames], batch_size=self.config.int("batch_size"))
         outcomes: list[Outcome] = []
         for n, item in enumerate(items):
             mine = [(pic, text) for (m, pic), text in zip(frames, captions, strict=True) if m == n]
@@ -160,7 +153,7 @@ class CaptionPass(Analyzer):
 
 def _caption_embedder(owner: CaptionPass) -> tuple[str, TextEmbedder] | None:
     """The captions' space and the text model that embedded them (None: no text model here)."""
-    model = str(owner.config.get("text_model", DEFAULT_TEXT_MODEL))
+    model = owner.config.str("text_model")
     try:
         space = caption_space(resolve_text_model(model)[1])
     except ModelUnavailableError:

@@ -11,7 +11,7 @@ from numpy.typing import NDArray
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
 from chronicon.analyzers.inputs import center_crop_array, segment_pictures
 from chronicon.analyzers.spaces import SpaceEncoder, VectorSpace
-from chronicon.config import Setting
+from chronicon.config import Section, Setting
 from chronicon.embed.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, ClipModel, ClipSpec, weights_problem
 from chronicon.embed.packaged import package_dir
 from chronicon.hookspecs import hookimpl
@@ -21,9 +21,8 @@ from chronicon.types import MediaKind, Phase
 PLUGIN_NAME = "clip"
 
 
-def clip_spec(config: dict[str, Any]) -> ClipSpec:
-    pretrained = config.get("pretrained")
-    return ClipSpec(str(config.get("model") or DEFAULT_CLIP_MODEL), str(pretrained) if pretrained else None)
+def clip_spec(config: Section) -> ClipSpec:
+    return ClipSpec(config.str("model") or DEFAULT_CLIP_MODEL, config.optional_str("pretrained"))
 
 
 class ClipPass(Analyzer):
@@ -67,12 +66,12 @@ class ClipPass(Analyzer):
     def _load(self) -> None:
         self.clip = ClipModel(
             self.spec,
-            device=str(self.config.get("device", "auto")),
-            backend=str(self.config.get("backend", "auto")),
-            precision=str(self.config.get("precision", "auto")),
+            device=self.config.str("device"),
+            backend=self.config.str("backend"),
+            precision=self.config.str("precision"),
             cache_dir=self.context.model_cache_dir,
         )
-        size = parse_batch_size(self.config.get("batch_size", "auto"), device=self.clip.device, default_cpu=32)
+        size = parse_batch_size(self.config["batch_size"], device=self.clip.device, default_cpu=32)
         if size is None:  # "auto" on a GPU: grow until memory runs out, then back off
             from chronicon.runtime.batching import auto_batch_size
 
@@ -80,7 +79,7 @@ class ClipPass(Analyzer):
             side = self.clip.image_size
             size = auto_batch_size(lambda n: runner(np.zeros((n, 3, side, side), np.float32)), start=16, maximum=1024)
         self.batch_size = size  # type: ignore[misc]  # per-instance batch size from config
-        if int(self.config.get("threads", 0)) > 0:
+        if self.config.int("threads") > 0:
             import torch
 
             torch.set_num_threads(int(self.config["threads"]))
@@ -105,7 +104,7 @@ class ClipPass(Analyzer):
         self.load()
         assert self.clip is not None
         side = self.clip.image_size
-        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        limit = self.context.scan_section.int("max_image_pixels")
         return [(pic, center_crop_array(pic.image, side)) for pic in segment_pictures(item, side, max_pixels=limit)]
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:

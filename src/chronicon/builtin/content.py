@@ -46,12 +46,12 @@ class ContentPass(PerItemAnalyzer):
         """The photo, or the video's poster frame, decoded once per scan and shared through the item cache."""
         image = item.cache.get("image")
         if image is None:
-            size = max(ANALYSIS_SIDE, int(self.config.get("thumbnail_size", 320)))
+            size = max(ANALYSIS_SIDE, self.config.int("thumbnail_size"))
             if item.kind == MediaKind.VIDEO:
-                at = float(self.config.get("poster_at", 0.1))
+                at = self.config.float("poster_at")
                 image = read_poster_frame(item.path, at_fraction=at, max_side=size)
             else:
-                limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+                limit = self.context.scan_section.int("max_image_pixels")
                 image = open_image(item.path, max_pixels=limit, draft_size=size)
             item.cache["image"] = image
         return image
@@ -59,14 +59,14 @@ class ContentPass(PerItemAnalyzer):
     def analyze(self, item: AssetItem) -> dict[str, Any]:
         image = self.decoded(item)
         small = analysis_image(image, ANALYSIS_SIDE)
-        colors = dominant_colors(small, int(self.config.get("colors", 5)))
+        colors = dominant_colors(small, self.config.int("colors"))
         relative = f"thumbnails/{item.id[:2]}/{item.id}.webp"
-        size = int(self.config.get("thumbnail_size", 320))
+        size = self.config.int("thumbnail_size")
         write_thumbnail(
             small if size <= ANALYSIS_SIDE else image,
             self.context.catalog_dir / relative,
             size=size,
-            quality=int(self.config.get("thumbnail_quality", 80)),
+            quality=self.config.int("thumbnail_quality"),
         )
         return {
             "phash": perceptual_hash(small),

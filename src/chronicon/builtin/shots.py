@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from chronicon.analyzers.base import AssetItem, PerItemAnalyzer
 from chronicon.analyzers.inputs import FRAMES_CACHE_KEY
-from chronicon.config import Setting
+from chronicon.config import Section, Setting
 from chronicon.hookspecs import hookimpl
 from chronicon.media.imaging import write_thumbnail
 from chronicon.media.shots import MODES, SamplingOptions, sample_video
@@ -21,18 +21,18 @@ from chronicon.types import MediaKind, Phase
 PLUGIN_NAME = "shots"
 
 
-def sampling_options(config: dict[str, Any]) -> SamplingOptions:
+def sampling_options(config: Section) -> SamplingOptions:
     return SamplingOptions(
-        mode=str(config.get("mode", "shots")),
-        count=int(config.get("count", 8)),
-        fps=float(config.get("fps", 1.0)),
-        threshold=float(config.get("threshold", 0.45)),
-        min_shot=float(config.get("min_shot", 1.0)),
-        max_shot=float(config.get("max_shot", 30.0)),
-        max_segments=int(config.get("max_segments", 64)),
-        frames_per_segment=int(config.get("frames_per_segment", 1)),
-        frame_side=int(config.get("frame_side", 320)),
-        refine=bool(config.get("refine_cuts", False)),
+        mode=config.str("mode"),
+        count=config.int("count"),
+        fps=config.float("fps"),
+        threshold=config.float("threshold"),
+        min_shot=config.float("min_shot"),
+        max_shot=config.float("max_shot"),
+        max_segments=config.int("max_segments"),
+        frames_per_segment=config.int("frames_per_segment"),
+        frame_side=config.int("frame_side"),
+        refine=config.bool("refine_cuts"),
     )
 
 

@@ -117,7 +117,7 @@ class SummarizePass(Analyzer):
     settings: ClassVar[dict[str, Setting]] = {"top_labels": Setting("int", 3, minimum=1, maximum=20)}
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
-        top = int(self.config.get("top_labels", 3))
+        top = self.config.int("top_labels")
         outcomes: list[Outcome] = []
         for item in items:
             title, summary = summarize(item.row, top)

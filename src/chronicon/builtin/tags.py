@@ -83,9 +83,9 @@ class TagsPass(Analyzer):
             return f"the offline tagger and detector need the package {OPENPIBO!r} (pip install 'chronicon[ml]')"
         if package_dir("ai_edge_litert") is None:
             return "the offline tagger needs ai-edge-litert (pip install 'chronicon[ml]')"
-        if self.config.get("conse", True):
+        if self.config.bool("conse"):
             try:
-                resolve_text_model(str(self.config.get("text_model", DEFAULT_TEXT_MODEL)))
+                resolve_text_model(self.config.str("text_model"))
             except ModelUnavailableError as exc:
                 return str(exc)
             if package_dir("sentence_transformers") is None:
@@ -98,7 +98,7 @@ class TagsPass(Analyzer):
 
     def _detector_problem(self) -> str | None:
         """Why the configured offline detector cannot load here (checked without loading it), else None."""
-        if not self.config.get("detector", True) or self.config.get("detector_backend", "ssd") == "yolo":
+        if not self.config.bool("detector") or self.config.str("detector_backend") == "yolo":
             return None  # (a YOLO model that cannot load falls back to the SSD, and says so when it loads)
         if self._probe is None:
             from chronicon.embed.detector import opencv_problem
@@ -107,27 +107,27 @@ class TagsPass(Analyzer):
         return self._probe[0] or None
 
     def fingerprint(self) -> str:
-        parts = [str(self.version), "efficientnet-lite3", f"k{self.config.get('top_k', 5)}"]
-        parts.append(f"min{self.config.get('min_score', 0.05)}")
+        parts = [str(self.version), "efficientnet-lite3", f"k{self.config.int('top_k')}"]
+        parts.append(f"min{self.config.float('min_score')}")
         if self._detector_problem():
             parts.append("no-detector")  # results made without it are redone once OpenCV can run it
-        elif self.config.get("detector", True):
+        elif self.config.bool("detector"):
             backend = (
                 "ssd-coco"
-                if self.config.get("detector_backend", "ssd") != "yolo"
-                else "yolo-" + str(self.config.get("detector_model"))
+                if self.config.str("detector_backend") != "yolo"
+                else "yolo-" + self.config.str("detector_model")
             )
-            parts.append(f"{backend}@{self.config.get('detector_min_score', 0.5)}")
-        if self.config.get("conse", True):
-            parts.append(resolve_text_model(str(self.config.get("text_model", DEFAULT_TEXT_MODEL)))[1])
+            parts.append(f"{backend}@{self.config.float('detector_min_score')}")
+        if self.config.bool("conse"):
+            parts.append(resolve_text_model(self.config.str("text_model"))[1])
         return ":".join(parts)
 
     def _load(self) -> None:
         from chronicon.embed.detector import CocoDetector
         from chronicon.embed.tagger import ImageNetTagger
 
-        self.tagger = ImageNetTagger(threads=int(self.config.get("threads", 0)))
-        if self.config.get("detector", True):
+        self.tagger = ImageNetTagger(threads=self.config.int("threads"))
+        if self.config.bool("detector"):
             try:
                 self.detector = self._detector(CocoDetector)
             except ModelUnavailableError as exc:
@@ -135,25 +135,25 @@ class TagsPass(Analyzer):
                 self.detector = None
                 if not self._detector_problem():  # else limitations() already said so, and fingerprint knows
                     self.degrade(f"the COCO detector, which could not load: {exc}")
-        if self.config.get("conse", True):
+        if self.config.bool("conse"):
             self.load_text_side()
 
     def _detector(self, offline: Any) -> Any:
         """The configured detector; a YOLO model that cannot load falls back to the offline one (one warning)."""
-        if self.config.get("detector_backend", "ssd") != "yolo":
+        if self.config.str("detector_backend") != "yolo":
             return offline()
         from chronicon.embed.yolo import YoloDetector
         from chronicon.runtime.device import choose_device, warn_once
 
-        model = str(self.config.get("detector_model", "yolov8n.pt"))
+        model = self.config.str("detector_model")
         try:
             return YoloDetector(
                 model,
-                device=choose_device(str(self.config.get("detector_device", "auto"))),
-                iou=float(self.config.get("detector_iou", 0.7)),
-                classes=list(self.config.get("detector_classes") or []),
-                imgsz=int(self.config.get("detector_imgsz", 640)),
-                runtime=str(self.config.get("detector_runtime", "eager")),
+                device=choose_device(self.config.str("detector_device")),
+                iou=self.config.float("detector_iou"),
+                classes=self.config.list("detector_classes"),
+                imgsz=self.config.int("detector_imgsz"),
+                runtime=self.config.str("detector_runtime"),
                 cache_dir=self.context.model_cache_dir,
             )
         except ModelUnavailableError as exc:
@@ -169,9 +169,7 @@ class TagsPass(Analyzer):
             from chronicon.embed.packaged import tagger_files
             from chronicon.embed.tagger import clean_label
 
-            self.text = shared_text_embedder(
-                str(self.config.get("text_model", DEFAULT_TEXT_MODEL)), cache_dir=self.context.model_cache_dir
-            )
+            self.text = shared_text_embedder(self.config.str("text_model"), cache_dir=self.context.model_cache_dir)
             synonyms = [s.strip() for s in tagger_files()[1].read_text(encoding="utf-8").splitlines() if s.strip()]
             names = [clean_label(s) for s in synonyms]
             texts = [", ".join(part.strip() for part in s.split(",")) for s in synonyms]
@@ -183,7 +181,7 @@ class TagsPass(Analyzer):
 
     def prepare(self, item: AssetItem) -> Any:
         self.load()
-        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        limit = self.context.scan_section.int("max_image_pixels")
         inputs = []
         for pic in segment_pictures(item, 300, max_pixels=limit):
             tag_input = square_array(pic.image, self.tagger.input_side)
@@ -195,12 +193,12 @@ class TagsPass(Analyzer):
         return inputs
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
-        top_k = int(self.config.get("top_k", 5))
-        min_score = float(self.config.get("min_score", 0.05))
+        top_k = self.config.int("top_k")
+        min_score = self.config.float("min_score")
         frames = [(n, entry) for n, item in enumerate(items) for entry in item.cache[self.input_key]]
         detections: list[list[Any]] = [[] for _ in frames]
         if self.detector is not None:
-            threshold = float(self.config.get("detector_min_score", 0.5))
+            threshold = self.config.float("detector_min_score")
             for start in range(0, len(frames), 16):
                 chunk = [entry[2] for _, entry in frames[start : start + 16]]
                 detections[start : start + len(chunk)] = self.detector.detect(chunk, threshold)
@@ -332,10 +330,10 @@ def labels_of(row: dict[str, Any], segment: int) -> tuple[list[str], list[float]
 
 
 def _conse_encoder(tags: TagsPass) -> ConseEncoder | None:
-    if not tags.config.get("conse", True):
+    if not tags.config.bool("conse"):
         return None
     try:
-        text_space = resolve_text_model(str(tags.config.get("text_model", DEFAULT_TEXT_MODEL)))[1]
+        text_space = resolve_text_model(tags.config.str("text_model"))[1]
     except ModelUnavailableError:
         return None
     return ConseEncoder(tags, conse_space(text_space))

@@ -57,38 +57,36 @@ class TranscribePass(Analyzer):
         self.text: Any = None
 
     def unavailable(self) -> str | None:
-        backend = str(self.config.get("backend", "faster-whisper"))
+        backend = self.config.str("backend")
         module = "faster_whisper" if backend == "faster-whisper" else "whisper"
         if package_dir(module) is None:
             return f"transcripts need {backend} (pip install 'chronicon[ml]')"
         try:
-            resolve_whisper(str(self.config.get("model", DEFAULT_WHISPER)))
-            resolve_text_model(str(self.config.get("text_model", DEFAULT_TEXT_MODEL)))
+            resolve_whisper(self.config.str("model"))
+            resolve_text_model(self.config.str("text_model"))
         except ModelUnavailableError as exc:
             return str(exc)
         return None
 
     def fingerprint(self) -> str:
         c = self.config
-        text_space = resolve_text_model(str(c.get("text_model", DEFAULT_TEXT_MODEL)))[1]
-        return f"{self.version}:{c.get('backend')}:{c.get('model')}:{c.get('language')}:{c.get('vad')}:{text_space}"
+        text_space = resolve_text_model(c.str("text_model"))[1]
+        return f"{self.version}:{c['backend']}:{c['model']}:{c['language']}:{c['vad']}:{text_space}"
 
     def _load(self) -> None:
         from chronicon.runtime.device import choose_device
 
-        device = choose_device(str(self.config.get("device", "auto")))
+        device = choose_device(self.config.str("device"))
         self.transcriber = Transcriber(
-            str(self.config.get("model", DEFAULT_WHISPER)),
-            backend=str(self.config.get("backend", "faster-whisper")),
+            self.config.str("model"),
+            backend=self.config.str("backend"),
             device="cuda" if device.startswith("cuda") else "cpu",
-            compute_type=str(self.config.get("compute_type", "int8")),
-            language=self.config.get("language"),
-            vad=bool(self.config.get("vad", True)),
-            beam_size=int(self.config.get("beam_size", 1)),
+            compute_type=self.config.str("compute_type"),
+            language=self.config.optional_str("language"),
+            vad=self.config.bool("vad"),
+            beam_size=self.config.int("beam_size"),
         )
-        self.text = shared_text_embedder(
-            str(self.config.get("text_model", DEFAULT_TEXT_MODEL)), cache_dir=self.context.model_cache_dir
-        )
+        self.text = shared_text_embedder(self.config.str("text_model"), cache_dir=self.context.model_cache_dir)
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
         assert self.transcriber is not None
@@ -135,7 +133,7 @@ class TranscribePass(Analyzer):
 
 def _speech_embedder(owner: TranscribePass) -> tuple[str, TextEmbedder] | None:
     """The transcript sentences' space and the text model that embedded them (None: no model here)."""
-    model = str(owner.config.get("text_model", DEFAULT_TEXT_MODEL))
+    model = owner.config.str("text_model")
     try:
         space = speech_space(resolve_text_model(model)[1])
     except ModelUnavailableError:

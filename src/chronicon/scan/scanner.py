@@ -7,7 +7,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +17,7 @@ from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, PerItemAn
 from chronicon.analyzers.graph import pass_signature
 from chronicon.catalog.schema import empty_row
 from chronicon.catalog.store import Catalog, IndexEntry, display_path, fs_path, raw_path
+from chronicon.config import core_section
 from chronicon.errors import MediaError, ModelUnavailableError
 from chronicon.events import AssetEvent
 from chronicon.media.sniff import IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, SNIFF_BYTES, describe_head, sniff_bytes
@@ -110,7 +111,7 @@ class Scanner:
         self,
         catalog: Catalog,
         analyzers: Sequence[Analyzer],
-        scan_config: dict[str, Any],
+        scan_config: Mapping[str, Any],
         *,
         progress: ScanProgress | None = None,
         emit: EventSink | None = None,
@@ -119,13 +120,13 @@ class Scanner:
         self.unavailable: dict[str, str] = {}
         self.late_unavailable: dict[str, str] = {}  # passes whose model failed to load during the scan
         self.analyzers = self._available(analyzers)
-        self.cfg = scan_config
+        self.cfg = scan_config = core_section("scan", scan_config)
         self.progress = progress or NoProgress()
         self.emit = emit or (lambda hook, event: None)
-        workers = int(scan_config.get("workers") or 0)
+        workers = scan_config.int("workers")
         self.workers = workers or max(1, os.cpu_count() or 1)
-        self.batch_size = int(scan_config.get("batch_size", 256))
-        self.hash_mode = str(scan_config.get("hash", "sampled"))
+        self.batch_size = scan_config.int("batch_size")
+        self.hash_mode = scan_config.str("hash")
         self.schema_names = set(catalog.schema.names)
         self.signatures = {kind: pass_signature(self.analyzers, kind) for kind in MediaKind}
         self.retry_errors = False
@@ -167,10 +168,10 @@ class Scanner:
 
         walker = Walker(
             roots,
-            path_filter=PathFilter(self.cfg.get("include", []), self.cfg.get("exclude", [])),
-            follow_symlinks=bool(self.cfg.get("follow_symlinks", True)),
+            path_filter=PathFilter(self.cfg.list("include"), self.cfg.list("exclude")),
+            follow_symlinks=self.cfg.bool("follow_symlinks"),
             skip_dirs=frozenset({os.path.realpath(self.catalog.dir)}),
-            skip_extensions=frozenset(e.lower() for e in self.cfg.get("skip_extensions", [])),
+            skip_extensions=frozenset(e.lower() for e in self.cfg.list("skip_extensions")),
             on_file=lambda n: self.progress.advance(1),
         )
         self.progress.stage("discovering", None)
@@ -524,7 +525,7 @@ class Scanner:
                 w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
             else:
                 ready.append(w)
-        size = max(1, analyzer.batch_size)
+        size = analyzer.items_per_batch()
         for start in range(0, len(ready), size):
             chunk = ready[start : start + size]
             t0 = time.perf_counter()
@@ -623,7 +624,7 @@ class Scanner:
 
     # -- removal -----------------------------------------------------------------------------------------
     def _remove(self, gone: list[IndexEntry], missing: list[IndexEntry], summary: ScanSummary) -> None:
-        grace = float(self.cfg.get("missing_grace_days", 30))
+        grace = self.cfg.float("missing_grace_days")
         now = _now()
         purge: list[IndexEntry] = []
         if grace <= 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +17,7 @@ from chronicon.analyzers.base import Analyzer
 from chronicon.analyzers.spaces import RankedHit, SpaceEncoder, TextEmbedder, TextList, VectorSpace
 from chronicon.catalog.store import Catalog, display_path
 from chronicon.catalog.vectors import VectorTable
+from chronicon.config import core_section
 from chronicon.errors import ChroniconError, ModelUnavailableError
 from chronicon.search.extensions import SortKey, sort_rows
 from chronicon.search.filters import FilterError, Filters
@@ -93,14 +94,14 @@ class SearchEngine:
         self,
         catalog: Catalog,
         analyzers: list[Analyzer],
-        config: dict[str, Any],
+        config: Mapping[str, Any],
         *,
         spaces: Sequence[VectorSpace] = (),
         text_lists: Sequence[TextList] = (),
         encoders: list[SpaceEncoder] | None = None,
     ) -> None:
         self.catalog = catalog
-        self.config = config
+        self.config = core_section("search", config)
         self.passes = {a.name: a for a in analyzers}
         self.spaces = list(spaces)  # what plugins contribute (`chronicon_register_spaces`), best first
         self.text_lists = list(text_lists)
@@ -142,7 +143,7 @@ class SearchEngine:
     def encoder(self, requested: str | None = None) -> SpaceEncoder:
         """The space to search: a contributed kind (`clip`, `conse`, ...) or auto (the best one that has vectors in
         the catalog and a usable model)."""
-        choice = requested or str(self.config.get("space", "auto"))
+        choice = requested or self.config.str("space")
         if choice in self._encoders:
             return self._encoders[choice]
         if choice != "auto" and choice not in self.kinds():
@@ -195,7 +196,7 @@ class SearchEngine:
             if own_id:
                 exclude.add(own_id)
         vector = parts[0] if len(parts) == 1 else _unit(np.sum(parts, axis=0))
-        use_text = bool(terms) and (self.config.get("hybrid", True) if hybrid is None else hybrid)
+        use_text = bool(terms) and (self.config.bool("hybrid") if hybrid is None else hybrid)
         hits = self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
                               filters=filters, limit=limit, min_score=min_score, exclude=exclude)  # fmt: skip
         ordered = self._sorted(hits, sort) if sort is not None else hits
@@ -301,7 +302,7 @@ class SearchEngine:
             if not allowed:
                 return []
         fetch = max(limit * 2, limit + len(exclude) + 10)
-        threshold = int(self.config.get("ann_threshold", 100_000))
+        threshold = self.config.int("ann_threshold")
         # What was said, what the captioner wrote, ...: more ranked lists in their text spaces, when present.
         vector_lists = [
             (text_list, table_, query)
@@ -325,7 +326,7 @@ class SearchEngine:
                     per_asset=True,
                     threshold=threshold,
                     # below: not a match
-                    min_score=float(self.config.get("speech_min_score", 0.15)) if floor is None else floor,
+                    min_score=self.config.float("speech_min_score") if floor is None else floor,
                 )
                 sources.append((text_list, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end)
                                             for h in found]))  # fmt: skip
@@ -388,7 +389,7 @@ class SearchEngine:
     ) -> list[SearchHit]:
         """Reciprocal-rank fusion of the ranked lists (None: the main space's); each result says which lists found
         it and why."""
-        rrf_k = float(self.config.get("rrf_k", 60))
+        rrf_k = self.config.float("rrf_k")
         by_id: dict[str, SearchHit] = {}
         best_time: dict[str, float] = {}  # the similarity of the list entry that set the hit's time
         for text_list, ranked in sources:
