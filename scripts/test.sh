@@ -4,8 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh dev,ml
 echo "== ruff"
-.venv/bin/ruff check src tests benchmarks scripts plugins
-.venv/bin/ruff format --check src tests benchmarks scripts plugins
+.venv/bin/ruff check src tests benchmarks scripts plugins docs/examples
+.venv/bin/ruff format --check src tests benchmarks scripts plugins docs/examples
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"

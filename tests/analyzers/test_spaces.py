@@ -17,111 +17,59 @@ from chronicon.library import Library
 from chronicon.plugins import PluginHost
 from ml_switches import NO_ML
 
-# A third party's plugin, written against chronicon.api only: a pass that embeds each photo's mean colour in a
-# 3-d "colour" space, a query encoder that maps colour words into it, and a full-text list on its own column.
-HUE_PLUGIN = '''
-from __future__ import annotations
-
-from typing import Any, ClassVar
-
-import numpy as np
-import pyarrow as pa
-
-from chronicon.api import (
-    VECTORS_KEY, Analyzer, AssetItem, MediaKind, Phase, SpaceEncoder, TextList, VectorRow, VectorSpace, hookimpl,
-    picture,
-)
-
-PLUGIN_NAME = "hue"
-WORDS = {"red": (1.0, 0.0, 0.0), "green": (0.0, 1.0, 0.0), "blue": (0.0, 0.0, 1.0)}
-SPACE = "hue-mean-rgb"
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "docs" / "examples"  # the plugin guide's sample: a pass, a space, a filter, a command, a route
 
 
-def unit(v: Any) -> np.ndarray:
-    a = np.asarray(v, dtype=np.float32)
-    return a / (np.linalg.norm(a) or 1.0)
-
-
-class HuePass(Analyzer):
-    name: ClassVar[str] = "hue"
-    version: ClassVar[int] = 1
-    phase: ClassVar[Phase] = Phase.ML
-    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.IMAGE})
-    columns: ClassVar[dict[str, pa.DataType]] = {"hue_name": pa.string()}
-
-    def _run(self, items: Any) -> list[Any]:
-        out = []
-        for item in items:
-            rgb = np.asarray(picture(item, 16).convert("RGB"), dtype=np.float32).reshape(-1, 3).mean(axis=0)
-            name = max(WORDS, key=lambda w: float(unit(WORDS[w]) @ unit(rgb)))
-            row = VectorRow(item.id, unit(rgb), content_hash=item.row.get("content_hash"))
-            out.append({"hue_name": name, VECTORS_KEY: {SPACE: (3, [row])}})
-        return out
-
-
-class HueEncoder(SpaceEncoder):
-    kind = "hue"
-    space = SPACE
-
-    def encode_texts(self, texts: list[str]) -> np.ndarray:
-        return np.stack([unit(sum((np.asarray(WORDS.get(w, (0.3, 0.3, 0.3))) for w in t.lower().split()),
-                                  np.zeros(3))) for t in texts])
-
-    def explain(self, query: np.ndarray, row: dict[str, Any], segment: int) -> list[str]:
-        return [f"mostly {row.get('hue_name')}"] if row.get("hue_name") else []
-
-
-@hookimpl
-def chronicon_register_analyzers():
-    return [HuePass]
-
-
-@hookimpl
-def chronicon_register_spaces():
-    return [
-        VectorSpace("hue", owner="hue", encoder=HueEncoder, help="mean colour of the photo", priority=5),
-        TextList("hue-names", lambda hit: f"named {hit.row.get('hue_name')} (#{hit.rank})", column="hue_name",
-                 columns=("hue_name",)),
-    ]
-'''
-
-
-def _library(tmp_path: Path) -> tuple[Path, Path, Path]:
+def _library(tmp_path: Path) -> tuple[Path, Path]:
     photos = tmp_path / "photos"
     photos.mkdir()
     for name, colour in (("tomato", (220, 30, 20)), ("leaf", (20, 200, 40)), ("sky", (30, 60, 230))):
         Image.new("RGB", (64, 48), colour).save(photos / f"{name}.jpg", quality=90)
-    plugins = tmp_path / "plugins"
-    plugins.mkdir()
-    (plugins / "hue.py").write_text(textwrap.dedent(HUE_PLUGIN))
     config = tmp_path / "config.yaml"
-    overrides = {**NO_ML, "plugins.paths": [str(plugins)], "catalog": str(tmp_path / "catalog")}
-    lines = [f"{k.split('.')[0]}:\n  {k.split('.')[1]}: {json.dumps(v)}" if "." in k else f"{k}: {json.dumps(v)}"
-             for k, v in overrides.items()]  # fmt: skip
-    config.write_text("\n".join(lines) + "\n")
-    return photos, plugins, config
+    off = "".join(f"{key.split('.')[0]}:\n  enabled: false\n" for key in NO_ML)
+    config.write_text(f"catalog: {tmp_path / 'catalog'}\nplugins:\n  paths: [{EXAMPLES}]\n{off}")
+    return photos, config
 
 
 def test_a_plugin_adds_a_space_that_search_uses(tmp_path: Path) -> None:
-    photos, _, config = _library(tmp_path)
+    photos, config = _library(tmp_path)
     library = Library(config_file=config)
     summary = library.scan([str(photos)])
     assert summary.failed == 0, summary
-    assert "hue" in library.space_kinds and library.space_kinds[0] == "hue"  # priority 5: before clip (10)
+    assert "hue" in library.space_kinds and library.space_kinds[-1] == "hue"  # priority 90: after the built-ins
     hits = library.search("green", space="hue", limit=3)
-    assert hits.kind == "hue" and hits.space == "hue-mean-rgb"
+    assert hits.kind == "hue" and hits.space == "hue-mean-rgb-v1"
     assert Path(hits[0].path).name == "leaf.jpg"
     assert "hue similarity" in hits[0].why[0] and "looks like: mostly green" in hits[0].why
-    # auto picks the best available space: the plugin's, by its priority (no ML space was scanned here anyway).
+    # auto picks the best space that can be searched: here the plugin's (no ML space was scanned).
     assert Path(library.search("red")[0].path).name == "tomato.jpg"
-    # Its full-text list is fused like the built-in ones.
-    library.catalog.ensure_search_indexes(full_text=library.full_text_columns())
-    assert any(w.startswith("named blue") for w in library.search("blue")[0].why)
-    assert ("hue", "hue-mean-rgb", "mean colour of the photo") in library.search_engine.available()
+    # Its full-text list is fused like the built-in ones (the scan built its index), its filter applies.
+    assert any(w.startswith("colour named blue") for w in library.search("blue")[0].why)
+    assert [Path(h.path).name for h in library.search("red", hue="blue")] == ["sky.jpg"]
+    assert ("hue", "hue-mean-rgb-v1", "mean colour of the photo") in library.search_engine.available()
+    # Images are searched through the pass itself (the encoder's base class runs it on the query file).
+    assert Path(library.similar(photos / "sky.jpg")[0].path).name != "sky.jpg"
+
+
+def test_the_sample_plugin_route_answers(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from chronicon.web import create_app
+
+    photos, config = _library(tmp_path)
+    library = Library(config_file=config)
+    library.scan([str(photos)])
+    with TestClient(create_app(library, allowed_hosts=["testserver"])) as client:
+        answer = client.get("/api/hue/stats")
+        meta = client.get("/api/meta").json()
+    assert answer.status_code == 200 and answer.json() == {"hues": {"red": 1, "green": 1, "blue": 1}}
+    assert "hue" in [s["kind"] for s in meta["search_spaces"]]
+    assert "hue" in [f["name"] for f in meta["filters"]]
 
 
 def test_the_cli_offers_and_checks_plugin_spaces(tmp_path: Path) -> None:
-    photos, _, config = _library(tmp_path)
+    photos, config = _library(tmp_path)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         command = [sys.executable, "-m", "chronicon", "--config", str(config), *args]
@@ -131,10 +79,12 @@ def test_the_cli_offers_and_checks_plugin_spaces(tmp_path: Path) -> None:
     found = run("search", "blue", "--space", "hue", "--json")
     assert found.returncode == 0, found.stderr
     body = json.loads(found.stdout)
-    assert Path(body["results"][0]["path"]).name == "sky.jpg" and body["space"] == "hue-mean-rgb"
+    assert Path(body["results"][0]["path"]).name == "sky.jpg" and body["space"] == "hue-mean-rgb-v1"
     unknown = run("search", "blue", "--space", "nope")
     assert unknown.returncode == 2 and "hue" in unknown.stderr  # the error names the spaces that exist
     assert "hue" in run("search", "--help").stdout
+    stats = run("hue", "stats", "--json")
+    assert stats.returncode == 0 and json.loads(stats.stdout)["hues"] == {"red": 1, "green": 1, "blue": 1}
 
 
 @pytest.mark.parametrize(

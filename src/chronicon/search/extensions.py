@@ -21,14 +21,14 @@ class ExtensionError(ChroniconError):
 class SearchFilter:
     """A filter a plugin adds: `--NAME VALUE` on `search`/`similar`, `NAME=value` in `Library.search` and albums.
 
-    Give `where` (an SQL predicate on the `assets` table, for columns the plugin's pass writes) or `asset_ids`
-    (the ids allowed, for data kept in the plugin's own tables), or both. `value_type` converts CLI and album
-    values: "str", "float" or "int"."""
+    Give `where` (a `Where` on the `assets` table, e.g. `lambda v: col("aesthetic") >= v`, for columns the
+    plugin's pass writes) or `asset_ids` (the ids allowed, for data kept in the plugin's own tables), or both.
+    `value_type` converts CLI and album values: "str", "float" or "int"."""
 
     name: str
     help: str
     value_type: str = "str"
-    where: Callable[[Any], str] | None = None
+    where: Callable[[Any], Any] | None = None  # value -> a `Where` (`col("aesthetic") >= v`) or SQL text
     asset_ids: Callable[[Any, Any], set[str]] | None = None  # (catalog, value) -> allowed asset ids
     metavar: str = "VALUE"
 

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 from chronicon.catalog.store import sql_str
+from chronicon.catalog.tables import Where
 from chronicon.errors import ChroniconError
 from chronicon.search.extensions import SearchFilter
 
@@ -108,7 +109,8 @@ class Filters:
             parts.append(f"(gps_lat BETWEEN {south} AND {north} AND {lon})")
         for extension, value in self.extra:
             if extension.where is not None:
-                parts.append(f"({extension.where(value)})")
+                clause = extension.where(value)
+                parts.append(f"({clause.sql() if isinstance(clause, Where) else clause})")
         return " AND ".join(parts)
 
     def allowed_ids(self, catalog: Any) -> set[str] | None:
