@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import difflib
 import logging
 import os
@@ -153,13 +154,18 @@ class Section(Mapping[str, Any]):
     typed accessors (`section.int("batch_size")`). Defaults live only in the declarations: a key that was not
     declared is a ConfigError naming the section, never a silent fallback."""
 
-    def __init__(self, name: str, values: Mapping[str, Any], settings: Mapping[str, Setting] | None = None) -> None:
+    def __init__(
+        self,
+        name: builtins.str,
+        values: Mapping[builtins.str, Any],
+        settings: Mapping[builtins.str, Setting] | None = None,
+    ) -> None:
         self.name = name
         self._values = dict(values)
         self._settings = dict(settings or {})
 
     @classmethod
-    def declared(cls, name: str, settings: Mapping[str, Setting], **values: Any) -> Section:
+    def declared(cls, name: builtins.str, settings: Mapping[builtins.str, Setting], **values: Any) -> Section:
         """A section of these settings at their defaults, with `values` checked and set over them (for tests and
         for code that builds a pass outside a Library)."""
         merged = {key: setting.default for key, setting in settings.items()}
@@ -169,51 +175,51 @@ class Section(Mapping[str, Any]):
             merged[key] = settings[key].check(f"{name}.{key}", value)
         return cls(name, merged, settings)
 
-    def __getitem__(self, key: str) -> Any:
+    def __getitem__(self, key: builtins.str) -> Any:
         try:
             return self._values[key]
         except KeyError:
             declared = ", ".join(sorted(self._values)) or "none"
             raise ConfigError(f"config key {self.name}.{key} is not declared (keys here: {declared})") from None
 
-    def __iter__(self) -> Iterator[str]:
+    def __iter__(self) -> Iterator[builtins.str]:
         return iter(self._values)
 
-    def __len__(self) -> int:
+    def __len__(self) -> builtins.int:
         return len(self._values)
 
-    def __repr__(self) -> str:
+    def __repr__(self) -> builtins.str:
         return f"Section({self.name!r}, {self._values!r})"
 
-    def setting(self, key: str) -> Setting | None:
+    def setting(self, key: builtins.str) -> Setting | None:
         return self._settings.get(key)
 
     # Typed reads: the value as the declaration's kind (a value of another type is a bug in the declaration).
-    def bool(self, key: str) -> bool:
+    def bool(self, key: builtins.str) -> builtins.bool:
         return bool(self[key])
 
-    def int(self, key: str) -> int:
+    def int(self, key: builtins.str) -> builtins.int:
         return int(self[key])
 
-    def float(self, key: str) -> float:
+    def float(self, key: builtins.str) -> builtins.float:
         return float(self[key])
 
-    def str(self, key: str) -> str:
+    def str(self, key: builtins.str) -> builtins.str:
         value = self[key]
         return "" if value is None else str(value)
 
-    def optional_str(self, key: str) -> str | None:
+    def optional_str(self, key: builtins.str) -> builtins.str | None:
         value = self[key]
         return None if value is None or value == "" else str(value)
 
-    def optional_float(self, key: str) -> float | None:
+    def optional_float(self, key: builtins.str) -> builtins.float | None:
         value = self[key]
         return None if value is None else float(value)
 
-    def list(self, key: str) -> list[str]:
+    def list(self, key: builtins.str) -> builtins.list[builtins.str]:
         return [str(v) for v in (self[key] or [])]
 
-    def records(self, key: str) -> list[dict[str, Any]]:
+    def records(self, key: builtins.str) -> builtins.list[dict[builtins.str, Any]]:
         return [dict(v) for v in (self[key] or [])]
 
 

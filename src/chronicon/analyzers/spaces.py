@@ -46,7 +46,8 @@ def unit_rows(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
 def combine(vectors: NDArray[np.float32], weights: Sequence[float]) -> NDArray[np.float32]:
     """Σ weight × vector, normalised (rclip-style arithmetic on unit vectors)."""
     total = (np.asarray(list(weights), dtype=np.float32)[:, None] * vectors).sum(axis=0, keepdims=True)
-    return unit_rows(total)[0]
+    out: NDArray[np.float32] = unit_rows(total)[0]
+    return out
 
 
 class SpaceEncoder(ABC):

@@ -74,7 +74,7 @@ def fail(exc: ChroniconError) -> NoReturn:
     raise CannotRun(str(exc)) from exc
 
 
-class SpaceKind(click.ParamType):
+class SpaceKind(click.ParamType[str]):
     """`--space`: auto or a space a plugin contributes (`chronicon_register_spaces`), known once plugins load."""
 
     name = "space"

@@ -29,6 +29,7 @@ from chronicon.catalog.schema import (
     SCHEMA_VERSION,
 )
 from chronicon.catalog.tables import PluginTable, Where, where_sql
+from chronicon.catalog.vectors import VectorTable, list_spaces
 from chronicon.errors import CatalogError, CatalogStorageError
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,7 @@ class Catalog:
     def __init__(self, directory: str | os.PathLike[str], extra_columns: dict[str, pa.DataType] | None = None):
         self.dir = Path(directory).expanduser().absolute()
         self.extra_columns = dict(extra_columns or {})
-        self._vector_tables: dict[str, Any] = {}
+        self._vector_tables: dict[str, VectorTable] = {}
         self.repaired: list[str] = []  # half-created tables removed on open (see `_remove_husks`)
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
@@ -377,24 +378,18 @@ class Catalog:
     # -- vectors (one table per embedding space) ---------------------------------------------------------
     def vector_spaces(self) -> list[str]:
         """The embedding spaces that have vectors in this catalog."""
-        from chronicon.catalog.vectors import list_spaces
-
         return list_spaces(self.db)
 
-    def vector_table(self, space: str, dim: int) -> Any:
+    def vector_table(self, space: str, dim: int) -> VectorTable:
         """The VectorTable of one embedding space, created on first use."""
-        from chronicon.catalog.vectors import VectorTable
-
         table = self._vector_tables.get(space)
         if table is None or table.dim != dim:
             table = VectorTable(self.db, space, dim)
             self._vector_tables[space] = table
         return table
 
-    def open_vector_table(self, space: str) -> Any:
+    def open_vector_table(self, space: str) -> VectorTable | None:
         """The VectorTable of an existing space, or None."""
-        from chronicon.catalog.vectors import VectorTable
-
         table = self._vector_tables.get(space)
         if table is None:
             table = VectorTable.open(self.db, space)
