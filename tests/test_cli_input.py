@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib
 import os
 import subprocess
 import sys
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from chronicon import cli as cli_module
+# The module, not the `main` function the package re-exports under the same name (monkeypatched below).
+cli_module = importlib.import_module("chronicon.cli.main")
 
 CLI = [sys.executable, "-m", "chronicon"]
 

@@ -44,8 +44,9 @@ def test_default_yaml_is_exactly_the_declarations() -> None:
     assert sorted(set(documented) - set(declared)) == []  # documented but not declared
     assert sorted(set(declared) - set(documented)) == []  # declared but undocumented
     for key, setting in declared.items():
-        assert documented[key] == setting.default, f"{key}: default.yaml says {documented[key]!r}, " \
-            f"the declaration {setting.default!r}"
+        assert documented[key] == setting.default, (
+            f"{key}: default.yaml says {documented[key]!r}, the declaration {setting.default!r}"
+        )
 
 
 def test_layers_override_in_order(tmp_path: Path) -> None:

@@ -173,7 +173,13 @@ def chronicon_register_commands(cli: click.Group) -> None:
 # -- a web route: `GET /api/hue/stats` on `chronicon serve` (the server's token check covers it) ----------------
 @hookimpl
 def chronicon_register_routes(app: Any, library: Library) -> None:
-    @app.get("/api/hue/stats", tags=["hue"])
+    from fastapi import APIRouter  # only `chronicon serve` needs it
+
+    router = APIRouter(tags=["hue"])
+
+    @router.get("/api/hue/stats")
     def stats() -> dict[str, Any]:
         """How many photos are mostly each colour."""
         return {"hues": hue_counts(library)}
+
+    app.include_router(router)

@@ -7,15 +7,12 @@ from typing import TYPE_CHECKING
 
 import click
 
-from chronicon.hookspecs import hookimpl
-from chronicon.search.extensions import SearchFilter, SortKey
+from chronicon.api import SearchFilter, SortKey, col, hookimpl
 
 from .analyzer import AestheticPass, weights_from
 
 if TYPE_CHECKING:
-    from chronicon.analyzers.base import Analyzer
-    from chronicon.library import Library
-    from chronicon.scan.summary import ScanSummary
+    from chronicon.api import Analyzer, Library, ScanSummary
 
 PLUGIN_NAME = "aesthetic"
 __version__ = "0.2.0"
@@ -30,9 +27,9 @@ def chronicon_register_analyzers() -> list[type[Analyzer]]:
 
 @hookimpl
 def chronicon_register_commands(cli: click.Group) -> None:
-    from .commands import register
+    from .commands import aesthetic_group
 
-    register(cli)
+    cli.add_command(aesthetic_group)
 
 
 @hookimpl
@@ -42,7 +39,7 @@ def chronicon_register_search_filters() -> list[SearchFilter | SortKey]:
             "min_aesthetic",
             "only assets whose aesthetic score is at least X (0..1)",
             value_type="float",
-            where=lambda v: f"aesthetic >= {float(v)}",
+            where=lambda v: col("aesthetic") >= float(v),
             metavar="X",
         ),
         SortKey("aesthetic", "aesthetic", "most pleasing first"),

@@ -7,20 +7,17 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from chronicon.analyzers.base import AssetItem, PerItemAnalyzer
-from chronicon.analyzers.inputs import picture
-from chronicon.config import Setting
-from chronicon.errors import MediaError
-from chronicon.types import MediaKind, Phase
+from chronicon.api import AssetItem, MediaError, MediaKind, PerItemAnalyzer, Phase, Section, Setting, picture
 
 from .metrics import ANALYSIS_SIDE, DEFAULT_WEIGHTS, PARTS, combine, measure
 
 HEURISTIC = "heuristic"
 
 
-def weights_from(config: Any) -> dict[str, float]:
-    """The four part weights from a config section (a mapping with `weight_<part>` keys)."""
-    return {name: float(config.get(f"weight_{name}", DEFAULT_WEIGHTS[name])) for name in PARTS}
+def weights_from(config: Section) -> dict[str, float]:
+    """The four part weights from the `aesthetic` config section (a Section with the `weight_<part>` keys that
+    `weight_settings` declares)."""
+    return {name: config.float(f"weight_{name}") for name in PARTS}
 
 
 def weight_settings() -> dict[str, Setting]:

@@ -15,14 +15,23 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from chronicon.catalog.lock import ScanLock
-from chronicon.catalog.store import display_path
-from chronicon.cli import CannotRun, UsageError, _print_json
-from chronicon.errors import CatalogLockedError, ChroniconError, MediaError
-from chronicon.media.photo import open_image, register_heif
-from chronicon.media.sniff import sniff_file
-from chronicon.media.video import read_poster_frame
-from chronicon.types import MediaKind
+from chronicon.api import (
+    AppState,
+    CannotRun,
+    CatalogLockedError,
+    ChroniconError,
+    Library,
+    MediaError,
+    MediaKind,
+    ScanLock,
+    UsageError,
+    display_path,
+    open_image,
+    print_json,
+    read_poster_frame,
+    register_heif,
+    sniff_file,
+)
 
 from .analyzer import weights_from
 from .head import MIN_RATED, features_for, fit_head, head_path, load_head, save_head
@@ -76,7 +85,7 @@ def _locked(catalog_dir: Path) -> ScanLock:
     return lock
 
 
-def _library(state: Any) -> Any:
+def _library(state: AppState) -> Library:
     library = state.library()
     try:
         catalog = library.catalog
@@ -87,7 +96,7 @@ def _library(state: Any) -> Any:
     return library
 
 
-def train(state: Any, csv_path: Path, as_json: bool) -> None:
+def train(state: AppState, csv_path: Path, as_json: bool) -> None:
     library = _library(state)
     catalog = library.catalog
     ratings = read_ratings(csv_path)
@@ -117,7 +126,7 @@ def train(state: Any, csv_path: Path, as_json: bool) -> None:
     weights = weights_from(library.config.section("aesthetic"))
     y = np.asarray([targets[r["id"]] for r in kept], dtype=np.float64)
     heuristic = np.asarray([combine(dict(zip(PARTS, row[: len(PARTS)], strict=True)), weights) for row in matrix])
-    alpha = float(library.config["aesthetic.ridge_alpha"])
+    alpha = library.config.section("aesthetic").float("ridge_alpha")
     with _locked(library.catalog_dir):
         head = fit_head(matrix, y, heuristic, space=space, alpha=alpha)
         saved = save_head(library.catalog_dir, head)
@@ -136,7 +145,7 @@ def train(state: Any, csv_path: Path, as_json: bool) -> None:
         "notes": notes,
     }
     if as_json:
-        _print_json(report)
+        print_json(report)
         return
     console = Console()
     table = Table(title=f"aesthetic {head.source} ({len(kept)} rated assets, {head.folds}-fold CV)")
@@ -159,7 +168,7 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def reset(state: Any, as_json: bool) -> None:
+def reset(state: AppState, as_json: bool) -> None:
     """Put every asset back on the heuristic, then delete the head: a re-score cut short leaves the head in
     place, and a later reset re-scores whenever any asset still has a head's score."""
     library = _library(state)
@@ -172,7 +181,7 @@ def reset(state: Any, as_json: bool) -> None:
             counts = rescore(library.catalog, None, weights_from(library.config.section("aesthetic")))
             path.unlink(missing_ok=True)
     if as_json:
-        _print_json({"removed": existed, "rescored": counts})
+        print_json({"removed": existed, "rescored": counts})
     elif existed:
         click.echo(f"removed {path}; {counts['heuristic']} assets back on the heuristic score")
     elif needed:
@@ -199,7 +208,7 @@ def live_parts(path: str) -> dict[str, float]:
         raise MediaError(str(exc)) from exc
 
 
-def show(state: Any, path: str, as_json: bool) -> None:
+def show(state: AppState, path: str, as_json: bool) -> None:
     library = state.library()
     absolute = os.path.abspath(path)
     if not os.path.exists(absolute):
@@ -234,7 +243,7 @@ def show(state: Any, path: str, as_json: bool) -> None:
     out["weights"] = weights
     out["head"] = head.source if head is not None else None
     if as_json:
-        _print_json(out)
+        print_json(out)
         return
     table = Table(title=f"{out['path']}: aesthetic {out['aesthetic']:.3f} ({out['source']})")
     table.add_column("part")
@@ -248,53 +257,53 @@ def show(state: Any, path: str, as_json: bool) -> None:
         click.echo("(not in the catalog: computed now with the heuristic)")
 
 
-def register(cli: click.Group) -> None:
-    """Add the `aesthetic` command group."""
+@click.group("aesthetic")
+def aesthetic_group() -> None:
+    """Aesthetic score: a transparent heuristic, optionally replaced by a head learned from your ratings.
 
-    @cli.group("aesthetic")
-    def aesthetic() -> None:
-        """Aesthetic score: a transparent heuristic, optionally replaced by a head learned from your ratings.
+    \b
+    Examples:
+      chronicon aesthetic show ~/Pictures/IMG_0001.JPG
+      chronicon aesthetic train ratings.csv        # CSV with header path,rating
+      chronicon aesthetic reset                    # back to the heuristic
+      chronicon search "beach" --sort aesthetic --min-aesthetic 0.6
+    """
 
-        \b
-        Examples:
-          chronicon aesthetic show ~/Pictures/IMG_0001.JPG
-          chronicon aesthetic train ratings.csv        # CSV with header path,rating
-          chronicon aesthetic reset                    # back to the heuristic
-          chronicon search "beach" --sort aesthetic --min-aesthetic 0.6
-        """
 
-    @aesthetic.command("train")
-    @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-    @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
-    @click.pass_obj
-    def train_cmd(state: Any, csv_file: Path, as_json: bool) -> None:
-        """Learn a scoring head from ratings and re-score the whole catalog with it.
+@aesthetic_group.command("train")
+@click.argument("csv_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_obj
+def train_cmd(state: AppState, csv_file: Path, as_json: bool) -> None:
+    """Learn a scoring head from ratings and re-score the whole catalog with it.
 
-        CSV_FILE has the header `path,rating` (any numeric scale; relative paths are resolved against the
-        CSV's folder). At least 8 rated files must be in the catalog. Features: the image embedding of the
-        catalog's CLIP space (else its ConSE space, else none) plus the four heuristic parts; ridge
-        regression (alpha: config aesthetic.ridge_alpha). Prints the k-fold cross-validated Spearman
-        correlation next to the heuristic's on the same files. Exit 2: bad CSV or too few ratings; exit 3:
-        a scan holds the catalog.
+    CSV_FILE has the header `path,rating` (any numeric scale; relative paths are resolved against the
+    CSV's folder). At least 8 rated files must be in the catalog. Features: the image embedding of the
+    catalog's CLIP space (else its ConSE space, else none) plus the four heuristic parts; ridge
+    regression (alpha: config aesthetic.ridge_alpha). Prints the k-fold cross-validated Spearman
+    correlation next to the heuristic's on the same files. Exit 2: bad CSV or too few ratings; exit 3:
+    a scan holds the catalog.
 
-        \b
-        Example:
-          printf 'path,rating\\nbeach.jpg,5\\nblurry.jpg,1\\n...' > ratings.csv
-          chronicon aesthetic train ratings.csv --json
-        """
-        train(state, csv_file, as_json)
+    \b
+    Example:
+      printf 'path,rating\\nbeach.jpg,5\\nblurry.jpg,1\\n...' > ratings.csv
+      chronicon aesthetic train ratings.csv --json
+    """
+    train(state, csv_file, as_json)
 
-    @aesthetic.command("reset")
-    @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-    @click.pass_obj
-    def reset_cmd(state: Any, as_json: bool) -> None:
-        """Delete the learned head and go back to the heuristic score for every asset."""
-        reset(state, as_json)
 
-    @aesthetic.command("show")
-    @click.argument("path", type=click.Path())
-    @click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
-    @click.pass_obj
-    def show_cmd(state: Any, path: str, as_json: bool) -> None:
-        """Print the aesthetic score of PATH and its four parts (computed now if PATH is not in the catalog)."""
-        show(state, path, as_json)
+@aesthetic_group.command("reset")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_obj
+def reset_cmd(state: AppState, as_json: bool) -> None:
+    """Delete the learned head and go back to the heuristic score for every asset."""
+    reset(state, as_json)
+
+
+@aesthetic_group.command("show")
+@click.argument("path", type=click.Path())
+@click.option("--json", "as_json", is_flag=True, help="Print the score as JSON.")
+@click.pass_obj
+def show_cmd(state: AppState, path: str, as_json: bool) -> None:
+    """Print the aesthetic score of PATH and its four parts (computed now if PATH is not in the catalog)."""
+    show(state, path, as_json)

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from chronicon.catalog.store import sql_str
+from chronicon.api import Catalog, col
 
 from .analyzer import HEURISTIC
 from .head import Head, features_for, parts_vector
@@ -15,36 +15,38 @@ from .metrics import PARTS, combine
 
 _COLUMNS = ["id", "path", "kind", "aesthetic", "aesthetic_parts", "aesthetic_source", "missing"]
 _BLOCK = 20_000  # rows per feature block and per `update_columns` commit
-_PRESENT = "aesthetic_parts IS NOT NULL AND (missing IS NULL OR missing = false)"
+_PRESENT = col("aesthetic_parts").not_null() & col("missing").is_not_true()
 
 
-def has_columns(catalog: Any) -> bool:
+def has_columns(catalog: Catalog) -> bool:
     """Whether the catalog has the aesthetic columns (the pass is or was enabled)."""
     return {"aesthetic", "aesthetic_parts", "aesthetic_source"} <= set(catalog.schema.names)
 
 
-def scored_rows(catalog: Any, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def scored_rows(catalog: Catalog, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Present assets with heuristic parts (all of them, or these ids)."""
     if ids is None:
-        rows = list(catalog.rows("aesthetic_parts IS NOT NULL", _COLUMNS))
+        rows = list(catalog.rows(col("aesthetic_parts").not_null(), _COLUMNS))
     else:
         rows = list(catalog.rows_by_id(list(ids), _COLUMNS).values())
     return [r for r in rows if r.get("aesthetic_parts") and not r.get("missing")]
 
 
-def unscored_ids(catalog: Any, head: Head) -> list[str]:
+def unscored_ids(catalog: Catalog, head: Head) -> list[str]:
     """Present assets whose score does not come from this head (new or re-analysed ones get the heuristic)."""
-    where = f"{_PRESENT} AND (aesthetic_source IS NULL OR aesthetic_source != {sql_str(head.source)})"
+    source = col("aesthetic_source")
+    where = _PRESENT & (source.is_null() | (source != head.source))
     return [str(v) for v in catalog.to_arrow(["id"], where=where).column("id").to_pylist()]
 
 
-def has_head_scores(catalog: Any) -> bool:
+def has_head_scores(catalog: Catalog) -> bool:
     """Whether any asset's score still comes from a learned head."""
-    where = f"aesthetic_source IS NOT NULL AND aesthetic_source != {sql_str(HEURISTIC)}"
+    source = col("aesthetic_source")
+    where = source.not_null() & (source != HEURISTIC)
     return len(catalog.to_arrow(["id"], where=where)) > 0
 
 
-def _block_rows(catalog: Any, ids: list[str] | None) -> Iterable[list[dict[str, Any]]]:
+def _block_rows(catalog: Catalog, ids: list[str] | None) -> Iterable[list[dict[str, Any]]]:
     """The rows to score, `_BLOCK` at a time (all present scored assets, or these ids)."""
     if ids is None:
         data = catalog.to_arrow(["id", "aesthetic", "aesthetic_parts", "aesthetic_source"], where=_PRESENT)
@@ -56,7 +58,7 @@ def _block_rows(catalog: Any, ids: list[str] | None) -> Iterable[list[dict[str, 
 
 
 def rescore(
-    catalog: Any, head: Head | None, weights: dict[str, float], ids: Iterable[str] | None = None
+    catalog: Catalog, head: Head | None, weights: dict[str, float], ids: Iterable[str] | None = None
 ) -> dict[str, int]:
     """Re-score assets (all, or these ids) and write `aesthetic` / `aesthetic_source`, one commit per block of
     20,000 rows; features are built per block, in float32.

@@ -5,17 +5,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from chronicon.config import Setting
-from chronicon.hookspecs import hookimpl
+from chronicon.api import AssetEvent, Library, ScanSummary, Setting, hookimpl
 
 from .tracking import Tracker, emitting_catalog
 
 if TYPE_CHECKING:
     import click
-
-    from chronicon.events import AssetEvent
-    from chronicon.library import Library
-    from chronicon.scan.summary import ScanSummary
 
 PLUGIN_NAME = "albums"
 __version__ = "0.1.0"
@@ -41,9 +36,9 @@ def chronicon_register_settings() -> dict[str, Setting]:
 
 @hookimpl
 def chronicon_register_commands(cli: click.Group) -> None:
-    from .commands import register
+    from .commands import album_group  # imported when the command line is built (rich is not needed otherwise)
 
-    register(cli)
+    cli.add_command(album_group)
 
 
 @hookimpl

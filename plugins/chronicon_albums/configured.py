@@ -40,7 +40,7 @@ def definitions(config: Any, known: Mapping[str, Any]) -> tuple[dict[str, tuple[
     the reason as its error, so `album list` shows it instead of the whole command failing."""
     out: dict[str, tuple[str, str, str | None]] = {}
     problems: list[str] = []
-    for n, entry in enumerate(config["albums.define"] or [], 1):
+    for n, entry in enumerate(config.section("albums").records("define"), 1):
         if not isinstance(entry, Mapping):
             problems.append(f"albums.define entry {n}: expected a mapping with a name, not {entry!r}")
             continue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from chronicon.errors import ChroniconError
+from chronicon.api import ChroniconError
 
 from .rules import AlbumRule, NeedsPluginError, RuleError
 from .store import Album, now_iso
@@ -49,10 +49,11 @@ def evaluate(library: Any, rule: AlbumRule) -> list[dict[str, Any]]:
     """The album's members, best first (or in the rule's sort order), at most its max_items."""
     filters = album_filters(library, rule)
     sort = library.sort_key(rule.sort)
-    limit = int(rule.max_items or library.config["albums.max_items"])
+    limit = rule.max_items or library.config.section("albums").int("max_items")
     engine = library.search_engine
     if rule.query:
-        min_score = rule.min_score if rule.min_score is not None else library.config["search.min_score"]
+        default_score = library.config.section("search").optional_float("min_score")
+        min_score = rule.min_score if rule.min_score is not None else default_score
         hits = engine.search(rule.query, filters=filters, limit=limit, min_score=min_score, sort=sort)
     else:
         hits = engine.browse(filters, limit=limit, sort=sort)

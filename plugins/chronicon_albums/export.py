@@ -8,9 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from chronicon.catalog.store import fs_path, sql_str
-from chronicon.errors import ChroniconError
-from chronicon.media.timecode import clock
+from chronicon.api import ChroniconError, clock, col, fs_path
 
 from .store import Album
 
@@ -64,14 +62,13 @@ def _refuse_catalogued(catalog: Any, target: Path, *, folder: bool) -> None:
     """Never write into the user's media: refuse a folder that holds catalogued files, or a catalogued file."""
     if folder:
         prefix = str(target).rstrip("/") + "/"
-        if catalog.count(f"starts_with(path, {sql_str(prefix)})"):
+        if catalog.count(col("path").startswith(prefix)):
             raise ExportError(f"{target} holds catalogued photos or videos: export into a folder of its own")
         return
     if catalog.row_by_path(str(target)) is not None:
         raise ExportError(f"{target} is a catalogued photo or video: choose another file name")
     parent = str(target.parent).rstrip("/") + "/"
-    beside = f"starts_with(path, {sql_str(parent)}) AND strpos(substr(path, {len(parent) + 1}), '/') = 0"
-    if catalog.count(beside):
+    if catalog.count(col("path").directly_in(parent)):
         raise ExportError(f"{target.parent} holds catalogued photos or videos: write the export somewhere else")
 
 

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-from chronicon.errors import CatalogError, CatalogLockedError, ChroniconError
+from chronicon.api import CatalogError, CatalogLockedError, ChroniconError, storage_message, storage_status
 
 from . import service
 from .rules import MAX_NAME, AlbumRule, NeedsPluginError, RuleError
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 LOCKED = "a scan is running, try again"
 # The REST spelling of AlbumExistsError's advice (the API has no --replace: delete the album first).
@@ -30,8 +34,6 @@ def _storage_fault(exc: Exception) -> Exception:
     one-line 503, or 507 when the disk is full; never a 500 with a traceback."""
     from fastapi import HTTPException
 
-    from chronicon.web.wording import storage_message, storage_status
-
     cause = exc if isinstance(exc, OSError) else exc.__cause__
     if isinstance(cause, OSError):
         return HTTPException(storage_status(cause), detail=storage_message(cause))
@@ -39,12 +41,25 @@ def _storage_fault(exc: Exception) -> Exception:
     return HTTPException(storage_status(exc), detail=first)
 
 
+Answers = Callable[..., dict[int | str, dict[str, Any]]]
+
+
 def add_routes(app: Any, library: Any) -> None:
     """Add `/api/albums` routes to a FastAPI app (fastapi is imported here: it is an optional part).
 
     The GET routes take no lock and write nothing in the common case, so the app may run them in parallel
     threads (see `service.current` and `service.fresh` for the two cases that write, briefly)."""
-    from fastapi import APIRouter, Body, HTTPException
+    from fastapi import APIRouter
+
+    router = APIRouter(tags=["albums"])
+    answers = _problem_answers()
+    _add_read_routes(router, library, answers)
+    _add_write_routes(router, library, answers)
+    app.include_router(router)
+
+
+def _problem_answers() -> Answers:
+    """`answers(e404="...")`: the `responses=` of a route, each error code a `Problem`."""
     from pydantic import BaseModel
 
     class Problem(BaseModel):
@@ -56,7 +71,12 @@ def add_routes(app: Any, library: Any) -> None:
         """The `responses=` of a route: its error codes (`e404="..."`), each a `Problem`."""
         return {int(code[1:]): {"model": Problem, "description": text} for code, text in codes.items()}
 
-    router = APIRouter(tags=["albums"])
+    return answers
+
+
+def _add_read_routes(router: APIRouter, library: Any, answers: Answers) -> None:
+    """GET /api/albums and GET /api/albums/{name}."""
+    from fastapi import HTTPException
 
     @router.get("/api/albums")
     def list_albums() -> dict[str, Any]:
@@ -74,6 +94,11 @@ def add_routes(app: Any, library: Any) -> None:
         except service.NoSuchAlbumError as exc:
             raise HTTPException(404, detail=f"no album named {name!r}") from exc
         return service.detail_view(service.fresh(library, store, album))
+
+
+def _add_write_routes(router: APIRouter, library: Any, answers: Answers) -> None:
+    """POST /api/albums and DELETE /api/albums/{name} (each under the scan lock, briefly)."""
+    from fastapi import Body, HTTPException
 
     @router.post(
         "/api/albums",
@@ -128,5 +153,3 @@ def add_routes(app: Any, library: Any) -> None:
         except (CatalogError, OSError) as exc:
             raise _storage_fault(exc) from exc
         return {"deleted": gone.name}
-
-    app.include_router(router)

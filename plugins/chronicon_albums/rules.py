@@ -11,15 +11,17 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chronicon.errors import ChroniconError
-from chronicon.search.filters import FilterError, parse_day, parse_gps_box
+from chronicon.api import ChroniconError, FilterError, parse_day, parse_gps_box
 
 KINDS = ("image", "video")
 # Accepted spellings in config definitions and API bodies -> the field (or plugin filter) they mean. `people`
-# is the plural of the faces plugin's `person` filter, kept from the first rule format.
+# is the plural of the `person` filter, kept from the first rule format.
 ALIASES: dict[str, str] = {"label": "labels", "people": "person", "limit": "max_items"}
-# Only for error messages: the bundled plugin that registers a filter, when it is not loaded.
-FILTER_HINTS: dict[str, str] = {"person": "faces", "min_aesthetic": "aesthetic"}
+# The plugin filters the albums documentation offers shortcuts for (`--person`, `--min-aesthetic`, `people`), and
+# the bundled plugin to enable for each. Whether a rule may use one is the registry's answer (`known`, the
+# library's `search_filters`), as for any filter; this only words the error when the registry lacks it (a plugin
+# that is off registers nothing that could say where its filter comes from).
+SHORTCUT_PLUGINS: dict[str, str] = {"person": "faces", "min_aesthetic": "aesthetic"}
 _FILTER_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 # Bounds on what an album stores (names and texts come from the command line, the config and the REST API).
 MAX_NAME = 200  # characters of an album name
@@ -191,7 +193,7 @@ class AlbumRule:
             raise RuleError("min_score needs a query (it limits how similar results must be)")
 
     def _convert(self, known: Mapping[str, Any]) -> None:
-        unknown = [name for name in self.filters if name not in known and name not in FILTER_HINTS]
+        unknown = [name for name in self.filters if name not in known and name not in SHORTCUT_PLUGINS]
         if unknown:
             raise RuleError(f"unknown album filter {unknown[0]!r} ({_known_names(known)})")
         problem = self.missing_plugins(known, None)
@@ -214,7 +216,7 @@ class AlbumRule:
         problems = []
         for name in self.filters:
             if name not in filters:
-                origin = f"from the {FILTER_HINTS[name]} plugin" if name in FILTER_HINTS else "unknown"
+                origin = f"from the {SHORTCUT_PLUGINS[name]} plugin" if name in SHORTCUT_PLUGINS else "unknown"
                 problems.append(f"the {name!r} filter ({origin})")
         if sort_keys is not None and self.sort is not None and self.sort not in sort_keys:
             known = ", ".join(sorted(sort_keys)) or "none are registered"

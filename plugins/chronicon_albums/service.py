@@ -9,8 +9,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chronicon.catalog.lock import ScanLock
-from chronicon.errors import CatalogLockedError, ChroniconError
+from chronicon.api import CatalogLockedError, ChroniconError, ScanLock
 
 from .configured import config_diff, sync_config
 from .evaluate import rebuild
@@ -39,7 +38,7 @@ class ConfigAlbumError(ChroniconError):
 
 
 def store_of(library: Any) -> AlbumStore:
-    return AlbumStore(library.catalog.db)
+    return AlbumStore(library.catalog)
 
 
 @contextlib.contextmanager
@@ -198,7 +197,7 @@ def after_scan(library: Any, summary: Any, tracker: Tracker) -> list[str]:
         store.mark_checked(checked)  # the others are current: the next catch-up starts here
     if not todo:
         return notes
-    if not library.config["albums.refresh_on_scan"]:
+    if not library.config.section("albums").bool("refresh_on_scan"):
         notes.append(f"{len(todo)} album(s) need a refresh: run `chronicon album refresh`")
         return notes
     rebuilt: list[str] = []

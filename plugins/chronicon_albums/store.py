@@ -1,4 +1,4 @@
-"""The `albums_albums` LanceDB table in the catalog: one row per album with its rule, state and members."""
+"""The `albums_albums` plugin table in the catalog: one row per album with its rule, state and members."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
-from chronicon.catalog.faults import guard
-from chronicon.catalog.store import sql_str
+from chronicon.api import Catalog, col
 
 from .rules import MAX_NAME, RuleError, album_key
 
@@ -113,57 +111,20 @@ class Album:
 
 
 class AlbumStore:
-    """Reads and writes albums in the catalog's LanceDB database (`catalog.db`)."""
+    """Reads and writes albums in the plugin's own catalog table (`albums_albums`, a `PluginTable`): made on the
+    first write, given a newer schema's columns when needed; storage errors are one-line CatalogErrors."""
 
-    def __init__(self, db: Any) -> None:
-        self.db = db
-        self._table: Any = None
+    def __init__(self, catalog: Catalog) -> None:
+        self.table = catalog.plugin_table(TABLE, SCHEMA, key=["key"])
 
-    def fault_place(self) -> tuple[str, Path]:
-        """What storage errors name: this table in the catalog folder (see `chronicon.catalog.faults.guard`)."""
-        return TABLE, Path(str(getattr(self.db, "uri", ".")))
-
-    @property
-    def table(self) -> Any:
-        """The table at its latest version, made (or given an earlier version's missing columns) when needed: for
-        writers, who hold the scan lock."""
-        table = self._open()
-        if table is None:
-            self._table = table = self.db.create_table(TABLE, schema=SCHEMA, exist_ok=True)
-        have = set(table.schema.names)
-        new = [f for f in SCHEMA if f.name not in have]
-        if new:  # a table made by an earlier version of the plugin
-            table.add_columns(new)
-        return table
-
-    def _open(self) -> Any:
-        """The table at its latest version (another process or thread may have written), or None when no album
-        was ever stored; opening writes nothing, so readers need no lock."""
-        if self._table is not None:
-            self._table.checkout_latest()
-            return self._table
-        try:
-            self._table = self.db.open_table(TABLE)
-        except ValueError:  # "Table 'albums_albums' was not found" (listing tables would need paging)
-            return None
-        return self._table
-
-    @guard("read")
     def all(self) -> list[Album]:
-        """Every album, by name (case-insensitive)."""
-        table = self._open()
-        rows = table.search().limit(None).to_arrow().to_pylist() if table is not None else []
-        return sorted((Album.from_row(r) for r in rows), key=lambda a: a.key)
+        """Every album, by name (case-insensitive); none before the first write (reading writes nothing)."""
+        return sorted((Album.from_row(r) for r in self.table.rows()), key=lambda a: a.key)
 
-    @guard("read")
     def get(self, name: str) -> Album | None:
-        table = self._open()
-        if table is None:
-            return None
-        rows = table.search().where(f"key = {sql_str(album_key(name))}").limit(None).to_arrow().to_pylist()
+        rows = self.table.rows(where=col("key") == album_key(name))
         return Album.from_row(rows[0]) if rows else None
 
-    @guard("write")
     def put(self, albums: Iterable[Album]) -> None:
         """Insert or replace albums by name, in one commit; RuleError for a name longer than MAX_NAME (every
         writer checks names with `check_name` first: this keeps an unchecked one out of the table too)."""
@@ -171,23 +132,18 @@ class AlbumStore:
         for row in rows:
             if len(row["name"]) > MAX_NAME:
                 raise RuleError(f"album name: at most {MAX_NAME} characters, not {len(row['name'])}")
-        if not rows:
-            return
-        data = pa.Table.from_pylist(rows, schema=SCHEMA)
-        self.table.merge_insert("key").when_matched_update_all().when_not_matched_insert_all().execute(data)
+        if rows:
+            self.table.upsert(rows)
 
-    @guard("write")
     def delete(self, name: str) -> None:
-        self.table.delete(f"key = {sql_str(album_key(name))}")
+        self.table.delete(col("key") == album_key(name))
 
-    @guard("write")
     def mark_checked(self, when: str) -> None:
         """Record that every asset change up to `when` has been considered for every album."""
-        self.table.update(where="key IS NOT NULL", values={"checked_at": when})
+        self.table.update(col("key").not_null(), {"checked_at": when})
 
-    @guard("write")
     def mark_dirty(self, names: Iterable[str]) -> None:
         """Persist the dirty flag of these albums (so a crash before their rebuild does not lose it)."""
         keys = sorted({album_key(n) for n in names})
         if keys:
-            self.table.update(where="key IN (" + ", ".join(sql_str(k) for k in keys) + ")", values={"dirty": True})
+            self.table.update(col("key").isin(keys), {"dirty": True})

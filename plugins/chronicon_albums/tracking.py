@@ -6,11 +6,11 @@ import os
 import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from chronicon.catalog.store import sql_str
+from chronicon.api import col
 
 from .rules import AlbumRule, RuleError
 from .store import Album
@@ -103,8 +103,7 @@ def catch_up(catalog: Any, albums: Iterable[Album], seen: Changes) -> Changes:
     if not clean:
         return extra
     since = min(_parse(a.current_as_of) for a in clean if a.current_as_of)
-    stamp = since.strftime("%Y-%m-%d %H:%M:%S.%f")
-    where = f"updated_at > timestamp {sql_str(stamp)} AND (missing IS NULL OR missing = false)"
+    where = (col("updated_at") > _utc_wall_clock(since)) & col("missing").is_not_true()
     unseen = [r["id"] for r in catalog.rows(where, ["id"]) if r["id"] not in seen.indexed]
     if unseen:
         columns = [c for c in (*CHEAP_COLUMNS, "updated_at") if c in set(catalog.schema.names)]
@@ -133,3 +132,9 @@ def stale_since(album: Album, changes: Changes) -> bool:
 
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text)
+
+
+def _utc_wall_clock(moment: datetime) -> datetime:
+    """A stamp of `now_iso` (UTC, with its offset) as the naive UTC time the catalog's filter compares
+    `updated_at` with: rendered `timestamp 'YYYY-MM-DD HH:MM:SS.ffffff'`, as the row stamps are UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo is not None else moment

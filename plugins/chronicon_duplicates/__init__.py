@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import click
 
-from chronicon.config import Setting
-from chronicon.hookspecs import hookimpl
+from chronicon.api import Setting, hookimpl
 
 PLUGIN_NAME = "duplicates"
 __version__ = "0.2.0"
@@ -46,6 +45,6 @@ def chronicon_register_settings() -> dict[str, Setting]:
 
 @hookimpl
 def chronicon_register_commands(cli: click.Group) -> None:
-    from .commands import register
+    from .commands import duplicates
 
-    register(cli)
+    cli.add_command(duplicates)

@@ -8,24 +8,25 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from chronicon.cli import CannotRun, UsageError, _print_json
-from chronicon.errors import ChroniconError
+from chronicon.api import AppState, CannotRun, ChroniconError, UsageError, print_json
 
 from .grouping import RANKS, Options, group_rows, load_assets, pixel_space
 
 
 def options_from(config: Any, **given: Any) -> Options:
-    """Options from the `duplicates` config section, overridden by the command's flags (None: not given)."""
-    rank_by = [str(v) for v in config["duplicates.rank_by"]]
+    """Options from the `duplicates` config section (of the library's config), overridden by the command's flags
+    (None: not given)."""
+    section = config.section("duplicates")
+    rank_by = section.list("rank_by")
     unknown = [v for v in rank_by if v not in RANKS]
     if unknown:
         raise UsageError(f"duplicates.rank_by: unknown {', '.join(unknown)} (use {', '.join(RANKS)})")
     options = Options(
-        phash_distance=int(config["duplicates.phash_distance"]),
-        min_cosine=float(config["duplicates.min_cosine"]),
-        max_color_distance=float(config["duplicates.max_color_distance"]),
-        cosine_alone=float(config["duplicates.cosine_alone"]),
-        cosine_neighbors=int(config["duplicates.cosine_neighbors"]),
+        phash_distance=section.int("phash_distance"),
+        min_cosine=section.float("min_cosine"),
+        max_color_distance=section.float("max_color_distance"),
+        cosine_alone=section.float("cosine_alone"),
+        cosine_neighbors=section.int("cosine_neighbors"),
         rank_by=rank_by,
     )
     for key, value in given.items():
@@ -34,7 +35,7 @@ def options_from(config: Any, **given: Any) -> Options:
     return options
 
 
-def run(state: Any, as_json: bool, **given: Any) -> None:
+def run(state: AppState, as_json: bool, **given: Any) -> None:
     library = state.library()
     options = options_from(library.config, **given)
     console = Console(stderr=True)
@@ -56,7 +57,7 @@ def run(state: Any, as_json: bool, **given: Any) -> None:
         "under": options.under,
     }
     if as_json:
-        _print_json(
+        print_json(
             {
                 "settings": settings,
                 "assets": len(rows),
@@ -93,48 +94,45 @@ def run(state: Any, as_json: bool, **given: Any) -> None:
     out.print(f"{len(groups)} groups, {dupes} possible duplicates of {len(rows)} assets; nothing was changed on disk")
 
 
-def register(cli: click.Group) -> None:
-    """Add the `duplicates` command."""
+@click.command("duplicates")
+@click.option("--kind", type=click.Choice(["image", "video"]), help="Only photos or only videos.")
+@click.option(
+    "--phash-distance",
+    type=click.IntRange(0, 32),
+    metavar="N",
+    help="Most differing pHash bits for a pair (default: config duplicates.phash_distance, 8).",
+)
+@click.option(
+    "--min-cosine",
+    type=click.FloatRange(-1.0, 1.0),
+    metavar="X",
+    help="Embedding cosine a pHash pair must reach when both have vectors (default 0.9).",
+)
+@click.option("--under", type=click.Path(file_okay=False), metavar="DIR", help="Only files under DIR.")
+@click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
+@click.pass_obj
+def duplicates(
+    state: AppState,
+    kind: str | None,
+    phash_distance: int | None,
+    min_cosine: float | None,
+    under: str | None,
+    as_json: bool,
+) -> None:
+    """List groups of near-duplicate photos (or videos), the best copy first, and why each is there.
 
-    @cli.command("duplicates")
-    @click.option("--kind", type=click.Choice(["image", "video"]), help="Only photos or only videos.")
-    @click.option(
-        "--phash-distance",
-        type=click.IntRange(0, 32),
-        metavar="N",
-        help="Most differing pHash bits for a pair (default: config duplicates.phash_distance, 8).",
-    )
-    @click.option(
-        "--min-cosine",
-        type=click.FloatRange(-1.0, 1.0),
-        metavar="X",
-        help="Embedding cosine a pHash pair must reach when both have vectors (default 0.9).",
-    )
-    @click.option("--under", type=click.Path(file_okay=False), metavar="DIR", help="Only files under DIR.")
-    @click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
-    @click.pass_obj
-    def duplicates(
-        state: Any,
-        kind: str | None,
-        phash_distance: int | None,
-        min_cosine: float | None,
-        under: str | None,
-        as_json: bool,
-    ) -> None:
-        """List groups of near-duplicate photos (or videos), the best copy first, and why each is there.
+    Read-only: it never deletes, moves or changes any file; decide yourself what to keep.
 
-        Read-only: it never deletes, moves or changes any file; decide yourself what to keep.
+    Pairs come from the perceptual hash (at most N differing bits of 64) and are confirmed by their
+    dominant colours and, when the search space for pictures is CLIP-like, by the image embedding of both;
+    in such a space very close embeddings (config duplicates.cosine_alone) also pair up. The best member
+    has the most pixels, then the sharpest, then the best aesthetic score, then the largest file (config
+    duplicates.rank_by).
 
-        Pairs come from the perceptual hash (at most N differing bits of 64) and are confirmed by their
-        dominant colours and, when the search space for pictures is CLIP-like, by the image embedding of both;
-        in such a space very close embeddings (config duplicates.cosine_alone) also pair up. The best member
-        has the most pixels, then the sharpest, then the best aesthetic score, then the largest file (config
-        duplicates.rank_by).
-
-        \b
-        Examples:
-          chronicon duplicates
-          chronicon duplicates --kind image --under ~/Pictures/2024 --phash-distance 4
-          chronicon duplicates --json | jq '.groups[].members[0].path'
-        """
-        run(state, as_json, kind=kind, phash_distance=phash_distance, min_cosine=min_cosine, under=under)
+    \b
+    Examples:
+      chronicon duplicates
+      chronicon duplicates --kind image --under ~/Pictures/2024 --phash-distance 4
+      chronicon duplicates --json | jq '.groups[].members[0].path'
+    """
+    run(state, as_json, kind=kind, phash_distance=phash_distance, min_cosine=min_cosine, under=under)

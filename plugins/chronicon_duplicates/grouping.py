@@ -11,8 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from chronicon.catalog.store import display_path, sql_str
-from chronicon.catalog.vectors import is_pixel_space
+from chronicon.api import Catalog, Where, col, display_path, is_pixel_space
 
 from .mih import near_pairs, parse_hashes
 
@@ -85,15 +84,16 @@ class UnionFind:
         self.size[ra] += self.size[rb]
 
 
-def load_assets(catalog: Any, options: Options) -> list[dict[str, Any]]:
-    """Present assets with a pHash, of the asked kind and under the asked folder (both filtered in SQL)."""
+def load_assets(catalog: Catalog, options: Options) -> list[dict[str, Any]]:
+    """Present assets with a pHash, of the asked kind and under the asked folder (both filtered in the query)."""
     columns = _COLUMNS + (["aesthetic"] if "aesthetic" in catalog.schema.names else [])
-    where = "phash IS NOT NULL AND (missing IS NULL OR missing = false)"
+    parts = [col("phash").not_null(), col("missing").is_not_true()]
     if options.kind:
-        where += f" AND kind = {sql_str(options.kind)}"
+        parts.append(col("kind") == options.kind)
     if options.under:
         prefix = display_path(os.path.abspath(os.path.expanduser(options.under))).rstrip(os.sep) + os.sep
-        where += f" AND starts_with(path, {sql_str(prefix)})"
+        parts.append(col("path").startswith(prefix))
+    where = Where.all_of(parts)
     return [r for r in catalog.rows(where, columns) if r.get("phash") and len(r["phash"]) == 16]
 
 
@@ -115,7 +115,7 @@ class Vectors:
 WHOLE_TABLE = 5_000  # above this many ids the space's segment-0 vectors are read in one scan, not by `IN` lists
 
 
-def load_vectors(catalog: Any, space: str | None, ids: Sequence[str]) -> Vectors:
+def load_vectors(catalog: Catalog, space: str | None, ids: Sequence[str]) -> Vectors:
     """The segment-0 vectors of these assets in `space` (none when it is None or has no table)."""
     empty = Vectors([], np.zeros((0, 0), np.float32))
     table = catalog.open_vector_table(space) if space is not None and ids else None
@@ -125,10 +125,7 @@ def load_vectors(catalog: Any, space: str | None, ids: Sequence[str]) -> Vectors
     found: list[str] = []
     vectors: list[NDArray[np.float32]] = []
     if len(wanted) > WHOLE_TABLE:
-        data = (
-            catalog.db.open_table(table.name).search().where("segment = 0").select(["asset_id", "vector"])
-            .limit(None).with_row_id(False).to_arrow()
-        )  # fmt: skip
+        data = table.read(["asset_id", "vector"], col("segment") == 0)
         flat = data.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
         matrix = np.ascontiguousarray(flat, dtype=np.float32).reshape(len(data), table.dim)
         for i, asset_id in enumerate(data.column("asset_id").to_pylist()):
@@ -216,7 +213,7 @@ def _rank_key(row: dict[str, Any], rank_by: Sequence[str]) -> tuple[float, ...]:
 
 
 def find_edges(
-    catalog: Any, rows: list[dict[str, Any]], options: Options, space: str | None
+    catalog: Catalog, rows: list[dict[str, Any]], options: Options, space: str | None
 ) -> tuple[dict[tuple[int, int], Edge], Vectors]:
     """Links between rows (indices, i < j) of one kind: confirmed pHash pairs, plus cosine-only pairs in a
     pixel space; and the vectors read for them."""
@@ -241,7 +238,7 @@ def find_edges(
 
 
 def group_rows(
-    catalog: Any,
+    catalog: Catalog,
     rows: list[dict[str, Any]],
     options: Options,
     space: str | None,

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import click
 
-from chronicon.analyzers.base import Analyzer
-from chronicon.hookspecs import hookimpl
-from chronicon.search.extensions import SearchFilter, SortKey
+from chronicon.api import Analyzer, SearchFilter, SortKey, hookimpl
 
-from .commands import register
+from .commands import extract_group
 from .extract_pass import ExtractPass
 from .results import matching_ids
 
@@ -23,7 +21,7 @@ def chronicon_register_analyzers() -> list[type[Analyzer]]:
 
 @hookimpl
 def chronicon_register_commands(cli: click.Group) -> None:
-    register(cli)
+    cli.add_command(extract_group)
 
 
 @hookimpl

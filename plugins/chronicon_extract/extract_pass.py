@@ -9,13 +9,17 @@ from typing import Any, ClassVar
 import pyarrow as pa
 from PIL import Image
 
-from chronicon.analyzers.base import AssetItem, PerItemAnalyzer
-from chronicon.analyzers.inputs import segment_pictures
-from chronicon.config import Setting
-from chronicon.embed.captioner import DEFAULT_VLM, weights_problem
-from chronicon.embed.packaged import package_dir
-from chronicon.errors import ModelUnavailableError
-from chronicon.types import MediaKind, Phase
+from chronicon.api import (
+    AssetItem,
+    MediaKind,
+    ModelUnavailableError,
+    PerItemAnalyzer,
+    Phase,
+    Section,
+    Setting,
+    segment_pictures,
+)
+from chronicon.api.models import DEFAULT_VLM, Captioner, DownloadMemo, package_dir, weights_problem
 
 from .extractor import MODES, Extraction, Extractor
 from .schema import Schema, SchemaError, load_schema
@@ -24,14 +28,22 @@ from .terms import load_terms, readable
 NO_SCHEMA = "set extract.schema to a schema file (see docs/extraction.md)"
 
 
-def resolve_settings(section: Mapping[str, Any], whole: Mapping[str, Any] | None = None) -> dict[str, Any]:
+def with_values(section: Section, **values: Any) -> Section:
+    """The section with some values replaced, under the same declarations."""
+    settings = {key: found for key in section if (found := section.setting(key)) is not None}
+    return Section(section.name, {**section, **values}, settings)
+
+
+def resolve_settings(section: Section, whole: Mapping[str, Any] | None = None) -> Section:
     """The extract section with its fallbacks filled in: `model` unset means `caption.model`, `terminology` unset
-    means `eval.terminology` (when the whole config is at hand), else the default captioning model."""
-    out = dict(section)
+    means `eval.terminology` (when the whole config, dotted keys, is at hand), else the default captioning model.
+    The other sections' keys are looked up, not read with a default: a disabled pass may declare none."""
     whole = whole or {}
-    out["model"] = out.get("model") or whole.get("caption.model") or DEFAULT_VLM
-    out["terminology"] = out.get("terminology") or whole.get("eval.terminology")
-    return out
+    return with_values(
+        section,
+        model=section["model"] or whole.get("caption.model") or DEFAULT_VLM,
+        terminology=section["terminology"] or whole.get("eval.terminology"),
+    )
 
 
 def pick_frames(pictures: list[Image.Image], limit: int) -> list[Image.Image]:
@@ -82,21 +94,20 @@ class ExtractPass(PerItemAnalyzer):
     @property
     def schema(self) -> Schema:
         if self._schema is None:
-            if not self.options.get("schema"):
+            schema = self.options.optional_str("schema")
+            if not schema:
                 raise SchemaError(NO_SCHEMA)
-            self._schema = load_schema(str(self.options["schema"]))
+            self._schema = load_schema(schema)
         return self._schema
 
     @property
     def terms(self) -> tuple[dict[str, str], str]:
         if self._terms is None:
-            self._terms = load_terms(self.options.get("terminology"))
+            self._terms = load_terms(self.options.optional_str("terminology"))
         return self._terms
 
-    def _memo(self) -> Any:
-        from chronicon.embed.clip import DownloadMemo
-
-        return DownloadMemo(self.context.model_cache_dir, "vlm-" + str(self.options["model"]).replace("/", "--"))
+    def _memo(self) -> DownloadMemo:
+        return DownloadMemo(self.context.model_cache_dir, "vlm-" + self.options.str("model").replace("/", "--"))
 
     def unavailable(self) -> str | None:
         try:
@@ -106,7 +117,7 @@ class ExtractPass(PerItemAnalyzer):
         for module in ("torch", "transformers"):
             if package_dir(module) is None:
                 return f"extraction needs {module} (pip install 'chronicon[ml]')"
-        model = str(self.options["model"])
+        model = self.options.str("model")
         problem = weights_problem(model)
         if problem is None:
             failure = self._memo().recent_failure()
@@ -121,23 +132,21 @@ class ExtractPass(PerItemAnalyzer):
         except SchemaError:
             schema, terms = "unavailable", ""
         return (
-            f"{self.version}:{o['model']}:{o.get('lora')}:{o.get('mode')}:{schema}:{terms}:"
-            f"{o.get('max_new_tokens')}:{o.get('retries')}:{o.get('frames')}:{o.get('resize')}"
+            f"{self.version}:{o['model']}:{o['lora']}:{o['mode']}:{schema}:{terms}:"
+            f"{o['max_new_tokens']}:{o['retries']}:{o['frames']}:{o['resize']}"
         )
 
     # -- work ---------------------------------------------------------------------------------------------
     def _load(self) -> None:
-        from chronicon.embed.captioner import Captioner
-
         o = self.options
         memo = self._memo()
         try:
             captioner = Captioner(
-                str(o["model"]),
-                device=str(o.get("device", "auto")),
-                quantization=str(o.get("quantization", "auto")),
-                lora=o.get("lora"),
-                max_new_tokens=int(o.get("max_new_tokens", 256)),
+                o.str("model"),
+                device=o.str("device"),
+                quantization=o.str("quantization"),
+                lora=o.optional_str("lora"),
+                max_new_tokens=o.int("max_new_tokens"),
             )
         except ModelUnavailableError as exc:
             if "needs about" not in str(exc):  # a memory shortfall is not a download problem
@@ -152,17 +161,17 @@ class ExtractPass(PerItemAnalyzer):
             captioner,
             schema,
             lookup,
-            mode=str(o.get("mode", "constrained")),
-            retries=int(o.get("retries", 2)),
-            max_new_tokens=int(o.get("max_new_tokens", 256)),
+            mode=o.str("mode"),
+            retries=o.int("retries"),
+            max_new_tokens=o.int("max_new_tokens"),
         )
 
     def pictures(self, item: AssetItem) -> list[Image.Image]:
         """The pictures shown to the model: the photo, or the video's poster and shot frames (at most `frames`)."""
-        side = int(self.options.get("resize", 384))
-        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        side = self.options.int("resize")
+        limit = self.context.scan_section.int("max_image_pixels")
         chosen = pick_frames([p.image for p in segment_pictures(item, side, max_pixels=limit)],
-                             int(self.options.get("frames", 4)))  # fmt: skip
+                             self.options.int("frames"))  # fmt: skip
         shown = []
         for image in chosen:
             small = image.copy()

@@ -8,19 +8,18 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from chronicon.catalog.store import display_path, sql_str
-from chronicon.search.extensions import ExtensionError
+from chronicon.api import Catalog, ExtensionError, Where, col, display_path
 
 from .terms import norm
 
-_STORED = "extracted IS NOT NULL AND (missing IS NULL OR missing = false)"
+_STORED = col("extracted").not_null() & col("missing").is_not_true()
 
 
-def stored(catalog: Any, where: str = "") -> Iterator[dict[str, Any]]:
-    """Rows with results (and the extra SQL condition): id, path, values (dict), flags, schema."""
+def stored(catalog: Catalog, where: Where | None = None) -> Iterator[dict[str, Any]]:
+    """Rows with results (and the extra condition): id, path, values (dict), flags, schema."""
     if "extracted" not in catalog.schema.names:
         return
-    condition = f"{_STORED} AND ({where})" if where else _STORED
+    condition = _STORED if where is None else _STORED & where
     for row in catalog.rows(where=condition, columns=["id", "path", "extracted", "extract_flags", "extract_schema"]):
         try:
             values = json.loads(row["extracted"])
@@ -43,18 +42,18 @@ def _shown(value: Any) -> str:
     return json.dumps(value) if isinstance(value, bool) or value is None else str(value)
 
 
-def matching_ids(catalog: Any, value: Any) -> set[str]:
+def matching_ids(catalog: Catalog, value: Any) -> set[str]:
     """Assets whose extracted FIELD equals VALUE (case, spacing and punctuation aside)."""
     name, wanted = parse_condition(value)
     target = norm(wanted)
-    # Only rows whose stored JSON holds every word of the value can match: SQL narrows, Python decides.
-    narrow = " AND ".join(f"lower(extracted) LIKE {sql_str('%' + word + '%')}" for word in target.split())
+    # Only rows whose stored JSON holds every word of the value can match: the query narrows, Python decides.
+    narrow = Where.all_of(col("extracted").contains(word) for word in target.split())
     return {
         r["id"] for r in stored(catalog, narrow) if name in r["values"] and norm(_shown(r["values"][name])) == target
     }
 
 
-def export_rows(catalog: Any, id_by: str = "path") -> list[dict[str, Any]]:
+def export_rows(catalog: Catalog, id_by: str = "path") -> list[dict[str, Any]]:
     """One object per asset, {"id": path or asset id, field: value, ...}: the `--pred` input of `eval extract`."""
     rows = [{"id": r[id_by], **r["values"]} for r in stored(catalog)]
     return sorted(rows, key=lambda r: str(r["id"]))

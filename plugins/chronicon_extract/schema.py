@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from chronicon.errors import ChroniconError
+from chronicon.api import ChroniconError
 
 FIELD_TYPES = ("categorical", "text", "number", "boolean")
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

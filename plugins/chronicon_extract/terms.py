@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from chronicon.evaluation.extract import terminology_lookup
+from chronicon.api.models import terminology_lookup
 
 from .schema import Field, Schema, SchemaError
 

@@ -7,9 +7,7 @@ from typing import Any
 
 import click
 
-from chronicon.analyzers.base import Analyzer
-from chronicon.hookspecs import hookimpl
-from chronicon.search.extensions import SearchFilter, SortKey
+from chronicon.api import Analyzer, Catalog, FilterError, Library, ScanSummary, SearchFilter, SortKey, hookimpl
 
 from .analyzer import FacesPass
 
@@ -26,13 +24,13 @@ def chronicon_register_analyzers() -> list[type[Analyzer]]:
 
 @hookimpl
 def chronicon_register_commands(cli: click.Group) -> None:
-    from .commands import register
+    from .commands import people_group
 
-    register(cli)
+    cli.add_command(people_group)
 
 
 @hookimpl
-def chronicon_scan_finished(summary: Any, library: Any) -> None:
+def chronicon_scan_finished(summary: ScanSummary, library: Library) -> None:
     """Assign the faces of this scan to people (the scan lock is held by the scan)."""
     from .cluster import update
     from .people import settings
@@ -51,9 +49,7 @@ def chronicon_scan_finished(summary: Any, library: Any) -> None:
     log.debug("%s updated: %s", PEOPLE_TABLE, report.to_json())
 
 
-def _person_ids(catalog: Any, value: Any) -> set[str]:
-    from chronicon.search.filters import FilterError
-
+def _person_ids(catalog: Catalog, value: Any) -> set[str]:
     from .people import asset_ids
 
     try:

@@ -11,13 +11,20 @@ import numpy as np
 import pyarrow as pa
 from PIL import Image
 
-from chronicon.analyzers.base import VECTORS_KEY, AssetItem, PerItemAnalyzer
-from chronicon.analyzers.inputs import SegmentPicture, segment_pictures
-from chronicon.catalog.vectors import VectorRow
-from chronicon.config import Setting
-from chronicon.media.imaging import write_thumbnail
-from chronicon.media.photo import open_image, register_heif
-from chronicon.types import MediaKind, Phase
+from chronicon.api import (
+    VECTORS_KEY,
+    AssetItem,
+    MediaKind,
+    PerItemAnalyzer,
+    Phase,
+    SegmentPicture,
+    Setting,
+    VectorRow,
+    open_image,
+    register_heif,
+    segment_pictures,
+    write_thumbnail,
+)
 
 from .detect import FoundFace, detection_array, face_crop, find_faces
 from .models import ThreadModels, missing
@@ -75,26 +82,26 @@ class FacesPass(PerItemAnalyzer):
 
     def fingerprint(self) -> str:
         keys = ("detector", "upsample", "max_side", "min_size", "min_score", "jitters", "max_faces")
-        return ":".join([str(self.version), "dlib-resnet-v1", *(f"{k}={self.config.get(k)}" for k in keys)])
+        return ":".join([str(self.version), "dlib-resnet-v1", *(f"{k}={self.config[k]}" for k in keys)])
 
     def _load(self) -> None:
         register_heif()
-        self.models = ThreadModels(str(self.config.get("detector", "hog")))
+        self.models = ThreadModels(self.config.str("detector"))
 
     def analyze(self, item: AssetItem) -> dict[str, Any]:
         assert self.models is not None
         models = self.models.get()
-        max_side = int(self.config.get("max_side", 1024))
+        max_side = self.config.int("max_side")
         per_picture: list[tuple[SegmentPicture, Image.Image, list[FoundFace]]] = []
         for pic in self._pictures(item, max_side):
             shrunk, rgb = detection_array(pic.image, max_side)
             found = find_faces(
                 models,
                 rgb,
-                upsample=int(self.config.get("upsample", 1)),
-                min_size=int(self.config.get("min_size", 40)),
-                min_score=float(self.config.get("min_score", 0.4)),
-                jitters=int(self.config.get("jitters", 0)),
+                upsample=self.config.int("upsample"),
+                min_size=self.config.int("min_size"),
+                min_score=self.config.float("min_score"),
+                jitters=self.config.int("jitters"),
             )
             per_picture.append((pic, shrunk, found))
         return self._columns(item, self._dedupe(per_picture))
@@ -103,7 +110,7 @@ class FacesPass(PerItemAnalyzer):
         """The photo at detection size; or a video's shot frames (its poster when it has no shots)."""
         if item.kind != MediaKind.VIDEO:
             return [SegmentPicture(0, None, None, self._photo(item, max_side))]
-        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        limit = self.context.scan_section.int("max_image_pixels")
         pictures = segment_pictures(item, min(max_side, 640), max_pixels=limit)
         shots = [p for p in pictures if p.index > 0]
         return shots or pictures[:1]
@@ -120,14 +127,14 @@ class FacesPass(PerItemAnalyzer):
         draft = max_side
         if width and height:
             draft = math.ceil(max_side * min(width, height) / max(width, height))
-        limit = int(self.context.scan.get("max_image_pixels", 250_000_000))
+        limit = self.context.scan_section.int("max_image_pixels")
         return open_image(item.path, max_pixels=limit, draft_size=draft)
 
     def _dedupe(
         self, per_picture: list[tuple[SegmentPicture, Image.Image, list[FoundFace]]]
     ) -> list[tuple[SegmentPicture, Image.Image, FoundFace]]:
         """All faces, except that a face seen again in another frame of the same shot counts once (best kept)."""
-        limit = float(self.config.get("cluster_distance", 0.5))
+        limit = self.config.float("cluster_distance")
         kept: list[tuple[SegmentPicture, Image.Image, FoundFace]] = []
         for pic, shrunk, found in per_picture:
             for face in found:
@@ -145,14 +152,14 @@ class FacesPass(PerItemAnalyzer):
                     kept.append((pic, shrunk, face))
                 elif face.score > kept[twin][2].score:
                     kept[twin] = (pic, shrunk, face)
-        most = int(self.config.get("max_faces", 100))
+        most = self.config.int("max_faces")
         if len(kept) > most:
             best = sorted(range(len(kept)), key=lambda i: -kept[i][2].score)[:most]
             kept = [kept[i] for i in sorted(best)]
         return kept
 
     def _columns(self, item: AssetItem, faces: list[tuple[SegmentPicture, Image.Image, FoundFace]]) -> dict[str, Any]:
-        crops = bool(self.config.get("crops", True))
+        crops = self.config.bool("crops")
         entries: list[dict[str, Any]] = []
         rows: list[VectorRow] = []
         for n, (pic, shrunk, face) in enumerate(faces, start=1):
@@ -171,7 +178,7 @@ class FacesPass(PerItemAnalyzer):
                 write_thumbnail(
                     face_crop(shrunk, face),
                     self.context.catalog_dir / relative,
-                    size=int(self.config.get("crop_size", 128)),
+                    size=self.config.int("crop_size"),
                     quality=80,
                 )
                 entry["crop"] = relative

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import importlib.util
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from chronicon.api import Catalog
 
 from .store import (
     Assignments,
@@ -40,7 +41,7 @@ class ClusterReport:
         return dict(self.__dict__)
 
 
-def update(catalog: Any, *, distance: float, min_faces: int, rebuild: bool = False) -> ClusterReport:
+def update(catalog: Catalog, *, distance: float, min_faces: int, rebuild: bool = False) -> ClusterReport:
     """Bring people up to date with the stored faces: drop assignments of faces that are gone or whose
     descriptor changed, put each new face with the nearest person within `distance`, and cluster the rest into
     new people.
@@ -49,25 +50,13 @@ def update(catalog: Any, *, distance: float, min_faces: int, rebuild: bool = Fal
     faces and assignments are read without vectors, and only the assignments of changed assets are written.
     With `rebuild`, unnamed people are dissolved first and their faces clustered again; named people keep
     their faces. Everything here is derived from the face vectors, so a run cut short is fixed by the next."""
-    db = catalog.db
     current = current_faces(catalog)
-    people = read_people(db)
-    previous = read_assignments(db)
+    people = read_people(catalog)
+    previous = read_assignments(catalog)
     if rebuild:
         people = {pid: p for pid, p in people.items() if p.name}
     report = ClusterReport(faces=len(current))
-    kept: Assignments = {}
-    members: dict[int, int] = {}
-    touched: set[str] = set()  # assets whose assignment rows change
-    for key, (pid, digest) in previous.items():
-        if pid in people and digest is not None and current.get(key) == digest:
-            kept[key] = (pid, digest)
-            members[pid] = members.get(pid, 0) + 1
-            continue
-        touched.add(key[0])
-        if not (rebuild and pid not in people):
-            report.dropped += 1
-    report.kept = len(kept)
+    kept, members, touched = _keep(previous, current, people, rebuild, report)
     waiting = sorted(key for key in current if key not in kept)
     touched.update(key[0] for key in waiting)
     # People whose stored face count disagrees with their kept faces lost some (or a run was cut short): their
@@ -115,11 +104,32 @@ def update(catalog: Any, *, distance: float, min_faces: int, rebuild: bool = Fal
         return report  # nothing changed: no commit
     # People first: a crash before the assignments are written leaves people whose counts disagree with their
     # faces, which the next run recomputes, and the faces are simply assigned again.
-    write_people(db, people)
+    write_people(catalog, people)
     rows = {key: value for key, value in kept.items() if key[0] in touched}
     rows.update(assignments)
-    write_assignments(db, rows, touched)
+    write_assignments(catalog, rows, touched)
     return report
+
+
+def _keep(
+    previous: Assignments, current: dict[FaceKey, str | None], people: dict[int, Person], rebuild: bool,
+    report: ClusterReport,
+) -> tuple[Assignments, dict[int, int], set[str]]:  # fmt: skip
+    """The assignments that still hold (their person is there, their face's descriptor is unchanged), the kept
+    faces per person, and the assets whose assignment rows change (`report.kept` and `.dropped` counted)."""
+    kept: Assignments = {}
+    members: dict[int, int] = {}
+    touched: set[str] = set()  # assets whose assignment rows change
+    for key, (pid, digest) in previous.items():
+        if pid in people and digest is not None and current.get(key) == digest:
+            kept[key] = (pid, digest)
+            members[pid] = members.get(pid, 0) + 1
+            continue
+        touched.add(key[0])
+        if not (rebuild and pid not in people):
+            report.dropped += 1
+    report.kept = len(kept)
+    return kept, members, touched
 
 
 def _recompute(
@@ -183,17 +193,17 @@ def _clusters(vectors: list[NDArray[np.float32]], distance: float) -> list[list[
     return sorted(groups.values(), key=lambda g: g[0])
 
 
-def rename(db: Any, person: Person, name: str) -> None:
+def rename(catalog: Catalog, person: Person, name: str) -> None:
     """Give a person a name (which pins it: reclustering never splits or renames it)."""
-    people = read_people(db)
+    people = read_people(catalog)
     people[person.id].name = name
-    write_people(db, people)
+    write_people(catalog, people)
 
 
-def merge(db: Any, target: Person, others: list[Person]) -> Person:
+def merge(catalog: Catalog, target: Person, others: list[Person]) -> Person:
     """Move the faces of `others` to `target` and drop them; the target keeps its name, else takes the first
     other's name. Returns the merged person."""
-    people = read_people(db)
+    people = read_people(catalog)
     gone = {p.id for p in others if p.id != target.id}
     merged = people[target.id]
     if not merged.name:
@@ -207,6 +217,6 @@ def merge(db: Any, target: Person, others: list[Person]) -> Person:
         del people[pid]
     # Assignments first (one update commit): a crash before the people are written leaves the others without
     # faces (dropped or kept empty by the next clustering run), never faces pointing at a person that is gone.
-    move_people(db, gone, target.id)
-    write_people(db, people)
+    move_people(catalog, gone, target.id)
+    write_people(catalog, people)
     return merged

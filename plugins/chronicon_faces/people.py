@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from chronicon.catalog.store import display_path
+from chronicon.api import Catalog, Section, display_path
 
+from .analyzer import FacesPass
 from .store import Person, assets_of_person, read_assignments, read_people, resolve
 
 
@@ -34,21 +35,23 @@ class PersonSummary:
 def settings(config: Any) -> tuple[float, int]:
     """(cluster_distance, min_faces) from the config, with the pass's defaults when its section is absent."""
     values = config.section("faces")
-    return float(values.get("cluster_distance", 0.5)), int(values.get("min_faces", 1))
+    if "cluster_distance" not in list(values):
+        values = Section.declared("faces", FacesPass.settings)
+    return values.float("cluster_distance"), values.int("min_faces")
 
 
-def faces_by_person(db: Any) -> dict[int, dict[str, list[int]]]:
+def faces_by_person(catalog: Catalog) -> dict[int, dict[str, list[int]]]:
     """person id -> asset id -> the face numbers of that person there (every assignment: for `people list`)."""
     out: dict[int, dict[str, list[int]]] = {}
-    for (asset_id, n), (pid, _) in sorted(read_assignments(db).items()):
+    for (asset_id, n), (pid, _) in sorted(read_assignments(catalog).items()):
         out.setdefault(pid, {}).setdefault(asset_id, []).append(n)
     return out
 
 
-def summaries(catalog: Any, *, min_faces: int = 1) -> list[PersonSummary]:
+def summaries(catalog: Catalog, *, min_faces: int = 1) -> list[PersonSummary]:
     """People with at least `min_faces` faces on assets that are present, most faces first."""
-    people = read_people(catalog.db)
-    by_person = faces_by_person(catalog.db)
+    people = read_people(catalog)
+    by_person = faces_by_person(catalog)
     wanted = {a for assets in by_person.values() for a in assets}
     rows = catalog.rows_by_id(wanted, ["id", "path", "missing"]) if wanted else {}
     present = {a: r for a, r in rows.items() if not r.get("missing")}
@@ -64,20 +67,20 @@ def summaries(catalog: Any, *, min_faces: int = 1) -> list[PersonSummary]:
     return out
 
 
-def find(catalog: Any, value: str | int) -> Person:
+def find(catalog: Catalog, value: str | int) -> Person:
     """The person called `value` (a name, any case, or an id); LookupError when there is none."""
-    return resolve(read_people(catalog.db), value)
+    return resolve(read_people(catalog), value)
 
 
-def asset_ids(catalog: Any, value: str | int) -> set[str]:
+def asset_ids(catalog: Catalog, value: str | int) -> set[str]:
     """The assets where the person shows up (the `--person` search filter; reads only that person's rows)."""
     person = find(catalog, value)
-    return set(assets_of_person(catalog.db, person.id))
+    return set(assets_of_person(catalog, person.id))
 
 
-def appearances(catalog: Any, person: Person) -> list[dict[str, Any]]:
+def appearances(catalog: Catalog, person: Person) -> list[dict[str, Any]]:
     """The present assets of a person with, per face, its number, box and (videos) shot times."""
-    assets = assets_of_person(catalog.db, person.id)
+    assets = assets_of_person(catalog, person.id)
     rows = catalog.rows_by_id(assets, ["id", "path", "kind", "missing", "taken_at", "faces"]) if assets else {}
     out: list[dict[str, Any]] = []
     for asset_id, numbers in assets.items():

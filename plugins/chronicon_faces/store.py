@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-from chronicon.catalog.store import sql_str
+from chronicon.api import Catalog, PluginTable, Where, chunked, col
 
 from .analyzer import FACE_DIM, FACE_SPACE
 
 PEOPLE_TABLE = "faces_people"
 ASSIGN_TABLE = "faces_assign"
-_IN_CHUNK = 2_000  # ids per `IN (...)` clause
+_IN_CHUNK = 2_000  # ids per `IN (...)` filter
+_OR_TERMS = 16  # (n, asset ids) terms per delete of stale assignments: keeps each filter shallow
 
 PEOPLE_SCHEMA = pa.schema(
     [
@@ -60,47 +60,19 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-def in_clause(column: str, values: Iterable[str]) -> str:
-    return f"{column} IN ({', '.join(sql_str(v) for v in values)})"
+def people_table(catalog: Catalog) -> PluginTable:
+    """The people: one row per person (id, name, centroid, face count)."""
+    return catalog.plugin_table(PEOPLE_TABLE, PEOPLE_SCHEMA, key=["person_id"])
 
 
-def chunks(values: Iterable[str], size: int = _IN_CHUNK) -> Iterable[list[str]]:
-    ordered = sorted(set(values))
-    for start in range(0, len(ordered), size):
-        yield ordered[start : start + size]
+def assign_table(catalog: Catalog) -> PluginTable:
+    """The assignments: one row per face (asset id, n) with its person and descriptor digest. One written before
+    the `descriptor` column existed gets it as nulls, so its faces are simply assigned again."""
+    return catalog.plugin_table(ASSIGN_TABLE, ASSIGN_SCHEMA, key=["asset_id", "n"])
 
 
-def _open(db: Any, name: str) -> Any | None:
-    try:
-        return db.open_table(name)
-    except (ValueError, FileNotFoundError):
-        return None
-
-
-def _overwrite(db: Any, name: str, data: pa.Table) -> None:
-    """Replace a table's rows in one commit (a new table version: readers see the old or the new rows)."""
-    table = _open(db, name)
-    if table is None:
-        db.create_table(name, data=data, schema=data.schema, exist_ok=True)
-        table = _open(db, name)
-        if table is not None and table.count_rows() == len(data):
-            return
-    assert table is not None
-    table.add(data, mode="overwrite")
-
-
-def _narrow(table: Any, columns: list[str], where: str | None = None) -> pa.Table:
-    query = table.search()
-    if where:
-        query = query.where(where)
-    return query.select(columns).limit(None).with_row_id(False).to_arrow()
-
-
-def read_people(db: Any) -> dict[int, Person]:
-    table = _open(db, PEOPLE_TABLE)
-    if table is None:
-        return {}
-    data = table.to_arrow()
+def read_people(catalog: Catalog) -> dict[int, Person]:
+    data = people_table(catalog).read()
     people: dict[int, Person] = {}
     centroids = data.column("centroid").combine_chunks()
     flat = centroids.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
@@ -113,8 +85,8 @@ def read_people(db: Any) -> dict[int, Person]:
     return people
 
 
-def write_people(db: Any, people: dict[int, Person]) -> None:
-    """Rewrite the people table (one row per person: small next to the faces)."""
+def write_people(catalog: Catalog, people: dict[int, Person]) -> None:
+    """Rewrite the people table in one commit (one row per person: small next to the faces)."""
     ordered = sorted(people.values(), key=lambda p: p.id)
     matrix = np.stack([p.centroid for p in ordered]).astype(np.float32) if ordered else np.zeros((0, FACE_DIM))
     data = pa.table(
@@ -129,37 +101,21 @@ def write_people(db: Any, people: dict[int, Person]) -> None:
         },
         schema=PEOPLE_SCHEMA,
     )
-    _overwrite(db, PEOPLE_TABLE, data)
+    people_table(catalog).replace(data)
 
 
-def _assign_table(db: Any) -> Any | None:
-    """The assignments table, or None; one written before the `descriptor` column existed is dropped (its faces
-    are simply assigned again)."""
-    table = _open(db, ASSIGN_TABLE)
-    if table is not None and "descriptor" not in table.schema.names:
-        db.drop_table(ASSIGN_TABLE)
-        return None
-    return table
-
-
-def read_assignments(db: Any, where: str | None = None) -> Assignments:
-    """(asset id, n) -> (person id, descriptor digest), for every face or those matching `where` (SQL)."""
-    table = _assign_table(db)
-    if table is None:
-        return {}
-    cols = _narrow(table, ["asset_id", "n", "person_id", "descriptor"], where).to_pydict()
+def read_assignments(catalog: Catalog, where: Where | None = None) -> Assignments:
+    """(asset id, n) -> (person id, descriptor digest), for every face or those matching `where`."""
+    cols = assign_table(catalog).read(["asset_id", "n", "person_id", "descriptor"], where).to_pydict()
     return {
         (a, int(n)): (int(p), d)
         for a, n, p, d in zip(cols["asset_id"], cols["n"], cols["person_id"], cols["descriptor"], strict=True)
     }
 
 
-def assets_of_person(db: Any, person_id: int) -> dict[str, list[int]]:
-    """Asset id -> face numbers of one person, read with a SQL filter (not the whole table)."""
-    table = _assign_table(db)
-    if table is None:
-        return {}
-    cols = _narrow(table, ["asset_id", "n"], f"person_id = {int(person_id)}").to_pydict()
+def assets_of_person(catalog: Catalog, person_id: int) -> dict[str, list[int]]:
+    """Asset id -> face numbers of one person, read with a filter (not the whole table)."""
+    cols = assign_table(catalog).read(["asset_id", "n"], col("person_id") == int(person_id)).to_pydict()
     out: dict[str, list[int]] = {}
     for asset_id, n in sorted(zip(cols["asset_id"], cols["n"], strict=True)):
         out.setdefault(asset_id, []).append(int(n))
@@ -179,50 +135,70 @@ def _assign_data(assignments: Assignments) -> pa.Table:
     )
 
 
-def write_assignments(db: Any, assignments: Assignments, assets: Iterable[str]) -> None:
-    """Make the faces of these assets hold exactly the given assignments (one merge commit per 2,000 assets);
-    the rows of other assets are left alone."""
+def _any_of(parts: list[Where]) -> Where:
+    """The parts joined by OR, as a balanced tree (the filter stays shallow)."""
+    if len(parts) == 1:
+        return parts[0]
+    middle = len(parts) // 2
+    return _any_of(parts[:middle]) | _any_of(parts[middle:])
+
+
+def _delete_keys(table: PluginTable, keys: Iterable[FaceKey]) -> None:
+    """Delete the rows of these faces: one filter per face number n, a few numbers per commit."""
+    by_n: dict[int, list[str]] = {}
+    for asset_id, n in keys:
+        by_n.setdefault(n, []).append(asset_id)
+    terms = [
+        (col("n") == n) & col("asset_id").isin(part)
+        for n, ids in sorted(by_n.items())
+        for part in chunked(ids, _IN_CHUNK)
+    ]
+    for start in range(0, len(terms), _OR_TERMS):
+        table.delete(_any_of(terms[start : start + _OR_TERMS]))
+
+
+def write_assignments(catalog: Catalog, assignments: Assignments, assets: Iterable[str]) -> None:
+    """Make the faces of these assets hold exactly the given assignments (per 2,000 assets: one upsert commit of
+    their rows, then a delete of the rows of their faces that got none); the rows of other assets are left alone.
+    A run cut short between the two leaves rows of faces that are gone or changed, which the next run drops."""
     by_asset: dict[str, Assignments] = {}
     for key, value in assignments.items():
         by_asset.setdefault(key[0], {})[key] = value
     touched = set(assets) | set(by_asset)
     if not touched:
         return
-    table = _assign_table(db)
-    if table is None:
-        _overwrite(db, ASSIGN_TABLE, _assign_data(assignments))
+    table = assign_table(catalog)
+    if not table.exists():
+        table.replace(_assign_data(assignments))
         return
-    for part in chunks(touched):
-        data = _assign_data({k: v for a in part for k, v in by_asset.get(a, {}).items()})
-        if len(data):
-            (
-                table.merge_insert(["asset_id", "n"])
-                .when_matched_update_all()
-                .when_not_matched_insert_all()
-                .when_not_matched_by_source_delete(in_clause("asset_id", part))
-                .execute(data)
-            )
-        else:
-            table.delete(in_clause("asset_id", part))
+    for part in chunked(touched, _IN_CHUNK):
+        rows = {k: v for a in part for k, v in by_asset.get(a, {}).items()}
+        if not rows:
+            table.delete(col("asset_id").isin(part))
+            continue
+        stored = table.read(["asset_id", "n"], col("asset_id").isin(part)).to_pydict()
+        stale = {(a, int(n)) for a, n in zip(stored["asset_id"], stored["n"], strict=True)} - set(rows)
+        table.upsert(_assign_data(rows))
+        if stale:
+            _delete_keys(table, stale)
 
 
-def move_people(db: Any, sources: Iterable[int], target: int) -> None:
+def move_people(catalog: Catalog, sources: Iterable[int], target: int) -> None:
     """Give the faces of the `sources` people to `target` (one update commit)."""
     ids = sorted({int(s) for s in sources})
-    table = _assign_table(db)
-    if table is not None and ids:
-        table.update(where=f"person_id IN ({', '.join(map(str, ids))})", values={"person_id": int(target)})
+    if ids:
+        assign_table(catalog).update(col("person_id").isin(ids), {"person_id": int(target)})
 
 
-def current_faces(catalog: Any) -> dict[FaceKey, str | None]:
+def current_faces(catalog: Catalog) -> dict[FaceKey, str | None]:
     """Every face the pass vouches for now, (asset id, n) -> descriptor digest (the face rows' `content_hash`
     column), read without the vectors: the rows whose asset has a `face_count` (the pass succeeded) covering n."""
     table = catalog.open_vector_table(FACE_SPACE)
     if table is None or "face_count" not in catalog.schema.names:
         return {}
-    data = catalog.to_arrow(["id", "face_count"], where="face_count > 0").to_pydict()
+    data = catalog.to_arrow(["id", "face_count"], where=col("face_count") > 0).to_pydict()
     counts = {a: int(c) for a, c in zip(data["id"], data["face_count"], strict=True)}
-    cols = _narrow(catalog.db.open_table(table.name), ["asset_id", "segment", "content_hash"]).to_pydict()
+    cols = table.read(["asset_id", "segment", "content_hash"]).to_pydict()
     out: dict[FaceKey, str | None] = {}
     for asset_id, segment, digest in zip(cols["asset_id"], cols["segment"], cols["content_hash"], strict=True):
         n = int(segment or 0)
@@ -231,7 +207,7 @@ def current_faces(catalog: Any) -> dict[FaceKey, str | None]:
     return out
 
 
-def face_vectors(catalog: Any, keys: Iterable[FaceKey]) -> dict[FaceKey, NDArray[np.float32]]:
+def face_vectors(catalog: Catalog, keys: Iterable[FaceKey]) -> dict[FaceKey, NDArray[np.float32]]:
     """The descriptors of these faces (read by asset, in `IN` chunks)."""
     wanted = set(keys)
     table = catalog.open_vector_table(FACE_SPACE)

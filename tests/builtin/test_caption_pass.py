@@ -107,11 +107,11 @@ def test_caption_command_on_a_photo_and_a_video(tiny_vlm: Path, tmp_path: Path) 
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHRONICON_")}
     env["CHRONICON_CATALOG"] = str(tmp_path / "catalog")
     cli = [sys.executable, "-m", "chronicon", "caption", "--model", str(tiny_vlm), "--max-tokens", "4"]
-    out = subprocess.run([*cli, str(tmp_path / "photo.jpg"), "--verbose"], capture_output=True, text=True,
-                         env=env, cwd=tmp_path)  # fmt: skip
+    out = subprocess.run([*cli, str(tmp_path / "photo.jpg"), "--verbose", "--save", "result.json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path)  # fmt: skip
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() and "inference" in out.stderr
-    saved = json.loads((tmp_path / "photo.jpg.caption.json").read_text())
+    assert out.stdout.strip() and "inference" in out.stderr and "saved " in out.stderr
+    saved = json.loads((tmp_path / "result.json").read_text())
     assert saved["model"] == str(tiny_vlm) and saved["device"] == "cpu" and saved["quantized"] is False
     assert set(saved["timing"]) >= {"model_load_s", "inference_s", "total_s"}
     out = subprocess.run([*cli, str(tmp_path / "clip.mp4"), "--frames", "3", "--no-save", "--json",
@@ -119,7 +119,9 @@ def test_caption_command_on_a_photo_and_a_video(tiny_vlm: Path, tmp_path: Path) 
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     assert len(result["frames"]) == 3 and result["description"].count("[00:00:0") == 3
-    assert not (tmp_path / "clip.mp4.caption.json").exists()
+    assert "saved" not in result
+    # Nothing lands in the current folder unless --save names a file (--no-save is still accepted, a no-op).
+    assert sorted(p.name for p in tmp_path.glob("*.json")) == ["result.json"]
     missing = subprocess.run([sys.executable, "-m", "chronicon", "caption", "--model", str(tmp_path / "nope"),
                               str(tmp_path / "photo.jpg")], capture_output=True, text=True, env=env)  # fmt: skip
     assert missing.returncode == 3 and "does not exist" in missing.stderr

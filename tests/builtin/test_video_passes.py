@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("ai_edge_litert")
 pytest.importorskip("faster_whisper")
 
-from chronicon.cli_video import video_report
+from chronicon.cli.video import video_report
 from chronicon.embed.speech import to_srt, to_vtt
 from ci_skips import provided_reason
 from mediafactory import add_audio, espeak_available, make_slideshow, make_speech_audio

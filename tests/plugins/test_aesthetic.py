@@ -250,3 +250,36 @@ def test_train_without_vectors_uses_the_parts_and_csv_errors_are_clear(
     assert run_cli(["aesthetic", "show", str(sample_photos / "moon.jpg"), "--json"], config) == 0
     live = json.loads(capsys.readouterr().out)
     assert live["in_catalog"] is False and live["source"] == "heuristic" and 0 <= live["aesthetic"] <= 1
+
+
+# -- typed config and typed filters ----------------------------------------------------------------------------
+def test_weights_come_from_the_declared_section() -> None:
+    from chronicon.api import Section
+    from chronicon_aesthetic.analyzer import AestheticPass, weights_from
+
+    assert weights_from(Section.declared("aesthetic", AestheticPass.settings)) == DEFAULT_WEIGHTS
+    changed = weights_from(Section.declared("aesthetic", AestheticPass.settings, weight_noise=0.0))
+    assert changed == {**DEFAULT_WEIGHTS, "noise": 0.0}
+
+
+def test_rescore_filters_keep_null_sources(make_plugin_library: Callable[..., Library], tmp_path: Path) -> None:
+    """`aesthetic_source` NULL counts as "not the head's" and never as a head's score; missing files are left out."""
+    from chronicon_aesthetic.head import Head
+    from chronicon_aesthetic.rescore import has_head_scores, scored_rows, unscored_ids
+
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name, colour in (("a.jpg", (200, 40, 40)), ("b.jpg", (40, 200, 40)), ("c.jpg", (40, 40, 200))):
+        Image.new("RGB", (64, 48), colour).save(photos / name, quality=90)
+    lib = make_plugin_library(disabled=("albums",))
+    lib.scan([str(photos)])
+    ids = {Path(r["path"]).name: r["id"] for r in lib.catalog.rows(None, ["id", "path"])}
+    head = Head(None, 0, [], [], 0.0, [], [], 0.0, 1.0, 0, 1.0, None, None, 0)
+    catalog = lib.catalog
+    assert sorted(unscored_ids(catalog, head)) == sorted(ids.values()) and not has_head_scores(catalog)
+    catalog.update_columns([{"id": ids["a.jpg"], "aesthetic_source": None}])
+    catalog.update_columns([{"id": ids["b.jpg"], "aesthetic_source": head.source}])
+    assert sorted(unscored_ids(catalog, head)) == sorted([ids["a.jpg"], ids["c.jpg"]]) and has_head_scores(catalog)
+    catalog.update_columns([{"id": ids["c.jpg"], "missing": True}])
+    assert unscored_ids(catalog, head) == [ids["a.jpg"]]
+    assert sorted(r["id"] for r in scored_rows(catalog)) == sorted([ids["a.jpg"], ids["b.jpg"]])

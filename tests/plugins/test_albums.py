@@ -755,3 +755,68 @@ def test_cli_refuses_an_overlong_album_name(
     assert code == 0 and json.loads(out)["albums"] == []
     code, out, err = _cli(config, "album", "create", "N" * 200, "--camera", "canon", capsys=capsys)
     assert code == 0, err  # the limit itself is fine
+
+
+# -- the plugin on the public API only ------------------------------------------------------------------------
+def test_shortcut_options_are_plugin_filters_like_any_other() -> None:
+    """`--person NAME` and `--min-aesthetic X` are `--filter person=NAME` and `--filter min_aesthetic=X`: the
+    registry (`known`) decides whether they can be used, the same way as for any filter."""
+    from chronicon.api import SearchFilter
+    from chronicon_albums.commands import _rule_data
+    from chronicon_albums.rules import NeedsPluginError
+
+    _service, rule_cls = _albums()
+    data = _rule_data(None, {"people": ("Alice",), "min_aesthetic": 0.5, "plugin_filters": ("person=Bob",)})
+    assert data["filters"] == {"person": ["Bob", "Alice"], "min_aesthetic": [0.5]}
+    known = {"person": SearchFilter("person", "shows this person", asset_ids=lambda catalog, value: set())}
+    with pytest.raises(NeedsPluginError, match=r"'min_aesthetic' filter .*aesthetic plugin.*loaded: person"):
+        rule_cls.from_mapping(data, known=known)
+    known["min_aesthetic"] = SearchFilter("min_aesthetic", "at least", value_type="float", where=lambda v: "true")
+    assert rule_cls.from_mapping(data, known=known).filters == {"person": ["Bob", "Alice"], "min_aesthetic": [0.5]}
+
+
+def test_albums_live_in_a_plugin_table(photo_library: Callable[..., tuple[Library, Path]]) -> None:
+    from chronicon_albums.store import SCHEMA, TABLE
+
+    library, media = photo_library()
+    library.scan([media])
+    service, rule_cls = _albums()
+    table = library.catalog.plugin_table(TABLE, SCHEMA, key=["key"])
+    service.create(library, service.store_of(library), "Nikon", rule_cls.from_mapping({"camera": "nikon"}))
+    service.create(library, service.store_of(library), "nikon", rule_cls.from_mapping({"camera": "z"}), replace=True)
+    assert table.rows(["key", "name", "count"]) == [{"key": "nikon", "name": "nikon", "count": 1}]
+    service.delete(library, service.store_of(library), "NIKON")
+    assert table.count() == 0
+
+
+def test_catch_up_compares_the_stamp_as_before() -> None:
+    """The typed filter renders an album's stamp (`now_iso`: UTC) as the naive UTC timestamp literal that the SQL
+    text of the first version used (`timestamp 'YYYY-MM-DD HH:MM:SS.ffffff'`)."""
+    from datetime import UTC, datetime
+
+    from chronicon.api import col
+    from chronicon_albums.store import now_iso
+    from chronicon_albums.tracking import _utc_wall_clock
+
+    for text in (now_iso(), "2024-05-06T07:08:09.000000+00:00", "2024-05-06T09:08:09.123456+02:00"):
+        moment = datetime.fromisoformat(text)
+        rendered = (col("updated_at") > _utc_wall_clock(moment)).sql()
+        assert rendered.startswith("updated_at > timestamp '") and rendered.endswith("'")
+        literal = datetime.fromisoformat(rendered.removeprefix("updated_at > timestamp '")[:-1])
+        first_version = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+        assert literal.tzinfo is None and literal == datetime.strptime(first_version, "%Y-%m-%d %H:%M:%S.%f")
+
+
+def test_storage_answers_are_public_api() -> None:
+    import ast
+    import inspect
+
+    import chronicon.api.web
+    from chronicon.api import storage_message, storage_status
+    from chronicon.web import wording
+
+    assert wording.storage_message is storage_message and wording.storage_status is storage_status
+    tree = ast.parse(inspect.getsource(chronicon.api.web))
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names]
+    assert not [m for m in imported if m.startswith(("fastapi", "chronicon.web"))]

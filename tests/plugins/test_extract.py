@@ -338,3 +338,40 @@ def test_schema_check_command(tmp_path: Path, catalog_dir: Path, model_cache: Pa
     data["fields"][0]["type"] = "enum"
     bad = run("extract", "schema-check", str(write_schema(tmp_path, data)), env=env, codes=(2,))
     assert "field 'colour': type 'enum' is not one of" in bad.stderr
+
+
+# -- typed settings -----------------------------------------------------------------------------------------
+def test_settings_fall_back_on_other_sections_as_sections(tmp_path: Path) -> None:
+    from chronicon.api import Section
+    from chronicon.api.models import DEFAULT_VLM
+    from chronicon_extract.extract_pass import ExtractPass, resolve_settings, with_values
+
+    declared = Section.declared("extract", ExtractPass.settings)
+    plain = resolve_settings(declared)
+    assert isinstance(plain, Section) and plain.str("model") == DEFAULT_VLM and plain["terminology"] is None
+    terms = str(tmp_path / "terms.yaml")
+    fallback = resolve_settings(declared, {"caption.model": "some/vlm", "eval.terminology": terms})
+    assert fallback.str("model") == "some/vlm" and fallback.optional_str("terminology") == terms
+    own = resolve_settings(with_values(declared, model="own/vlm"), {"caption.model": "some/vlm"})
+    assert own.str("model") == "own/vlm" and own.int("frames") == 4 and own.setting("frames") is not None
+    assert declared["model"] is None  # with_values makes a new section
+
+
+def test_field_filter_narrows_without_sql(photos: Path, make_plugin_library: Any) -> None:
+    """`--field` values with quotes or LIKE wildcards neither break the query nor match more than they say."""
+    from chronicon_extract.results import matching_ids
+
+    library = make_plugin_library(enable=("extract",))
+    library.scan([photos])
+    ids = {Path(r["path"]).name: r["id"] for r in library.catalog.rows(columns=["id", "path"])}
+    library.catalog.update_columns([
+        {"id": ids["chelsea.jpg"], "extracted": json.dumps({"weather": "it's 100% rain"})},
+        {"id": ids["coffee.jpg"], "extracted": json.dumps({"weather": "IT'S 100 % rain!"})},
+        {"id": ids["horse.jpg"], "extracted": json.dumps({"weather": "Sunny"})},
+    ])  # fmt: skip
+    assert matching_ids(library.catalog, "weather=it's 100% rain") == {ids["chelsea.jpg"], ids["coffee.jpg"]}
+    assert matching_ids(library.catalog, "weather=SUNNY") == {ids["horse.jpg"]}
+    assert matching_ids(library.catalog, "weather=sun") == set()
+    assert matching_ids(library.catalog, "weather=%") == set()
+    library.catalog.update_columns([{"id": ids["horse.jpg"], "missing": True}])
+    assert matching_ids(library.catalog, "weather=sunny") == set()

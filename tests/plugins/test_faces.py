@@ -116,11 +116,11 @@ def test_name_merge_recluster_and_person_filter(make_plugin_library: Any, face_p
     people = people_of(library)
     assert len(people) == len(VARIANTS) and all(p["faces"] == 1 for p in people)
     first, *rest = [p["id"] for p in people]
-    cluster.rename(library.catalog.db, find(library.catalog, first), "Eileen")
+    cluster.rename(library.catalog, find(library.catalog, first), "Eileen")
     assert find(library.catalog, "eileen").id == first and find(library.catalog, f"#{first}").id == first
-    merged = cluster.merge(library.catalog.db, find(library.catalog, rest[0]), [find(library.catalog, "Eileen")])
+    merged = cluster.merge(library.catalog, find(library.catalog, rest[0]), [find(library.catalog, "Eileen")])
     assert merged.id == rest[0] and merged.name == "Eileen" and merged.face_count == 2  # took the other's name
-    cluster.merge(library.catalog.db, merged, [find(library.catalog, p) for p in rest[1:]])
+    cluster.merge(library.catalog, merged, [find(library.catalog, p) for p in rest[1:]])
     people = people_of(library)
     assert [(p["name"], p["faces"], p["assets"]) for p in people] == [("Eileen", len(VARIANTS), len(VARIANTS))]
     assert {Path(h.path).name for h in library.browse(person="Eileen")} == set(VARIANTS)
@@ -151,15 +151,15 @@ def test_rescan_with_other_settings_reassigns_renumbered_faces(
     # With no score limit HOG also takes a weak patch left of the face: it is face 1, the real face is face 2.
     assert len(portrait) >= 2 and portrait[0]["score"] < 0.4 and max(f["score"] for f in portrait) > 1.0
     real = 1 + max(range(len(portrait)), key=lambda i: portrait[i]["score"])
-    first = read_assignments(loose.catalog.db)
+    first = read_assignments(loose.catalog)
     astronaut = first[(ids["astronaut.jpg"], real)][0]
     assert first[(ids["astronaut.jpg"], 1)][0] != astronaut  # the patch is not the astronaut
 
     strict = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **FAST, **{"faces.min_score": 0.4})
     summary = strict.scan([folder])  # same files, another detection setting: the pass runs again
     assert json.loads(faces_of(strict)["astronaut.jpg"]["faces"])[0]["score"] > 1.0  # face 1 is now the real one
-    after = read_assignments(strict.catalog.db)
-    people = read_people(strict.catalog.db)
+    after = read_assignments(strict.catalog)
+    people = read_people(strict.catalog)
     table = strict.catalog.open_vector_table(FACE_SPACE)
     stored = table.vectors_for(ids.values())
     assert set(after) == {(a, r.segment) for a, rows in stored.items() for r in rows}
@@ -297,3 +297,64 @@ def test_without_the_models_the_pass_waits_and_commands_say_what_to_install(
     config.write_text(json.dumps({"catalog": str(library.catalog_dir), "plugins": {"paths": [str(PLUGINS)]}}))
     _, err = Run(capsys, config)("people", "list", codes=(3,))
     assert "pip install 'chronicon[faces]'" in err
+
+
+# -- the plugin's tables through the typed storage API ----------------------------------------------------------
+def test_assignments_of_touched_assets_are_exactly_the_given_ones(make_plugin_library: Any) -> None:
+    """Rows of faces that got no person go (also many face numbers at once); other assets keep theirs."""
+    from chronicon_faces.store import Assignments, assets_of_person, move_people, read_assignments, write_assignments
+
+    catalog = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF).catalog
+    a, b = "a" * 16, "b" * 16
+    start: Assignments = {(a, n): (1 + n % 2, f"d{n}") for n in range(1, 41)}
+    start[(b, 1)] = (1, "b1")
+    write_assignments(catalog, start, [a, b])
+    assert read_assignments(catalog) == start
+    kept = {(a, n): (3, f"e{n}") for n in range(2, 41, 4)}  # 10 of a's 40 faces, with other digests and a person
+    write_assignments(catalog, kept, [a])
+    assert read_assignments(catalog) == {**kept, (b, 1): (1, "b1")}
+    assert assets_of_person(catalog, 3) == {a: list(range(2, 41, 4))} and assets_of_person(catalog, 2) == {}
+    move_people(catalog, [3], 1)
+    assert assets_of_person(catalog, 1) == {a: list(range(2, 41, 4)), b: [1]}
+    write_assignments(catalog, {}, [a])  # no faces left on a
+    assert read_assignments(catalog) == {(b, 1): (1, "b1")}
+
+
+def test_storage_faults_in_the_faces_tables_are_one_line_catalog_errors(
+    make_plugin_library: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import lancedb.table
+
+    from chronicon.api import CatalogError, CatalogStorageError
+    from chronicon_faces.store import (
+        ASSIGN_TABLE,
+        PEOPLE_TABLE,
+        Person,
+        read_assignments,
+        read_people,
+        write_assignments,
+        write_people,
+    )
+
+    catalog = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF).catalog
+    asset = "c" * 16
+    write_people(catalog, {1: Person(1, "Eileen", np.ones(FACE_DIM, np.float32), 1, "2024-05-06T07:08:09+00:00")})
+    write_assignments(catalog, {(asset, 1): (1, "d1")}, [asset])
+
+    def full(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("lance error: LanceError(IO): No space left on device (os error 28), /x/writer.rs:258:9")
+
+    monkeypatch.setattr(lancedb.table.LanceTable, "add", full)
+    monkeypatch.setattr(lancedb.table.LanceTable, "merge_insert", full)
+    with pytest.raises(CatalogStorageError, match=f"cannot write table '{PEOPLE_TABLE}'.*the disk is full") as caught:
+        write_people(catalog, {})
+    assert ".rs:" not in str(caught.value) and len(str(caught.value).splitlines()) == 1
+    with pytest.raises(CatalogStorageError, match=f"cannot write table '{ASSIGN_TABLE}'"):
+        write_assignments(catalog, {(asset, 2): (1, "d2")}, [asset])
+    monkeypatch.setattr(lancedb.table.LanceTable, "search", full)
+    with pytest.raises(CatalogStorageError, match=f"cannot read table '{PEOPLE_TABLE}'"):
+        read_people(catalog)
+    with pytest.raises(CatalogError, match=ASSIGN_TABLE):
+        read_assignments(catalog)
+    monkeypatch.undo()
+    assert read_people(catalog)[1].name == "Eileen" and read_assignments(catalog) == {(asset, 1): (1, "d1")}

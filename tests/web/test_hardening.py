@@ -99,7 +99,7 @@ def test_allowed_hosts_argument_and_wildcard(web_sample: Sample) -> None:
 def test_host_names_and_cli_hosts() -> None:
     import socket
 
-    from chronicon.cli_serve import allowed_hosts
+    from chronicon.cli.serve import allowed_hosts
     from chronicon.web.guard import host_name
 
     assert (

@@ -135,7 +135,7 @@ def test_serve_binds_loopback_by_default(tmp_path: Path) -> None:
 
 def test_non_loopback_without_token_warns(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from chronicon.cli import main
-    from chronicon.cli_serve import is_loopback
+    from chronicon.cli.serve import is_loopback
 
     assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")

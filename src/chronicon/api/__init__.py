@@ -28,12 +28,13 @@ from chronicon.api.cli import (
     json_default,
     print_json,
 )
+from chronicon.api.web import storage_message, storage_status
 from chronicon.catalog.faults import guard
 from chronicon.catalog.lock import ScanLock
 from chronicon.catalog.store import Catalog, display_path, fs_path
 from chronicon.catalog.tables import Column, PluginTable, Where, chunked, col
 from chronicon.catalog.vectors import VectorHit, VectorRow, VectorTable, is_pixel_space
-from chronicon.config import Setting
+from chronicon.config import Section, Setting
 from chronicon.errors import (
     CatalogDamagedError,
     CatalogError,
@@ -66,10 +67,10 @@ __all__ = [
     "CatalogDamagedError", "CatalogError", "CatalogLockedError", "CatalogStorageError", "Change", "ChroniconError",
     "Column", "ConfigError", "ExtensionError", "FilterError", "Filters", "Library", "MediaError", "MediaKind",
     "ModelUnavailableError", "Outcome", "PerItemAnalyzer", "Phase", "PluginError", "PluginTable", "QueryError",
-    "RankedHit", "ScanLock", "ScanSummary", "SearchFilter", "SearchHit", "SearchResults", "SegmentPicture",
+    "RankedHit", "ScanLock", "ScanSummary", "SearchFilter", "SearchHit", "SearchResults", "Section", "SegmentPicture",
     "Setting", "SortKey", "SpaceEncoder", "TextEmbedder", "TextList", "UsageError", "VectorHit", "VectorRow",
     "VectorSpace", "VectorTable", "Where", "center_crop_array", "chunked", "clock", "col", "display_path", "fail",
     "fs_path", "guard", "hookimpl", "is_pixel_space", "json_default", "open_image", "parse_day", "parse_gps_box",
     "picture", "print_json", "read_poster_frame", "register_heif", "segment_pictures", "sniff_bytes",
-    "sniff_file", "square_array", "stored_segments", "write_thumbnail",
+    "sniff_file", "square_array", "storage_message", "storage_status", "stored_segments", "write_thumbnail",
 ]  # fmt: skip

@@ -98,8 +98,8 @@ def _hub_cached(spec: ClipSpec) -> bool:
     if spec.model.startswith("hf-hub:"):
         repo, filename = spec.model[len("hf-hub:") :], "open_clip_config.json"
     else:
-        cfg = open_clip.get_pretrained_cfg(spec.model, spec.pretrained or "")
-        hub = str(cfg.get("hf_hub", "")) if cfg else ""
+        pretrained = open_clip.get_pretrained_cfg(spec.model, spec.pretrained or "")
+        hub = str(pretrained.get("hf_hub", "")) if pretrained else ""
         if not hub:
             return False
         repo, filename = os.path.split(hub.rstrip("/"))[0], os.path.split(hub)[1] or "open_clip_pytorch_model.bin"
@@ -176,11 +176,11 @@ class ClipModel:
         self._torch = torch
         self.model = model
         self.tokenizer = open_clip.get_tokenizer(spec.model)
-        cfg = open_clip.get_model_preprocess_cfg(model)
-        size = cfg.get("size", 224)
+        preprocess = open_clip.get_model_preprocess_cfg(model)
+        size = preprocess.get("size", 224)
         self.image_size = int(size[0] if isinstance(size, (list, tuple)) else size)
-        self.mean = np.array(cfg.get("mean", (0.48145466, 0.4578275, 0.40821073)), dtype=np.float32)
-        self.std = np.array(cfg.get("std", (0.26862954, 0.26130258, 0.27577711)), dtype=np.float32)
+        self.mean = np.array(preprocess.get("mean", (0.48145466, 0.4578275, 0.40821073)), dtype=np.float32)
+        self.std = np.array(preprocess.get("std", (0.26862954, 0.26130258, 0.27577711)), dtype=np.float32)
         self.backend = backend
         self.precision = precision
         self._image_runner: Any = None

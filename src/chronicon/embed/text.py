@@ -167,14 +167,14 @@ class OnnxSentenceEncoder:
             raise ValueError(f"{folder} is not a mean-pooled sentence-transformers model")
         if len(kinds) > 3 or (len(kinds) == 3 and kinds[2] != "Normalize"):
             raise ValueError(f"{folder} has modules after pooling that the ONNX copy does not reproduce")
-        config = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
+        sbert = json.loads((folder / "sentence_bert_config.json").read_text(encoding="utf-8"))
         weights = next(folder / n for n in ("model.safetensors", "pytorch_model.bin") if (folder / n).exists())
         st = weights.stat()
         stamp = hashlib.sha1(f"{folder.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:12]
         onnx_path = cache / f"{slug(folder.parent.name)}-{slug(folder.name)}-{stamp}.onnx"
         if not onnx_path.exists():
             _export_sentence_model(folder, onnx_path)
-        return cls(onnx_path, folder / "tokenizer.json", int(config.get("max_seq_length", 256)))
+        return cls(onnx_path, folder / "tokenizer.json", int(sbert.get("max_seq_length", 256)))
 
     def encode(self, texts: list[str], batch_size: int = 64) -> NDArray[np.float32]:
         out = np.zeros((len(texts), self.dim), dtype=np.float32)

@@ -49,4 +49,5 @@ def positive_text(terms: list[QueryTerm]) -> str:
     """The words that are looked for (for full-text matching), without the subtracted ones."""
     return " ".join(t.text for t in terms if t.weight > 0)
 
+
 __all__ = ["QueryError", "QueryTerm", "parse_query", "positive_text"]

@@ -4,12 +4,12 @@ Only flags that are API parameters are reworded, so the CLI keeps its messages a
 
 from __future__ import annotations
 
-import errno
-import os
 import re
 from collections.abc import Iterable
 
-from chronicon.catalog.faults import FULL, error_number
+from chronicon.api.web import storage_message, storage_status  # defined there, for plugin routes too
+
+__all__ = ["CORE_FLAGS", "api_flags", "api_message", "storage_message", "storage_status"]
 
 # CLI flags of `chronicon search` / `similar` -> the query parameter of /api/search and /api/browse.
 CORE_FLAGS = {
@@ -43,20 +43,3 @@ def api_message(message: str, flags: dict[str, str]) -> str:
     """The message with the CLI flags it names replaced by the API parameters (`--min-count 'x'` ->
     `min_count 'x'`); flags that are not API parameters are left alone."""
     return _FLAG.sub(lambda m: flags.get(m.group(0), m.group(0)), message)
-
-
-def storage_status(exc: BaseException) -> int:
-    """The HTTP status of a storage fault: 507 when the disk (or quota) is full, 503 otherwise (read-only file
-    system, no permission, I/O error)."""
-    return 507 if error_number(exc) in FULL else 503
-
-
-def storage_message(exc: BaseException) -> str:
-    """A one-line message for a storage fault, without paths: what failed and the system's reason."""
-    number = error_number(exc)
-    reason = os.strerror(number) if number is not None else type(exc).__name__
-    if number in FULL:
-        return f"the catalog cannot be written: the disk is full ({reason})"
-    if number in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return f"the catalog cannot be written: {reason}"
-    return f"the catalog's storage failed: {reason}"

@@ -1,4 +1,4 @@
-"""The `search` and `similar` commands (registered on the main `chronicon` group)."""
+"""The `search` and `similar` commands, their shared filter options and the options plugin filters add."""
 
 from __future__ import annotations
 
@@ -14,8 +14,14 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from chronicon.api.cli import AppState, SpaceKind, UsageError, fail, print_json
 from chronicon.errors import ChroniconError
+from chronicon.library import Library
 from chronicon.media.timecode import clock
+from chronicon.schemas import stamp
+from chronicon.search.engine import NoVectorsError, SearchResults
+from chronicon.search.filters import FilterError, parse_min_counts
+from chronicon.search.query import QueryError
 
 
 def where(hit: Any) -> str:
@@ -67,9 +73,7 @@ def filter_options(func: Any) -> Any:
             callback=_finite,
             help="Hide results whose similarity is below this (-1..1).",
         ),
-        click.option(
-            "--space", type=click.Choice(["auto", "clip", "conse", "caption"]), help="Vector space to search."
-        ),
+        click.option("--space", type=SpaceKind(), help="Vector space to search."),
         click.option("--no-hybrid", is_flag=True, help="Vectors only: no full-text match on labels."),
         click.option("--json", "as_json", is_flag=True, help="Print results as JSON."),
         click.option(
@@ -136,121 +140,128 @@ def add_plugin_filter_options(cli: click.Group, filters: dict[str, Any], sorts: 
                     param.help = "Order results by: " + ", ".join(f"{k} ({v.help})" for k, v in sorts.items())
 
 
-def register_search_commands(cli: click.Group) -> None:
-    from chronicon.cli import AppState, UsageError, _fail, _print_json
-    from chronicon.schemas import stamp
-    from chronicon.search.engine import NoVectorsError
-    from chronicon.search.filters import FilterError
-    from chronicon.search.query import QueryError
+def _filters(opts: dict[str, Any]) -> dict[str, Any]:
+    """The filters the options set (core and plugin ones), unset ones left out."""
+    filters = {
+        "kind": opts["kind"],
+        "after": opts["after"],
+        "before": opts["before"],
+        "camera": opts["camera"],
+        "labels": list(opts["labels"]),
+        "under": _abs(opts["under"]),
+        "has_speech": opts["has_speech"],
+        "min_counts": _counts(opts["min_counts"]),
+        "gps": opts["gps"],
+        **{key[len(PLUGIN_PREFIX) :]: value for key, value in opts.items() if key.startswith(PLUGIN_PREFIX)},
+    }
+    return {k: v for k, v in filters.items() if not (v is None or v is False or v == [] or v == {})}
 
-    def run(state: AppState, query: str | None, image: str | None, opts: dict[str, Any]) -> None:
-        if opts["as_json"] or opts["paths_only"] or opts["moments"]:
-            state.quiet()
-        library = state.library()
-        started = time.perf_counter()
-        filters = {
-            "kind": opts["kind"],
-            "after": opts["after"],
-            "before": opts["before"],
-            "camera": opts["camera"],
-            "labels": list(opts["labels"]),
-            "under": _abs(opts["under"]),
-            "has_speech": opts["has_speech"],
-            "min_counts": _counts(opts["min_counts"]),
-            "gps": opts["gps"],
-            **{key[len(PLUGIN_PREFIX) :]: value for key, value in opts.items() if key.startswith(PLUGIN_PREFIX)},
-        }
-        filters = {k: v for k, v in filters.items() if not (v is None or v is False or v == [] or v == {})}
-        try:
-            hits = library.search(
-                query,
-                image=image,
-                limit=opts["limit"],
-                min_score=opts["min_score"],
-                space=opts["space"],
-                hybrid=False if opts["no_hybrid"] else None,
-                sort=opts["sort"],
-                **filters,
+
+def _search(library: Library, query: str | None, image: str | None, filters: dict[str, Any],
+            opts: dict[str, Any]) -> SearchResults:  # fmt: skip
+    """The hits; a bad query or filter exits 2, nothing to search yet 3."""
+    try:
+        return library.search(
+            query,
+            image=image,
+            limit=opts["limit"],
+            min_score=opts["min_score"],
+            space=opts["space"],
+            hybrid=False if opts["no_hybrid"] else None,
+            sort=opts["sort"],
+            **filters,
+        )
+    except (QueryError, FilterError) as exc:
+        raise UsageError(str(exc)) from exc
+    except NoVectorsError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(3)
+    except ChroniconError as exc:
+        fail(exc)
+
+
+def _run(state: AppState, query: str | None, image: str | None, opts: dict[str, Any]) -> None:
+    """What `search` and `similar` share: search, then print the hits as JSON, paths or a table."""
+    if opts["as_json"] or opts["paths_only"] or opts["moments"]:
+        state.quiet()
+    library = state.library()
+    started = time.perf_counter()
+    filters = _filters(opts)
+    hits = _search(library, query, image, filters, opts)
+    seconds = time.perf_counter() - started
+    if opts["as_json"]:
+        print_json(
+            stamp(
+                {
+                    "query": query,
+                    "image": image,
+                    "space": hits.space,
+                    "filters": filters,
+                    "seconds": round(seconds, 4),
+                    "results": [h.to_json() for h in hits],
+                }
             )
-            space = library.search_engine.encoder(opts["space"]).space
-        except (QueryError, FilterError) as exc:
-            raise UsageError(str(exc)) from exc
-        except NoVectorsError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(3)
-        except ChroniconError as exc:
-            _fail(exc)
-        seconds = time.perf_counter() - started
-        if opts["as_json"]:
-            _print_json(
-                stamp(
-                    {
-                        "query": query,
-                        "image": image,
-                        "space": space,
-                        "filters": filters,
-                        "seconds": round(seconds, 4),
-                        "results": [h.to_json() for h in hits],
-                    }
-                )
-            )
-            return
-        if opts["paths_only"] or opts["moments"]:
-            _print_paths(hits, moments=opts["moments"], end=b"\0" if opts["null"] else b"\n")
-            return
-        if not hits:
-            click.echo("no matches", err=True)
-            return
-        table = Table(box=None, pad_edge=False)
-        table.add_column("#", justify="right", style="dim")
-        table.add_column("score", justify="right")
-        table.add_column("file", overflow="fold")
-        table.add_column("why", style="dim", overflow="fold")
-        for hit in hits:
-            score = "" if hit.score is None else f"{hit.score:.3f}"
-            table.add_row(str(hit.rank), score, Text(where(hit)), Text("; ".join(hit.why)))
-        console = Console() if sys.stdout.isatty() else Console(width=160)
-        console.print(table)
-        console.print(Text(f"{len(hits)} results in {seconds:.2f}s from {space}", style="dim"))
+        )
+        return
+    if opts["paths_only"] or opts["moments"]:
+        _print_paths(hits, moments=opts["moments"], end=b"\0" if opts["null"] else b"\n")
+        return
+    if not hits:
+        click.echo("no matches", err=True)
+        return
+    _print_table(hits, seconds)
 
-    @cli.command()
-    @click.argument("query", required=False, callback=query_text)
-    @click.option("--image", type=click.Path(dir_okay=False), help="Also (or only) search by this photo's look.")
-    @filter_options
-    @click.pass_obj
-    def search(state: AppState, /, query: str | None, image: str | None, **opts: Any) -> None:
-        """Find photos and videos by what they show.
 
-        \b
-        QUERY is plain language: "dog jumping into a lake". Combine concepts with + and -
-        (spaces around them): "beach + sunset - people"; a query that starts with "-" goes after "--".
-        Results show the score (cosine similarity in the search space) and why they matched; hybrid
-        search also matches the words against labels. Exit codes: 0 ok (even with no matches), 2 bad
-        query or filter, 3 nothing to search yet or the image cannot be read.
+def _print_table(hits: SearchResults, seconds: float) -> None:
+    table = Table(box=None, pad_edge=False)
+    table.add_column("#", justify="right", style="dim")
+    table.add_column("score", justify="right")
+    table.add_column("file", overflow="fold")
+    table.add_column("why", style="dim", overflow="fold")
+    for hit in hits:
+        score = "" if hit.score is None else f"{hit.score:.3f}"
+        table.add_row(str(hit.rank), score, Text(where(hit)), Text("; ".join(hit.why)))
+    console = Console() if sys.stdout.isatty() else Console(width=160)
+    console.print(table)
+    console.print(Text(f"{len(hits)} results in {seconds:.2f}s from {hits.space}", style="dim"))
 
-        \b
-        Examples:
-          chronicon search "birthday cake" --after 2023 --kind image
-          chronicon search "cat" --label sofa -f | xargs -d '\\n' feh
-          chronicon search --image query.jpg --camera pixel --json
-        """
-        if not query and not image:
-            raise UsageError("give a QUERY, --image PATH, or both")
-        run(state, query, image, opts)
 
-    @cli.command()
-    @click.argument("path", type=click.Path(dir_okay=False))
-    @filter_options
-    @click.pass_obj
-    def similar(state: AppState, /, path: str, **opts: Any) -> None:
-        """Photos and videos that look like PATH (which need not be in the catalog)."""
-        run(state, None, path, opts)
+@click.command()
+@click.argument("query", required=False, callback=query_text)
+@click.option("--image", type=click.Path(dir_okay=False), help="Also (or only) search by this photo's look.")
+@filter_options
+@click.pass_obj
+def search(state: AppState, /, query: str | None, image: str | None, **opts: Any) -> None:
+    """Find photos and videos by what they show.
+
+    \b
+    QUERY is plain language: "dog jumping into a lake". Combine concepts with + and -
+    (spaces around them): "beach + sunset - people"; a query that starts with "-" goes after "--".
+    Results show the score (cosine similarity in the search space) and why they matched; hybrid
+    search also matches the words against labels. Exit codes: 0 ok (even with no matches), 2 bad
+    query or filter, 3 nothing to search yet or the image cannot be read.
+
+    \b
+    Examples:
+      chronicon search "birthday cake" --after 2023 --kind image
+      chronicon search "cat" --label sofa -f | xargs -d '\\n' feh
+      chronicon search --image query.jpg --camera pixel --json
+    """
+    if not query and not image:
+        raise UsageError("give a QUERY, --image PATH, or both")
+    _run(state, query, image, opts)
+
+
+@click.command()
+@click.argument("path", type=click.Path(dir_okay=False))
+@filter_options
+@click.pass_obj
+def similar(state: AppState, /, path: str, **opts: Any) -> None:
+    """Photos and videos that look like PATH (which need not be in the catalog)."""
+    _run(state, None, path, opts)
 
 
 def _counts(values: Sequence[str]) -> dict[str, int]:
-    from chronicon.cli import UsageError
-    from chronicon.search.filters import FilterError, parse_min_counts
-
     try:
         return parse_min_counts(values)
     except FilterError as exc:
@@ -258,9 +269,7 @@ def _counts(values: Sequence[str]) -> dict[str, int]:
 
 
 def _abs(path: str | None) -> str | None:
-    import os
-
     return os.path.abspath(os.path.expanduser(path)) if path else None
 
 
-__all__: Sequence[str] = ["register_search_commands"]
+__all__: Sequence[str] = ["add_plugin_filter_options", "search", "similar"]
