@@ -17,7 +17,6 @@ from .analyzer import FACE_DIM, FACE_SPACE
 PEOPLE_TABLE = "faces_people"
 ASSIGN_TABLE = "faces_assign"
 _IN_CHUNK = 2_000  # ids per `IN (...)` filter
-_OR_TERMS = 16  # (n, asset ids) terms per delete of stale assignments: keeps each filter shallow
 
 PEOPLE_SCHEMA = pa.schema(
     [
@@ -135,32 +134,9 @@ def _assign_data(assignments: Assignments) -> pa.Table:
     )
 
 
-def _any_of(parts: list[Where]) -> Where:
-    """The parts joined by OR, as a balanced tree (the filter stays shallow)."""
-    if len(parts) == 1:
-        return parts[0]
-    middle = len(parts) // 2
-    return _any_of(parts[:middle]) | _any_of(parts[middle:])
-
-
-def _delete_keys(table: PluginTable, keys: Iterable[FaceKey]) -> None:
-    """Delete the rows of these faces: one filter per face number n, a few numbers per commit."""
-    by_n: dict[int, list[str]] = {}
-    for asset_id, n in keys:
-        by_n.setdefault(n, []).append(asset_id)
-    terms = [
-        (col("n") == n) & col("asset_id").isin(part)
-        for n, ids in sorted(by_n.items())
-        for part in chunked(ids, _IN_CHUNK)
-    ]
-    for start in range(0, len(terms), _OR_TERMS):
-        table.delete(_any_of(terms[start : start + _OR_TERMS]))
-
-
 def write_assignments(catalog: Catalog, assignments: Assignments, assets: Iterable[str]) -> None:
-    """Make the faces of these assets hold exactly the given assignments (per 2,000 assets: one upsert commit of
-    their rows, then a delete of the rows of their faces that got none); the rows of other assets are left alone.
-    A run cut short between the two leaves rows of faces that are gone or changed, which the next run drops."""
+    """Make the faces of these assets hold exactly the given assignments (one merge commit per 2,000 assets, which
+    also deletes the rows of their faces that got none); the rows of other assets are left alone."""
     by_asset: dict[str, Assignments] = {}
     for key, value in assignments.items():
         by_asset.setdefault(key[0], {})[key] = value
@@ -173,14 +149,7 @@ def write_assignments(catalog: Catalog, assignments: Assignments, assets: Iterab
         return
     for part in chunked(touched, _IN_CHUNK):
         rows = {k: v for a in part for k, v in by_asset.get(a, {}).items()}
-        if not rows:
-            table.delete(col("asset_id").isin(part))
-            continue
-        stored = table.read(["asset_id", "n"], col("asset_id").isin(part)).to_pydict()
-        stale = {(a, int(n)) for a, n in zip(stored["asset_id"], stored["n"], strict=True)} - set(rows)
-        table.upsert(_assign_data(rows))
-        if stale:
-            _delete_keys(table, stale)
+        table.upsert(_assign_data(rows), replacing=col("asset_id").isin(part))
 
 
 def move_people(catalog: Catalog, sources: Iterable[int], target: int) -> None:

@@ -240,15 +240,23 @@ class PluginTable:
         return pa.Table.from_pylist([dict(r) for r in rows], schema=self.schema)
 
     @guard("write")
-    def upsert(self, rows: pa.Table | Sequence[Mapping[str, Any]]) -> None:
-        """Insert rows or replace those with the same key (the table's `key` columns)."""
+    def upsert(self, rows: pa.Table | Sequence[Mapping[str, Any]], *, replacing: Where | None = None) -> None:
+        """Insert rows or replace those with the same key (the table's `key` columns), in one commit. With
+        `replacing`, the stored rows that match it and are not among `rows` are deleted in that same commit
+        (e.g. `replacing=col("asset_id").isin(ids)`: these assets' rows become exactly `rows`)."""
         if not self.key:
             raise ValueError(f"table {self.name} has no key: use add() or replace()")
         data = self._arrow(rows)
-        if len(data):
-            self._writable().merge_insert(self.key).when_matched_update_all().when_not_matched_insert_all().execute(
-                data
-            )
+        if not len(data):
+            if replacing is not None:
+                table = self._open()
+                if table is not None:
+                    table.delete(replacing.sql())
+            return
+        merge = self._writable().merge_insert(self.key).when_matched_update_all().when_not_matched_insert_all()
+        if replacing is not None:
+            merge = merge.when_not_matched_by_source_delete(replacing.sql())
+        merge.execute(data)
 
     @guard("write")
     def add(self, rows: pa.Table | Sequence[Mapping[str, Any]]) -> None:
