@@ -12,6 +12,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SRC = REPO / "src" / "chronicon"
 PLUGINS = REPO / "plugins"
+EXAMPLES = REPO / "docs" / "examples"  # the plugin guide's sample follows the same rules
 
 # Lowest first; a module may import its own layer and the ones below, never above. (The order:
 # media / catalog / config -> analyzers / runtime -> builtin -> search -> library -> cli / web / plugins.)
@@ -150,10 +151,10 @@ def test_the_checker_sees_circles_and_type_only_imports(tmp_path: Path) -> None:
 
 
 def _plugin_files() -> list[Path]:
-    return sorted(p for p in PLUGINS.rglob("*.py") if "__pycache__" not in p.parts)
+    return sorted(p for root in (PLUGINS, EXAMPLES) for p in root.rglob("*.py") if "__pycache__" not in p.parts)
 
 
-@pytest.mark.parametrize("path", _plugin_files(), ids=lambda p: str(p.relative_to(PLUGINS)))
+@pytest.mark.parametrize("path", _plugin_files(), ids=lambda p: str(p.relative_to(REPO)))
 def test_plugins_import_only_the_public_api(path: Path) -> None:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     private = []
