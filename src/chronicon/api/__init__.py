@@ -1,7 +1,8 @@
 """The public API for plugins: everything a plugin in `plugins/` (or a third party's) may import, from one place.
 
-Built-in passes and the bundled plugins use these same names; a test keeps `plugins/` on this side of the line.
-The names below are stable across minor versions; anything else in `chronicon.*` may change without notice."""
+The bundled plugins in `plugins/` use only these names (tests/test_architecture.py keeps them to it); the built-in
+passes, which sit below this layer, use the same classes from their home modules. These are the names kept stable;
+anything else in `chronicon.*` may change without notice."""
 
 from __future__ import annotations
 
