@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 import pyarrow as pa
 
-from chronicon.config import CORE_SETTINGS, Section, Setting
+from chronicon.config import Section, Setting, core_section
 from chronicon.errors import ModelUnavailableError
 from chronicon.types import MediaKind, Phase
 
@@ -44,9 +44,7 @@ class AnalyzerContext:
     settings: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.scan, Section):
-            declared = {k.removeprefix("scan."): v for k, v in CORE_SETTINGS.items() if k.startswith("scan.")}
-            object.__setattr__(self, "scan", Section.declared("scan", declared, **dict(self.scan)))
+        object.__setattr__(self, "scan", core_section("scan", self.scan))
 
     @property
     def scan_section(self) -> Section:

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem
+from chronicon.embed.text import normalise
 from chronicon.errors import MediaError, QueryError
 from chronicon.media.sniff import SNIFF_BYTES, sniff_bytes
 
@@ -37,16 +38,10 @@ class TextEmbedder(Protocol):
     def embed(self, texts: list[str]) -> NDArray[np.float32]: ...
 
 
-def unit_rows(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    out: NDArray[np.float32] = (vectors / np.where(norms > 0, norms, 1.0)).astype(np.float32)
-    return out
-
-
 def combine(vectors: NDArray[np.float32], weights: Sequence[float]) -> NDArray[np.float32]:
     """Σ weight × vector, normalised (rclip-style arithmetic on unit vectors)."""
     total = (np.asarray(list(weights), dtype=np.float32)[:, None] * vectors).sum(axis=0, keepdims=True)
-    out: NDArray[np.float32] = unit_rows(total)[0]
+    out: NDArray[np.float32] = normalise(total)[0]
     return out
 
 

@@ -16,7 +16,7 @@ from chronicon.analyzers.spaces import RankedHit, SpaceEncoder, TextEmbedder, Te
 from chronicon.config import Setting
 from chronicon.embed.captioner import DEFAULT_PROMPT, DEFAULT_VLM, weights_problem
 from chronicon.embed.packaged import package_dir
-from chronicon.embed.text import DEFAULT_TEXT_MODEL, resolve_text_model, shared_text_embedder
+from chronicon.embed.text import DEFAULT_TEXT_MODEL, derived_space, resolve_text_model, shared_text_embedder
 from chronicon.errors import ModelUnavailableError, QueryError
 from chronicon.hookspecs import hookimpl
 from chronicon.types import MediaKind, Phase
@@ -153,12 +153,7 @@ class CaptionPass(Analyzer):
 
 def _caption_embedder(owner: CaptionPass) -> tuple[str, TextEmbedder] | None:
     """The captions' space and the text model that embedded them (None: no text model here)."""
-    model = owner.config.str("text_model")
-    try:
-        space = caption_space(resolve_text_model(model)[1])
-    except ModelUnavailableError:
-        return None
-    return space, shared_text_embedder(model, cache_dir=owner.context.model_cache_dir)
+    return derived_space(owner.config.str("text_model"), CAPTION_SUFFIX, cache_dir=owner.context.model_cache_dir)
 
 
 class CaptionEncoder(SpaceEncoder):

@@ -14,7 +14,7 @@ from chronicon.analyzers.spaces import RankedHit, TextEmbedder, TextList
 from chronicon.config import Setting
 from chronicon.embed.packaged import package_dir
 from chronicon.embed.speech import BACKENDS, DEFAULT_WHISPER, Transcriber, resolve_whisper
-from chronicon.embed.text import DEFAULT_TEXT_MODEL, resolve_text_model, shared_text_embedder
+from chronicon.embed.text import DEFAULT_TEXT_MODEL, derived_space, resolve_text_model, shared_text_embedder
 from chronicon.errors import ModelUnavailableError
 from chronicon.hookspecs import hookimpl
 from chronicon.types import MediaKind, Phase
@@ -133,12 +133,7 @@ class TranscribePass(Analyzer):
 
 def _speech_embedder(owner: TranscribePass) -> tuple[str, TextEmbedder] | None:
     """The transcript sentences' space and the text model that embedded them (None: no model here)."""
-    model = owner.config.str("text_model")
-    try:
-        space = speech_space(resolve_text_model(model)[1])
-    except ModelUnavailableError:
-        return None
-    return space, shared_text_embedder(model, cache_dir=owner.context.model_cache_dir)
+    return derived_space(owner.config.str("text_model"), SPEECH_SUFFIX, cache_dir=owner.context.model_cache_dir)
 
 
 def said(row: dict[str, Any], segment: int) -> str | None:

@@ -236,3 +236,13 @@ def _export_sentence_model(folder: Path, target: Path) -> None:
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def derived_space(model: str, suffix: str, *, cache_dir: Path | None = None) -> tuple[str, TextEmbedder] | None:
+    """The vector space a pass derives from a text model (its space plus `suffix`, e.g. ":speech") and the shared
+    embedder of that model; None when the model is not available here."""
+    try:
+        space = resolve_text_model(model)[1] + suffix
+    except ModelUnavailableError:
+        return None
+    return space, shared_text_embedder(model, cache_dir=cache_dir)
