@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from chronicon.library import Library
+from chronicon.media.imaging import temp_owner_tag
 from chronicon.scan.sweep import TMP_GRACE_SECONDS, referenced_thumbnails, sweep_thumbnails
 from mediafactory import make_jpeg, make_mp4
 from ml_switches import NO_ML
@@ -38,10 +41,12 @@ def test_scan_removes_orphans_and_keeps_what_rows_and_plugins_own(tmp_path: Path
         thumbs / "ab" / ("ab" + "0" * 30 + ".webp"),  # an id no row has (a killed scan's batch)
         shard / f"{video['id']}-s{len(shots) + 5}.webp",  # a shot the video no longer has
         shard / f".{video['id']}.webp.0123456789ab.tmp",  # a writer that died mid-write, long ago
+        shard / f".{video['id']}-s1.webp.{temp_owner_tag(_dead_pid())}-0123456789ab.tmp",  # killed just now
     ]
     fresh_tmp = shard / f".{video['id']}-s0.webp.ba9876543210.tmp"  # a writer that may still be writing
+    live_tmp = shard / f".{video['id']}-s2.webp.{temp_owner_tag(os.getppid())}-ba9876543210.tmp"  # alive
     foreign = [thumbs / "faces" / "ab" / ("ab" + "1" * 30 + "-0.webp"), shard / "notes.txt", thumbs / "cover.webp"]
-    for path in [*orphans, fresh_tmp, *foreign]:
+    for path in [*orphans, fresh_tmp, live_tmp, *foreign]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(b"RIFF....WEBP")
     old = time.time() - TMP_GRACE_SECONDS - 60
@@ -54,11 +59,17 @@ def test_scan_removes_orphans_and_keeps_what_rows_and_plugins_own(tmp_path: Path
     summary = library.scan([str(lib)])
     assert summary.counts["new"] == 1
     assert not any(p.exists() for p in orphans)
-    assert fresh_tmp.exists() and all(p.exists() for p in foreign)
-    assert any("removed 3 unreferenced thumbnails" in n for n in summary.notes), summary.notes
+    assert fresh_tmp.exists() and live_tmp.exists() and all(p.exists() for p in foreign)
+    assert any("removed 4 unreferenced thumbnails" in n for n in summary.notes), summary.notes
     assert kept_before <= _files(catalog)  # every referenced thumbnail is still there
     for row in library.catalog.rows():
         assert (catalog / row["thumbnail"]).is_file()
+
+
+def _dead_pid() -> int:
+    """The pid of a process that has exited (and been reaped)."""
+    proc = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(proc.stdout)
 
 
 def test_sweep_of_a_catalog_without_thumbnails_is_a_no_op(tmp_path: Path) -> None:

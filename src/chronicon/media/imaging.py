@@ -152,6 +152,19 @@ def image_metrics(img: Image.Image, n_colors: int = 5) -> dict[str, Any]:
     }
 
 
+def temp_owner_tag(pid: int | None = None) -> str:
+    """ "<host hash>-<pid>": who writes a temporary file, so a sweep on the same host can check it is alive."""
+    return f"{_host_hash()}-{os.getpid() if pid is None else pid}"
+
+
+@cache
+def _host_hash() -> str:
+    import hashlib
+    import socket
+
+    return hashlib.sha1(socket.gethostname().encode("utf-8", "replace")).hexdigest()[:8]
+
+
 def write_thumbnail(
     img: Image.Image, dest: str | os.PathLike[str], *, size: int = 320, quality: int = 80
 ) -> tuple[int, int]:
@@ -159,13 +172,14 @@ def write_thumbnail(
 
     The picture goes to a temporary file in the destination folder (created if needed) which is then
     renamed over dest, so readers never see a partial thumbnail and a crash leaves at most a stray
-    ".*.tmp" file. No fsync: thumbnails can always be regenerated.
+    ".*.tmp" file, named after its writer (`temp_owner_tag`) so the scan's sweep can tell a dead writer's
+    file from a live one. No fsync: thumbnails can always be regenerated.
     """
     thumb = img if img.mode in ("RGB", "RGBA") else img.convert("RGBA" if "A" in img.getbands() else "RGB")
     thumb = _downscale(thumb, size, Image.Resampling.LANCZOS, 2.0)
     target = Path(dest)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+    tmp = target.with_name(f".{target.name}.{temp_owner_tag()}-{secrets.token_hex(6)}.tmp")
     # os.open with 0o666 honours the umask, unlike mkstemp's 0o600.
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:

@@ -3,7 +3,8 @@
 A scan writes a thumbnail before the batch that references it commits, so a scan killed in between leaves
 a file no row names, and a video re-cut into fewer shots leaves its old shot pictures. The sweep runs under
 the scan lock (no other scan writes), touches only names the built-in passes write
-(`thumbnails/<2 hex>/<id>.webp`, `<id>-s<N>.webp`) and their stale temporary files, and leaves plugin folders
+(`thumbnails/<2 hex>/<id>.webp`, `<id>-s<N>.webp`) and their stale temporary files (a dead writer's at once,
+any other after a grace period), and leaves plugin folders
 (`thumbnails/faces/`, ...) to their plugins."""
 
 from __future__ import annotations
@@ -17,13 +18,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chronicon.media.imaging import temp_owner_tag
+
 log = logging.getLogger(__name__)
 
 # What the content and shots passes write: an asset id (32 hex digits), optionally "-s<shot index>".
 _OWNED = re.compile(r"[0-9a-f]{32}(?:-s\d+)?\.webp")
 _SHARD = re.compile(r"[0-9a-f]{2}")
-# write_thumbnail's temporary files: ".<name>.<12 hex>.tmp"; older than this, their writer is gone.
-_TMP = re.compile(r"\..+\.[0-9a-f]{12}\.tmp")
+# write_thumbnail's temporary files: ".<name>.<host hash>-<pid>-<12 hex>.tmp" (older versions: ".<name>.<12 hex>.tmp").
+# One whose writer is a dead process on this host goes at once; any other, once older than the grace period.
+_TMP = re.compile(r"\..+\.(?:(?P<host>[0-9a-f]{8})-(?P<pid>\d+)-)?[0-9a-f]{12}\.tmp")
 TMP_GRACE_SECONDS = 600.0
 
 
@@ -72,7 +76,7 @@ def sweep_thumbnails(catalog: Any, *, now: float | None = None) -> SweepResult:
             if _OWNED.fullmatch(entry.name):
                 if f"thumbnails/{shard.name}/{entry.name}" in keep:
                     continue
-            elif not (_TMP.fullmatch(entry.name) and _mtime(entry) < cutoff):
+            elif not _stale_temp(entry, cutoff):
                 continue
             try:
                 size = entry.stat(follow_symlinks=False).st_size
@@ -86,6 +90,28 @@ def sweep_thumbnails(catalog: Any, *, now: float | None = None) -> SweepResult:
             result.removed += 1
             result.bytes += size
     return result
+
+
+def _stale_temp(entry: os.DirEntry[str], cutoff: float) -> bool:
+    """Whether a temporary thumbnail's writer is gone: a dead process on this host, or the file is old."""
+    match = _TMP.fullmatch(entry.name)
+    if match is None:
+        return False
+    if match["pid"] and match["host"] == temp_owner_tag().split("-")[0]:
+        pid = int(match["pid"])
+        if pid != os.getpid() and not _alive(pid):
+            return True
+    return _mtime(entry) < cutoff
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError, OSError):
+        return True  # another user's process, or a pid we cannot ask about: assume it is writing
+    return True
 
 
 def _entries(folder: Path) -> list[os.DirEntry[str]]:
