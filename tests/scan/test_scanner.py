@@ -270,3 +270,68 @@ def test_an_empty_vector_list_clears_the_assets_rows_in_that_space(library_dir: 
     first = scan(2)
     assert first and set(first.values()) == {2}
     assert scan(0) == {}  # the pass ran again (new fingerprint) and found nothing: the old rows are gone
+
+
+LOOKER_PLUGIN = '''
+from typing import ClassVar
+from chronicon.api import MediaKind, PerItemAnalyzer, Phase, picture
+
+SEEN = {}
+
+class Looker(PerItemAnalyzer):
+    """Reads the photo at a shorter side of 900 px, larger than the content pass decodes for itself."""
+    name: ClassVar[str] = "looker"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.ML
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.IMAGE})
+
+    def picture_side(self, item):
+        return 900
+
+    def analyze(self, item):
+        SEEN[item.path] = picture(item, 900).size
+        return {}
+
+@hookimpl
+def chronicon_register_analyzers():
+    return [Looker]
+'''
+
+
+def test_each_photo_is_decoded_once_at_the_largest_side_its_passes_need(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    import chronicon.analyzers.inputs as inputs
+
+    root = tmp_path / "library"
+    root.mkdir()
+    for n in range(3):
+        make_jpeg(root / f"big{n}.jpg", size=(3200, 2400), color=(40 * n, 90, 160), pattern=True)
+    make_jpeg(root / "tiny.jpg", size=(120, 90))
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "looker.py").write_text("from chronicon.hookspecs import hookimpl\n" + LOOKER_PLUGIN)
+    decodes: list[str] = []
+    real_open = inputs.open_image
+
+    def counting_open(path: str, **kwargs: Any) -> Any:
+        decodes.append(path)
+        return real_open(path, **kwargs)
+
+    monkeypatch.setattr(inputs, "open_image", counting_open)
+    overrides = {"plugins.paths": [str(plugins)], "tags.enabled": False, "clip.enabled": False,
+                 "transcribe.enabled": False, "caption.enabled": False}  # fmt: skip
+    lib = Library(tmp_path / "catalog", overrides=overrides, environ={}, entry_points=False)
+    summary = lib.scan([str(root)])
+    assert summary.counts["new"] == 4 and not summary.failures
+    assert sorted(decodes) == sorted(str(p) for p in root.iterdir())  # once per photo, content and looker together
+    seen = next(m for name, m in sys.modules.items() if name.endswith("looker") and hasattr(m, "SEEN")).SEEN
+    for path, size in seen.items():
+        if "big" in path:
+            assert min(size) >= 900 and max(size) < 3200  # drafted (DCT-scaled), not decoded in full
+        else:
+            assert size == (120, 90)
+    thumbs = [r["thumbnail"] for r in lib.catalog.rows()]
+    assert all((tmp_path / "catalog" / t).is_file() for t in thumbs)

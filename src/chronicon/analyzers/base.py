@@ -168,6 +168,12 @@ class Analyzer(ABC):
         small (a model-sized array, not a full-size image)."""
         return None
 
+    def picture_side(self, item: AssetItem) -> int:
+        """The shorter side (px) of the decoded photo or poster this pass reads for `item` (`inputs.picture`);
+        0 when it reads no pixels. The scan decodes each picture once, at the largest side its due passes ask
+        for, and shares it, so declare what `prepare`/`analyze` will ask `picture` for."""
+        return 0
+
     def items_per_batch(self) -> int:
         """Assets per `run` call: the pass's own integer `batch_size` setting when it declares one (one number
         for the user to tune), else the class's `batch_size`."""

@@ -17,6 +17,11 @@ from chronicon.types import MediaKind
 
 DEFAULT_MAX_PIXELS = 250_000_000
 FRAMES_CACHE_KEY = "segment_frames"  # item.cache: {segment index: [PIL images]}, left by the shots pass
+# item.cache: a callable giving the shorter side (px) the scan decodes this item's picture at: the largest any
+# of the item's due passes asks for (`Analyzer.picture_side`), so the photo is decoded once for all of them.
+PICTURE_PLAN_KEY = "picture_plan"
+IMAGE_KEY = "image"
+MIN_DECODE_SIDE = 512  # below this a JPEG is not drafted smaller: the metrics and thumbnails need it
 
 
 def stored_segments(row: dict[str, Any]) -> list[dict[str, Any]]:
@@ -31,18 +36,39 @@ def stored_segments(row: dict[str, Any]) -> list[dict[str, Any]]:
     return data if isinstance(data, list) else []
 
 
-def picture(item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Image.Image:
+def planned_side(item: AssetItem) -> int:
+    """The shorter side the scan's plan wants this item's picture decoded at (0 when there is no plan)."""
+    plan = item.cache.get(PICTURE_PLAN_KEY)
+    if not callable(plan):
+        return 0
+    try:
+        return max(0, int(plan()))
+    except Exception:  # a pass's broken size wish must not fail the decode
+        return 0
+
+
+def picture(
+    item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS, poster_at: float = 0.1
+) -> Image.Image:
     """The photo (or the video's poster frame) as upright RGB, at least `min_side` on its shorter side when the
-    source allows; decoded at most once per item and scan (shared through `item.cache["image"]`)."""
-    image = item.cache.get("image")
-    if isinstance(image, Image.Image) and min(image.size) >= min(min_side, 512):
+    source allows (a request above 512 px may be met by a 512-px decode already made); decoded at most once
+    per item and scan, at the largest side any due pass asks for, and shared through `item.cache["image"]`."""
+    image = item.cache.get(IMAGE_KEY)
+    if isinstance(image, Image.Image) and (
+        item.cache.get("image_full") or min(image.size) >= min(min_side, MIN_DECODE_SIDE)
+    ):
         return image
+    side = max(min_side, MIN_DECODE_SIDE, planned_side(item))
     if item.kind == MediaKind.VIDEO:
-        image = read_poster_frame(item.path, at_fraction=0.1, max_side=max(min_side * 2, 512))
+        image = read_poster_frame(item.path, at_fraction=poster_at, max_side=side)
+        full = False
     else:
         register_heif()
-        image = open_image(item.path, max_pixels=max_pixels, draft_size=max(min_side, 512))
-    item.cache["image"] = image
+        image = open_image(item.path, max_pixels=max_pixels, draft_size=side)
+        width, height = int(item.row.get("width") or 0), int(item.row.get("height") or 0)
+        full = bool(width and max(image.size) >= max(width, height))
+    item.cache[IMAGE_KEY] = image
+    item.cache["image_full"] = full  # nothing larger can be decoded: every pass takes this one
     return image
 
 

@@ -100,6 +100,9 @@ class CaptionPass(Analyzer):
         memo.clear()
         self.text = shared_text_embedder(self.config.str("text_model"), cache_dir=self.context.model_cache_dir)
 
+    def picture_side(self, item: AssetItem) -> int:
+        return self.config.int("resize")
+
     def prepare(self, item: AssetItem) -> Any:
         side = self.config.int("resize")
         limit = self.context.scan_section.int("max_image_pixels")

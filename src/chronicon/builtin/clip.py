@@ -100,6 +100,9 @@ class ClipPass(Analyzer):
                 reused[item.id] = {}  # the vectors are in the table already
         return reused
 
+    def picture_side(self, item: AssetItem) -> int:
+        return self.clip.image_size if self.clip is not None else 224
+
     def prepare(self, item: AssetItem) -> Any:
         self.load()
         assert self.clip is not None

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from PIL import Image
 
 from chronicon.analyzers.base import AssetItem, PerItemAnalyzer
+from chronicon.analyzers.inputs import picture
 from chronicon.config import Setting
 from chronicon.hookspecs import hookimpl
 from chronicon.media.imaging import (
@@ -17,8 +18,7 @@ from chronicon.media.imaging import (
     sharpness,
     write_thumbnail,
 )
-from chronicon.media.photo import open_image, register_heif
-from chronicon.media.video import read_poster_frame
+from chronicon.media.photo import register_heif
 from chronicon.types import MediaKind, Phase
 
 PLUGIN_NAME = "content"
@@ -42,19 +42,14 @@ class ContentPass(PerItemAnalyzer):
     def _load(self) -> None:
         register_heif()
 
+    def picture_side(self, item: AssetItem) -> int:
+        return max(ANALYSIS_SIDE, self.config.int("thumbnail_size"))
+
     def decoded(self, item: AssetItem) -> Image.Image:
-        """The photo, or the video's poster frame, decoded once per scan and shared through the item cache."""
-        image = item.cache.get("image")
-        if image is None:
-            size = max(ANALYSIS_SIDE, self.config.int("thumbnail_size"))
-            if item.kind == MediaKind.VIDEO:
-                at = self.config.float("poster_at")
-                image = read_poster_frame(item.path, at_fraction=at, max_side=size)
-            else:
-                limit = self.context.scan_section.int("max_image_pixels")
-                image = open_image(item.path, max_pixels=limit, draft_size=size)
-            item.cache["image"] = image
-        return image
+        """The photo, or the video's poster frame, decoded once per scan (at the largest size any due pass
+        needs) and shared with the other passes through the item cache."""
+        limit = self.context.scan_section.int("max_image_pixels")
+        return picture(item, self.picture_side(item), max_pixels=limit, poster_at=self.config.float("poster_at"))
 
     def analyze(self, item: AssetItem) -> dict[str, Any]:
         image = self.decoded(item)

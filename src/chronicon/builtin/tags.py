@@ -179,11 +179,14 @@ class TagsPass(Analyzer):
                     texts.append(label)
             self.concepts = ConceptSpace(self.text, names, texts, "imagenet-coco")
 
+    def picture_side(self, item: AssetItem) -> int:
+        return 300
+
     def prepare(self, item: AssetItem) -> Any:
         self.load()
         limit = self.context.scan_section.int("max_image_pixels")
         inputs = []
-        for pic in segment_pictures(item, 300, max_pixels=limit):
+        for pic in segment_pictures(item, self.picture_side(item), max_pixels=limit):
             tag_input = square_array(pic.image, self.tagger.input_side)
             det_input = None
             if self.detector is not None:

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, PerItemAnalyzer
 from chronicon.analyzers.graph import pass_signature
+from chronicon.analyzers.inputs import PICTURE_PLAN_KEY
 from chronicon.catalog.schema import empty_row
 from chronicon.catalog.store import Catalog, IndexEntry, display_path, fs_path, raw_path
 from chronicon.config import core_section
@@ -364,6 +365,7 @@ class Scanner:
         self, w: WorkItem, analyzers: Sequence[PerItemAnalyzer], batched: Sequence[Analyzer] = ()
     ) -> WorkItem:
         """Sniff, hash, run the per-item passes and prepare the inputs of the batched ones, in a worker thread."""
+        w.item.cache[PICTURE_PLAN_KEY] = lambda: self._picture_side(w, (*analyzers, *batched))
         try:
             if w.needs_sniff and not self._sniff(w):
                 w.aborted = True
@@ -394,6 +396,17 @@ class Scanner:
             # Keep only the prepared model inputs (small) until the batch is committed.
             for key in [k for k in w.item.cache if not k.startswith("input:")]:
                 del w.item.cache[key]
+
+    def _picture_side(self, w: WorkItem, passes: Sequence[Analyzer]) -> int:
+        """The shorter side to decode this item's picture at: the largest any of its due passes reads."""
+        side = 0
+        for analyzer in passes:
+            try:
+                if self._needed(analyzer, w):
+                    side = max(side, int(analyzer.picture_side(w.item)))
+            except Exception as exc:  # a pass's broken wish costs it a second decode, nothing more
+                log.debug("pass %s: picture_side failed", analyzer.name, exc_info=exc)
+        return side
 
     def _keep_previous(self, w: WorkItem) -> None:
         """A file whose mtime changed but whose bytes did not (touched, copied back): keep its analysis."""
