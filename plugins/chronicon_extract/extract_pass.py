@@ -19,7 +19,14 @@ from chronicon.api import (
     Setting,
     segment_pictures,
 )
-from chronicon.api.models import DEFAULT_VLM, Captioner, DownloadMemo, package_dir, weights_problem
+from chronicon.api.models import (
+    DEFAULT_VLM,
+    RUNTIME_SETTINGS,
+    Captioner,
+    DownloadMemo,
+    package_dir,
+    weights_problem,
+)
 
 from .extractor import MODES, Extraction, Extractor
 from .schema import Schema, SchemaError, load_schema
@@ -63,6 +70,7 @@ class ExtractPass(PerItemAnalyzer):
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     uses: ClassVar[tuple[str, ...]] = ("shots",)
+    model_names: ClassVar[tuple[str, ...]] = ("captioner",)
     columns: ClassVar[dict[str, pa.DataType]] = {
         "extracted": pa.string(),  # JSON {field: value}
         "extract_flags": pa.list_(pa.string()),  # what did not fit: "weather: 'misty' not allowed", "retried 2"
@@ -76,8 +84,8 @@ class ExtractPass(PerItemAnalyzer):
         "max_new_tokens": Setting("int", 256, minimum=1, maximum=4096),
         "retries": Setting("int", 2, minimum=0, maximum=10, help="json mode: stricter re-asks after a bad answer"),
         "terminology": Setting("path", None, nullable=True, help="{canonical: [synonyms]}; unset: eval.terminology"),
-        "device": Setting("str", "auto"),
-        "quantization": Setting("str", "auto", choices=("auto", "4bit", "none")),
+        **RUNTIME_SETTINGS,
+        "quantization": Setting("str", "auto", choices=("auto", "4bit", "none"), help="(older key) none/4bit win"),
         "lora": Setting("str", None, nullable=True),
         "resize": Setting("int", 384, minimum=32, maximum=4096, help="longest side of the pictures shown"),
         "frames": Setting("int", 4, minimum=1, maximum=32, help="videos: poster and shot frames shown at most"),
@@ -141,10 +149,15 @@ class ExtractPass(PerItemAnalyzer):
         o = self.options
         memo = self._memo()
         try:
+            choice = self.runtime_choice("captioner")
+            quantization = o.str("quantization")
+            if quantization == "auto" and choice.precision != "4bit":
+                quantization = "none"
             captioner = Captioner(
                 o.str("model"),
-                device=o.str("device"),
-                quantization=o.str("quantization"),
+                device=choice.device,
+                precision=choice.precision,
+                quantization=quantization,
                 lora=o.optional_str("lora"),
                 max_new_tokens=o.int("max_new_tokens"),
             )

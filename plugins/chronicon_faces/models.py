@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chronicon.api.models import ModelKind, register_model_kind
+
 INSTALL_HINT = "pip install 'chronicon[faces]'"
 MODELS_PACKAGE = "face_recognition_models"
 LANDMARKS_FILE = "shape_predictor_5_face_landmarks.dat"
@@ -94,3 +96,38 @@ class ThreadModels:
             models = FaceModels.load(self.detector_kind)
             self._local.models = models
         return models
+
+
+def _dlib_check(backend: str, device: str) -> str:
+    """Why dlib cannot run a model on `device` ("" when it can): dlib uses CUDA only when it was built with it."""
+    if missing() is not None:
+        return missing() or ""
+    if device.startswith("cuda"):
+        import dlib
+
+        if not getattr(dlib, "DLIB_USE_CUDA", False):
+            return "this dlib was built without CUDA"
+    return ""
+
+
+# dlib picks the device itself (CUDA when built with it, for the CNN detector and the descriptor; HOG is CPU
+# code), so these choices are what the runtime reports, not a switch.
+HOG_DETECTOR = register_model_kind(
+    ModelKind("hog-face-detector", {"cpu": {"dlib": ("fp32",)}}, check=_dlib_check, help="dlib HOG face detector")
+)
+MMOD_DETECTOR = register_model_kind(
+    ModelKind(
+        "mmod-face-detector",
+        {"cpu": {"dlib": ("fp32",)}, "cuda": {"dlib": ("fp32",)}},
+        check=_dlib_check,
+        help="dlib MMOD CNN face detector (CUDA when dlib is built with it)",
+    )
+)
+FACE_EMBEDDER = register_model_kind(
+    ModelKind(
+        "face-embedder",
+        {"cpu": {"dlib": ("fp32",)}, "cuda": {"dlib": ("fp32",)}},
+        check=_dlib_check,
+        help="dlib 5-point landmarks + ResNet 128-d face descriptor",
+    )
+)

@@ -116,6 +116,7 @@ CORE_SETTINGS: dict[str, Setting] = {
     "scan.follow_symlinks": Setting("bool", True),
     "scan.workers": Setting("int", 0, minimum=0, maximum=256),
     "scan.batch_size": Setting("int", 256, minimum=1, maximum=100_000),
+    "scan.model_chunk": Setting("int", 32, minimum=0, maximum=100_000),
     "scan.hash": Setting("str", "sampled", choices=("sampled", "full")),
     "scan.max_image_pixels": Setting("int", 250_000_000, minimum=1),
     "scan.skip_extensions": Setting(

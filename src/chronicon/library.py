@@ -151,6 +151,7 @@ class Library:
             scanner = Scanner(catalog, analyzers, self.config.section("scan"), progress=progress, emit=emit)
             try:
                 summary = scanner.scan(chosen, ScanOptions(full=full, retry_errors=retry_errors))
+                summary.models = _model_report({a.name: "" for a in scanner.analyzers if a._loaded})
             finally:
                 for analyzer in analyzers:
                     try:
@@ -213,6 +214,8 @@ class Library:
                 report[analyzer.name] = f"skipped: {problem}"
                 continue
             missing = [*analyzer.limitations()]
+            with contextlib.suppress(Exception):  # recorded for the report's "models"; a bad key shows on load
+                analyzer.runtime_choices()
             loaded = ""
             if load:
                 started = time.perf_counter()
@@ -379,7 +382,8 @@ class Library:
             "executable": sys.executable,
             "devices": detect_devices(),
             "runtime": _runtime_report(),
-            "passes": self._pass_report(load_models),
+            "passes": (passes := self._pass_report(load_models)),
+            "models": _model_report(passes),
             "optional": optional,
             "heif": _heif_support(),
             "catalog": {"path": display_path(str(self.catalog_dir)), "exists": self.catalog_dir.is_dir()},
@@ -389,6 +393,13 @@ class Library:
             ],
             "plugin_problems": [str(p) for p in self.plugins.problems],
         }
+
+
+def _model_report(passes: dict[str, str]) -> list[dict[str, Any]]:
+    """What each model of each enabled pass runs with (device, backend, precision, batch, threads) and why."""
+    from chronicon.runtime.models import choices
+
+    return [c for c in choices() if c["pass_name"] in passes or not c["pass_name"]]
 
 
 def _runtime_report() -> dict[str, Any]:

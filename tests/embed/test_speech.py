@@ -48,3 +48,18 @@ def test_openai_whisper_loads_a_checkpoint_file_and_transcribes(tmp_path: Path) 
     result = transcriber.transcribe(str(clip))  # random weights: any text, but real segments with times
     assert result.audio_seconds == pytest.approx(1.0, abs=0.1)
     assert result.segments and all(0 <= s.start <= s.end <= 1.5 for s in result.segments), result.segments
+
+
+def test_timestamps_past_the_end_of_the_audio_are_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chronicon.embed.speech import SpeechSegment
+
+    clip = tmp_path / "tone.mp4"
+    make_mp4(clip, seconds=1.0, audio=True)
+    transcriber = Transcriber.__new__(Transcriber)  # no model: the window's raw segments come from below
+    transcriber.language = "en"
+    found = [SpeechSegment(0.0, 0.6, "hello"), SpeechSegment(0.6, 7.5, "there"), SpeechSegment(24.7, 24.72, "!")]
+    monkeypatch.setattr(transcriber, "_window", lambda samples: (found, "en"), raising=False)
+    result = transcriber.transcribe(str(clip))
+    assert [s.text for s in result.segments] == ["hello", "there"]
+    assert result.segments[1].end == pytest.approx(result.audio_seconds, abs=0.05)
+    assert result.audio_seconds < 1.1

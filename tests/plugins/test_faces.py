@@ -358,3 +358,117 @@ def test_storage_faults_in_the_faces_tables_are_one_line_catalog_errors(
         read_assignments(catalog)
     monkeypatch.undo()
     assert read_people(catalog)[1].name == "Eileen" and read_assignments(catalog) == {(asset, 1): (1, "d1")}
+
+
+# The defaults before the faster ones (max_side 1600, upsample 0, grey HOG, small pictures doubled).
+EARLIER = {"faces.max_side": 1024, "faces.upsample": 1, "faces.grey": False, "faces.upsample_small": False}
+EARLIER_FINGERPRINT = (
+    "1:dlib-resnet-v1:detector=hog:upsample=1:max_side=1024:min_size=40:min_score=0.4:jitters=0:max_faces=100"
+)
+
+
+def faces_pass(library: Library) -> Any:
+    return next(a for a in library.analyzers() if a.name == "faces")
+
+
+@pytest.fixture
+def big_photos(tmp_path: Path, sample_photos: Path) -> Path:
+    """Camera-sized JPEGs: the astronaut upscaled to 4000 x 4000, four copies of her face (9% of the height) on
+    the cat upscaled to 4000 x 3000, and the cat alone."""
+    folder = tmp_path / "big"
+    folder.mkdir()
+    portrait = Image.open(sample_photos / "astronaut.jpg").convert("RGB")
+    portrait.resize((4000, 4000), Image.Resampling.BICUBIC).save(folder / "astronaut-16mp.jpg", quality=90)
+    cat = Image.open(sample_photos / "chelsea.jpg").convert("RGB").resize((4000, 3000), Image.Resampling.BICUBIC)
+    cat.save(folder / "cat-12mp.jpg", quality=90)
+    head = portrait.crop((110, 15, 320, 240))  # the face box (165, 73, 99, 99) with hair and chin around it
+    scale = 270 / 99
+    head = head.resize((round(head.width * scale), round(head.height * scale)), Image.Resampling.BICUBIC)
+    group = cat.copy()
+    for n in range(4):
+        group.paste(ImageOps.mirror(head) if n % 2 else head, (300 + n * 900, 1100))
+    group.save(folder / "group-12mp.jpg", quality=90)
+    return folder
+
+
+def test_default_finds_faces_of_camera_sized_photos_and_earlier_settings_keep_their_fingerprint(
+    make_plugin_library: Any, big_photos: Path
+) -> None:
+    library = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **{"faces.crops": False})
+    defaults = faces_pass(library)
+    assert (defaults.config.int("max_side"), defaults.config.int("upsample")) == (1600, 0)
+    assert defaults.config.bool("grey") and defaults.config.bool("upsample_small")
+    assert (
+        defaults.fingerprint()
+        == EARLIER_FINGERPRINT.replace("upsample=1:max_side=1024", "upsample=0:max_side=1600")
+        + ":upsample_small=True:grey=True"
+    )
+    library.scan([big_photos])
+    rows = faces_of(library)
+    assert rows["cat-12mp.jpg"]["face_count"] == 0
+    assert rows["astronaut-16mp.jpg"]["face_count"] == 1
+    x, y, w, h = json.loads(rows["astronaut-16mp.jpg"]["faces"])[0]["box"]
+    assert 0.25 < x < 0.45 and 0.05 < y < 0.25 and 0.1 < w < 0.3 and 0.8 < w / h < 1.25
+    group = json.loads(rows["group-12mp.jpg"]["faces"])
+    assert rows["group-12mp.jpg"]["face_count"] == 4
+    for n, face in enumerate(group):  # left to right, each where its copy was pasted
+        x, y, w, h = face["box"]
+        assert abs(x + w / 2 - (300 + n * 900 + 287) / 4000) < 0.02 and abs(y + h / 2 - 1393 / 3000) < 0.02
+        assert 0.06 < h < 0.13
+    # The four copies of one face and the portrait are one person.
+    assert [p["faces"] for p in people_of(library)] == [5]
+    # The earlier behaviour stays reachable by settings, with the fingerprint it always had (nothing redone),
+    # and finds the same faces; switching back to it re-runs the pass.
+    earlier = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **{"faces.crops": False}, **EARLIER)
+    assert faces_pass(earlier).fingerprint() == EARLIER_FINGERPRINT
+    assert (
+        faces_pass(make_plugin_library(enable=("faces",), **{"faces.detector": "cnn"}))
+        .fingerprint()
+        .endswith(":upsample_small=True")
+    )
+    earlier.scan([big_photos])
+    again = faces_of(earlier)
+    assert {name: row["face_count"] for name, row in again.items()} == {
+        name: row["face_count"] for name, row in rows.items()
+    }
+    assert json.loads(again["group-12mp.jpg"]["faces"]) != group  # found again, with the other settings
+
+
+def test_small_pictures_are_doubled_once_more() -> None:
+    from chronicon_faces.detect import scan_upsample
+
+    assert scan_upsample(640, 1600, 0, True) == 1  # a video frame
+    assert scan_upsample(1200, 1600, 0, True) == 1 and scan_upsample(1201, 1600, 0, True) == 0
+    assert scan_upsample(1600, 1600, 0, True) == 0 and scan_upsample(1600, 1600, 2, True) == 2
+    assert scan_upsample(640, 1600, 1, True) == 2 and scan_upsample(640, 1600, 1, False) == 1
+
+
+def test_a_photo_is_decoded_once_for_faces_and_the_other_passes(
+    make_plugin_library: Any, big_photos: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import chronicon.analyzers.inputs as inputs
+    import chronicon_faces.analyzer as faces_analyzer
+
+    decodes: list[tuple[str, tuple[int, int]]] = []
+
+    def counting(module: Any) -> Any:
+        real = module.open_image
+
+        def open_image(path: str, **kwargs: Any) -> Any:
+            image = real(path, **kwargs)
+            decodes.append((Path(path).name, image.size))
+            return image
+
+        return open_image
+
+    monkeypatch.setattr(inputs, "open_image", counting(inputs))
+    monkeypatch.setattr(faces_analyzer, "open_image", counting(faces_analyzer))
+    library = make_plugin_library(enable=("faces",), disabled=OTHERS_OFF, **{"faces.crops": False})
+    assert faces_pass(library).runtime_models() == ("hog-face-detector", "face-embedder")
+    summary = library.scan([big_photos])
+    assert not summary.failures
+    names = [name for name, _ in decodes]
+    assert sorted(names) == sorted(p.name for p in big_photos.iterdir())  # one decode each, shared by all passes
+    for _, size in decodes:  # JPEG-drafted to the faces' 1600-px working size, not decoded at 4000 px
+        assert 1600 <= max(size) < 4000
+    assert {m["model"] for m in summary.models} >= {"hog-face-detector", "face-embedder"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from collections.abc import Callable
@@ -335,3 +336,70 @@ def test_each_photo_is_decoded_once_at_the_largest_side_its_passes_need(
             assert size == (120, 90)
     thumbs = [r["thumbnail"] for r in lib.catalog.rows()]
     assert all((tmp_path / "catalog" / t).is_file() for t in thumbs)
+
+
+OVERLAP_PLUGIN = '''
+import threading, time
+from typing import ClassVar
+from chronicon.api import Analyzer, MediaKind, PerItemAnalyzer, Phase
+
+EVENTS = []
+
+class Slow(PerItemAnalyzer):
+    """A per-item pass that takes a while (sleeping releases the GIL, like a native decoder or dlib)."""
+    name: ClassVar[str] = "slow"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.CONTENT
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.IMAGE})
+
+    def analyze(self, item):
+        time.sleep(0.05)
+        EVENTS.append(("item", time.perf_counter(), threading.current_thread().name))
+        return {}
+
+class Model(Analyzer):
+    """A batched pass: records when each of its runs starts and how many items it got."""
+    name: ClassVar[str] = "model"
+    version: ClassVar[int] = 1
+    phase: ClassVar[Phase] = Phase.ML
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.IMAGE})
+    uses: ClassVar[tuple[str, ...]] = ("slow",)
+
+    def _run(self, items):
+        EVENTS.append(("run", time.perf_counter(), len(items)))
+        time.sleep(0.05)
+        return [{} for _ in items]
+
+@hookimpl
+def chronicon_register_analyzers():
+    return [Slow, Model]
+'''
+
+
+@pytest.mark.parametrize("chunk", [4, 0])
+def test_the_model_passes_run_on_chunks_while_the_workers_go_on(tmp_path: Path, chunk: int) -> None:
+    import sys
+
+    root = tmp_path / "library"
+    root.mkdir()
+    for n in range(16):
+        make_jpeg(root / f"p{n:02}.jpg", size=(64, 48), color=(n * 15, 90, 160))
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / f"overlap{chunk}.py").write_text("from chronicon.hookspecs import hookimpl\n" + OVERLAP_PLUGIN)
+    overrides = {"plugins.paths": [str(plugins)], "scan.workers": 2, "scan.model_chunk": chunk,
+                 "tags.enabled": False, "clip.enabled": False, "transcribe.enabled": False,
+                 "caption.enabled": False}  # fmt: skip
+    lib = Library(tmp_path / "catalog", overrides=overrides, environ={}, entry_points=False)
+    summary = lib.scan([str(root)])
+    assert summary.counts["new"] == 16 and not summary.failures and summary.batches == 1
+    events = next(m for name, m in sys.modules.items() if name.endswith(f"overlap{chunk}")).EVENTS
+    runs = [e for e in events if e[0] == "run"]
+    last_item = max(e[1] for e in events if e[0] == "item")
+    assert sum(e[2] for e in runs) == 16  # every item once
+    rows = {r["path"]: json.loads(r["phases"]) for r in lib.catalog.rows()}
+    assert all(p["model"]["status"] == "done" and p["slow"]["status"] == "done" for p in rows.values())
+    if chunk:  # the model ran on chunks of finished items before the workers were done with the batch
+        assert [e[2] for e in runs][:3] == [4, 4, 4] and runs[0][1] < last_item
+    else:  # the whole batch once, after every item (the behaviour before chunks)
+        assert [e[2] for e in runs] == [16] and runs[0][1] > last_item

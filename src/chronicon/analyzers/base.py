@@ -85,6 +85,10 @@ class Analyzer(ABC):
     columns: ClassVar[dict[str, pa.DataType]] = {}
     # Settings of this pass's own config section (named after the pass); `enabled` is added for every pass.
     settings: ClassVar[dict[str, Setting]] = {}
+    # The models this pass runs (names registered in runtime.models). Each one gets its device, backend,
+    # precision, batch size and threads from this pass's section (`runtime_choice`); a pass that runs models
+    # declares the runtime keys too (`**RUNTIME_SETTINGS`).
+    model_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, context: AnalyzerContext) -> None:
         self.context = context
@@ -115,6 +119,7 @@ class Analyzer(ABC):
             if self._loaded:
                 return
             try:
+                self.runtime_choices()  # recorded first; what `_load` chooses itself (older keys) replaces it
                 self._load()
             except ModelUnavailableError as exc:
                 self._load_error = exc
@@ -168,6 +173,22 @@ class Analyzer(ABC):
         small (a model-sized array, not a full-size image)."""
         return None
 
+    def runtime_models(self) -> tuple[str, ...]:
+        """The models this pass runs with its current settings (default: the class's `model_names`)."""
+        return self.model_names
+
+    def runtime_choice(self, model: str, **overrides: Any) -> Any:
+        """How `model` runs for this pass here (a runtime.models.RuntimeChoice), from this pass's section;
+        `overrides` replace keys of the section (e.g. a legacy key that still wins)."""
+        from chronicon.runtime.models import choose
+
+        section: Mapping[str, Any] = {**dict(self.config.items()), **overrides} if overrides else self.config
+        return choose(model, section, pass_name=self.name)
+
+    def runtime_choices(self) -> list[Any]:
+        """How each of this pass's models runs here (recorded for `doctor` and `scan --json`); loads nothing."""
+        return [self.runtime_choice(model) for model in self.runtime_models()]
+
     def picture_side(self, item: AssetItem) -> int:
         """The shorter side (px) of the decoded photo or poster this pass reads for `item` (`inputs.picture`);
         0 when it reads no pixels. The scan decodes each picture once, at the largest side its due passes ask
@@ -175,11 +196,15 @@ class Analyzer(ABC):
         return 0
 
     def items_per_batch(self) -> int:
-        """Assets per `run` call: the pass's own integer `batch_size` setting when it declares one (one number
-        for the user to tune), else the class's `batch_size`."""
+        """Assets per `run` call: the pass's own `batch_size` setting when it declares one and it is a number
+        (one number for the user to tune), else the class's `batch_size` (what 'auto' means for it)."""
         declared = self.settings.get("batch_size")
         if declared is not None and declared.kind == "int":
             return max(1, self.config.int("batch_size"))
+        if declared is not None:  # the runtime's 'auto' or a number (as text)
+            text = self.config.str("batch_size").strip().lower()
+            if text.isdigit() and int(text) > 0:
+                return int(text)
         return max(1, self.batch_size)
 
     @property

@@ -19,6 +19,7 @@ from chronicon.embed.packaged import package_dir
 from chronicon.embed.text import DEFAULT_TEXT_MODEL, derived_space, resolve_text_model, shared_text_embedder
 from chronicon.errors import ModelUnavailableError, QueryError
 from chronicon.hookspecs import hookimpl
+from chronicon.runtime.backends import RUNTIME_SETTINGS
 from chronicon.types import MediaKind, Phase
 
 PLUGIN_NAME = "caption"
@@ -37,6 +38,7 @@ class CaptionPass(Analyzer):
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     uses: ClassVar[tuple[str, ...]] = ("shots",)
+    model_names: ClassVar[tuple[str, ...]] = ("captioner", "text-embedder")
     columns: ClassVar[dict[str, pa.DataType]] = {
         "caption": pa.string(),  # the photo, or the video's poster frame
         "segment_captions": pa.string(),  # videos: JSON {"<segment index>": caption}
@@ -47,9 +49,11 @@ class CaptionPass(Analyzer):
         "prompt": Setting("str", DEFAULT_PROMPT),
         "max_new_tokens": Setting("int", 48, minimum=1, maximum=1024),
         "resize": Setting("int", 384, minimum=32, maximum=4096),
-        "quantization": Setting("str", "auto", choices=("auto", "4bit", "none")),
+        **RUNTIME_SETTINGS,
+        "quantization": Setting(
+            "str", "auto", choices=("auto", "4bit", "none"), help="(older key) 4bit = `precision: 4bit` on CUDA"
+        ),
         "lora": Setting("str", None, nullable=True),
-        "device": Setting("str", "auto"),
         "batch_size": Setting("int", 4, minimum=1, maximum=256),
         "text_model": Setting("str", DEFAULT_TEXT_MODEL),
     }
@@ -84,11 +88,16 @@ class CaptionPass(Analyzer):
 
         model = self.config.str("model")
         memo = DownloadMemo(self.context.model_cache_dir, "vlm-" + model.replace("/", "--"))
+        choice = self.runtime_choice("captioner")
+        quantization = self.config.str("quantization")  # (older key) 'none' or '4bit' still decides
+        if quantization == "auto" and choice.precision != "4bit":
+            quantization = "none"
         try:
             self.captioner = Captioner(
                 model,
-                device=self.config.str("device"),
-                quantization=self.config.str("quantization"),
+                device=choice.device,
+                precision=choice.precision,
+                quantization=quantization,
                 lora=self.config.optional_str("lora"),
                 max_new_tokens=self.config.int("max_new_tokens"),
                 prompt=self.config.str("prompt"),

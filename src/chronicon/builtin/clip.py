@@ -15,7 +15,7 @@ from chronicon.config import Section, Setting
 from chronicon.embed.clip import DEFAULT_CLIP_MODEL, DEFAULT_CLIP_PRETRAINED, ClipModel, ClipSpec, weights_problem
 from chronicon.embed.packaged import package_dir
 from chronicon.hookspecs import hookimpl
-from chronicon.runtime.backends import RUNTIME_SETTINGS, parse_batch_size
+from chronicon.runtime.backends import RUNTIME_SETTINGS
 from chronicon.types import MediaKind, Phase
 
 PLUGIN_NAME = "clip"
@@ -34,6 +34,7 @@ class ClipPass(Analyzer):
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     uses: ClassVar[tuple[str, ...]] = ("shots",)
     batch_size: ClassVar[int] = 32
+    model_names: ClassVar[tuple[str, ...]] = ("clip-image",)
     settings: ClassVar[dict[str, Setting]] = {
         "model": Setting("str", DEFAULT_CLIP_MODEL),
         "pretrained": Setting("str", DEFAULT_CLIP_PRETRAINED, nullable=True),
@@ -64,14 +65,15 @@ class ClipPass(Analyzer):
         return f"{self.version}:{self.spec.space}"
 
     def _load(self) -> None:
+        choice = self.runtime_choice("clip-image")
         self.clip = ClipModel(
             self.spec,
-            device=self.config.str("device"),
-            backend=self.config.str("backend"),
-            precision=self.config.str("precision"),
+            device=choice.device,
+            backend=choice.backend,
+            precision=choice.precision,
             cache_dir=self.context.model_cache_dir,
         )
-        size = parse_batch_size(self.config["batch_size"], device=self.clip.device, default_cpu=32)
+        size = choice.batch_size
         if size is None:  # "auto" on a GPU: grow until memory runs out, then back off
             from chronicon.runtime.batching import auto_batch_size
 
@@ -79,10 +81,10 @@ class ClipPass(Analyzer):
             side = self.clip.image_size
             size = auto_batch_size(lambda n: runner(np.zeros((n, 3, side, side), np.float32)), start=16, maximum=1024)
         self.batch_size = size  # type: ignore[misc]  # per-instance batch size from config
-        if self.config.int("threads") > 0:
+        if choice.threads > 0:
             import torch
 
-            torch.set_num_threads(int(self.config["threads"]))
+            torch.set_num_threads(choice.threads)
 
     def reuse(self, items: Sequence[AssetItem]) -> dict[str, dict[str, Any]]:
         catalog = self.context.catalog

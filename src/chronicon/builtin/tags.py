@@ -21,6 +21,7 @@ from chronicon.embed.packaged import OPENPIBO, package_dir
 from chronicon.embed.text import DEFAULT_TEXT_MODEL, TextEmbedder, resolve_text_model, shared_text_embedder
 from chronicon.errors import ModelUnavailableError
 from chronicon.hookspecs import hookimpl
+from chronicon.runtime.backends import RUNTIME_SETTINGS
 from chronicon.types import MediaKind, Phase
 
 PLUGIN_NAME = "tags"
@@ -40,6 +41,7 @@ class TagsPass(Analyzer):
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     uses: ClassVar[tuple[str, ...]] = ("shots",)
     batch_size: ClassVar[int] = 16
+    model_names: ClassVar[tuple[str, ...]] = ("imagenet-tagger", "ssd-detector", "yolo-detector", "text-embedder")
     columns: ClassVar[dict[str, pa.DataType]] = {
         "labels": pa.list_(pa.string()),  # best first
         "label_scores": pa.list_(pa.float64()),
@@ -61,12 +63,15 @@ class TagsPass(Analyzer):
         "detector_model": Setting("str", "yolov8n.pt"),
         "detector_iou": Setting("float", 0.7, minimum=0.0, maximum=1.0),
         "detector_classes": Setting("list", []),
-        "detector_device": Setting("str", "auto"),
-        "detector_runtime": Setting("str", "eager", choices=("eager", "tensorrt")),
+        # Older names, still read: a device or runtime set here wins for the detector over `device`/`backend`.
+        "detector_device": Setting("str", "auto", help="(older name) the detector's device; prefer `device`"),
+        "detector_runtime": Setting(
+            "str", "eager", choices=("eager", "tensorrt"), help="(older name) tensorrt = `backend: tensorrt`"
+        ),
         "detector_imgsz": Setting("int", 640, minimum=32, maximum=4096),
         "text_model": Setting("str", DEFAULT_TEXT_MODEL),
         "conse": Setting("bool", True),
-        "threads": Setting("int", 0, minimum=0, maximum=256),
+        **RUNTIME_SETTINGS,
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -122,11 +127,19 @@ class TagsPass(Analyzer):
             parts.append(resolve_text_model(self.config.str("text_model"))[1])
         return ":".join(parts)
 
+    def runtime_models(self) -> tuple[str, ...]:
+        models = ["imagenet-tagger"]
+        if self.config.bool("detector"):
+            models.append("yolo-detector" if self.config.str("detector_backend") == "yolo" else "ssd-detector")
+        if self.config.bool("conse"):
+            models.append("text-embedder")
+        return tuple(models)
+
     def _load(self) -> None:
         from chronicon.embed.detector import CocoDetector
         from chronicon.embed.tagger import ImageNetTagger
 
-        self.tagger = ImageNetTagger(threads=self.config.int("threads"))
+        self.tagger = ImageNetTagger(threads=self.runtime_choice("imagenet-tagger").threads)
         if self.config.bool("detector"):
             try:
                 self.detector = self._detector(CocoDetector)
@@ -140,20 +153,28 @@ class TagsPass(Analyzer):
 
     def _detector(self, offline: Any) -> Any:
         """The configured detector; a YOLO model that cannot load falls back to the offline one (one warning)."""
+        legacy: dict[str, Any] = {}
+        if self.config.str("detector_device") not in ("", "auto"):
+            legacy["device"] = self.config.str("detector_device")
+        if self.config.str("detector_runtime") == "tensorrt":
+            legacy["backend"] = "tensorrt"
         if self.config.str("detector_backend") != "yolo":
+            self.runtime_choice("ssd-detector", **legacy)
             return offline()
         from chronicon.embed.yolo import YoloDetector
-        from chronicon.runtime.device import choose_device, warn_once
+        from chronicon.runtime.device import warn_once
 
         model = self.config.str("detector_model")
+        choice = self.runtime_choice("yolo-detector", **legacy)
         try:
             return YoloDetector(
                 model,
-                device=choose_device(self.config.str("detector_device")),
+                device=choice.device,
+                half=choice.precision == "fp16",
                 iou=self.config.float("detector_iou"),
                 classes=self.config.list("detector_classes"),
                 imgsz=self.config.int("detector_imgsz"),
-                runtime=self.config.str("detector_runtime"),
+                runtime="tensorrt" if choice.backend == "tensorrt" else "eager",
                 cache_dir=self.context.model_cache_dir,
             )
         except ModelUnavailableError as exc:

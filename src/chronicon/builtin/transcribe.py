@@ -17,6 +17,7 @@ from chronicon.embed.speech import BACKENDS, DEFAULT_WHISPER, Transcriber, resol
 from chronicon.embed.text import DEFAULT_TEXT_MODEL, derived_space, resolve_text_model, shared_text_embedder
 from chronicon.errors import ModelUnavailableError
 from chronicon.hookspecs import hookimpl
+from chronicon.runtime.backends import RUNTIME_SETTINGS
 from chronicon.types import MediaKind, Phase
 
 PLUGIN_NAME = "transcribe"
@@ -27,6 +28,10 @@ def speech_space(text_space: str) -> str:
     return text_space + SPEECH_SUFFIX
 
 
+# runtime.models precision names -> CTranslate2 compute types (faster-whisper).
+COMPUTE_TYPES = {"int8": "int8", "int8_fp16": "int8_float16", "fp16": "float16", "fp32": "float32", "bf16": "bfloat16"}
+
+
 class TranscribePass(Analyzer):
     """Transcribes each video's audio; the segments keep their times, so searches can point into the video."""
 
@@ -34,6 +39,7 @@ class TranscribePass(Analyzer):
     version: ClassVar[int] = 1
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
+    model_names: ClassVar[tuple[str, ...]] = ("whisper", "openai-whisper", "text-embedder")
     batch_size: ClassVar[int] = 1  # one video at a time, decoded in windows in this thread (memory stays flat)
     columns: ClassVar[dict[str, pa.DataType]] = {
         "transcript": pa.string(),  # JSON [{"start", "end", "text"}] in seconds
@@ -41,13 +47,17 @@ class TranscribePass(Analyzer):
         "language": pa.string(),
     }
     settings: ClassVar[dict[str, Setting]] = {
-        "backend": Setting("str", "faster-whisper", choices=BACKENDS),
+        **RUNTIME_SETTINGS,
+        "engine": Setting("str", "faster-whisper", choices=BACKENDS, help="the Whisper implementation"),
+        # `backend` is the runtime's key; its older values named the implementation and still do.
+        "backend": Setting("str", "auto", choices=(*RUNTIME_SETTINGS["backend"].choices, *BACKENDS)),
         "model": Setting("str", DEFAULT_WHISPER),
         "language": Setting("str", None, nullable=True),
         "vad": Setting("bool", True),
         "beam_size": Setting("int", 1, minimum=1, maximum=16),
-        "compute_type": Setting("str", "int8"),
-        "device": Setting("str", "auto"),
+        "compute_type": Setting(
+            "str", None, nullable=True, help="(older key) a CTranslate2 compute type; wins over `precision`"
+        ),
         "text_model": Setting("str", DEFAULT_TEXT_MODEL),
     }
 
@@ -56,8 +66,17 @@ class TranscribePass(Analyzer):
         self.transcriber: Transcriber | None = None
         self.text: Any = None
 
-    def unavailable(self) -> str | None:
+    @property
+    def engine(self) -> str:
+        """faster-whisper or openai-whisper (`engine`, or an older `backend` that names one)."""
         backend = self.config.str("backend")
+        return backend if backend in BACKENDS else self.config.str("engine")
+
+    def runtime_models(self) -> tuple[str, ...]:
+        return ("whisper" if self.engine == "faster-whisper" else "openai-whisper", "text-embedder")
+
+    def unavailable(self) -> str | None:
+        backend = self.engine
         module = "faster_whisper" if backend == "faster-whisper" else "whisper"
         if package_dir(module) is None:
             return f"transcripts need {backend} (pip install 'chronicon[ml]')"
@@ -71,17 +90,18 @@ class TranscribePass(Analyzer):
     def fingerprint(self) -> str:
         c = self.config
         text_space = resolve_text_model(c.str("text_model"))[1]
-        return f"{self.version}:{c['backend']}:{c['model']}:{c['language']}:{c['vad']}:{text_space}"
+        return f"{self.version}:{self.engine}:{c['model']}:{c['language']}:{c['vad']}:{text_space}"
 
     def _load(self) -> None:
-        from chronicon.runtime.device import choose_device
-
-        device = choose_device(self.config.str("device"))
+        model = self.runtime_models()[0]
+        backend = self.config.str("backend")
+        choice = self.runtime_choice(model, **({"backend": "auto"} if backend in BACKENDS else {}))
+        compute_type = self.config.optional_str("compute_type") or COMPUTE_TYPES.get(choice.precision, "default")
         self.transcriber = Transcriber(
             self.config.str("model"),
-            backend=self.config.str("backend"),
-            device="cuda" if device.startswith("cuda") else "cpu",
-            compute_type=self.config.str("compute_type"),
+            backend=self.engine,
+            device=choice.device,
+            compute_type=compute_type,
             language=self.config.optional_str("language"),
             vad=self.config.bool("vad"),
             beam_size=self.config.int("beam_size"),

@@ -158,6 +158,11 @@ def _doctor_table(report: dict[str, Any]) -> Table:
         table.add_row("ML runtime", f"[dim]{runtime.get('reason')}[/dim]")
     for name, readiness in report.get("passes", {}).items():
         table.add_row(f"pass: {name}", Text(readiness))
+    for choice in report.get("models", []):
+        batch = f", batch {choice['batch_size']}" if choice.get("batch_size") else ""
+        owner = f"{choice['pass_name']}: " if choice.get("pass_name") else ""
+        text = f"{choice['backend']} {choice['precision']} on {choice['device']}{batch} ({choice['reason']})"
+        table.add_row(f"model: {owner}{choice['model']}", Text(text))
     for name, part in report["optional"].items():
         mark = "[green]installed[/green]" if part["installed"] else "[dim]not installed[/dim]"
         table.add_row(f"optional: {name}", f"{mark} - {part['for']}")

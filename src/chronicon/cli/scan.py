@@ -15,6 +15,7 @@ from chronicon.api.cli import AppState, CannotRun, UsageError, fail, print_json
 from chronicon.cli.progress import RichProgress
 from chronicon.errors import CatalogLockedError, ChroniconError
 from chronicon.library import Library
+from chronicon.runtime.backends import RUNTIME_PRECISIONS
 from chronicon.scan.summary import ScanSummary
 from chronicon.schemas import stamp
 from chronicon.types import Change
@@ -29,6 +30,12 @@ from chronicon.types import Change
 @click.option("--workers", type=int, help="Worker threads (0 = one per core).")
 @click.option("--batch-size", type=int, help="Assets per catalog write.")
 @click.option("--device", help="Device of every ML pass: auto, cpu, cuda, cuda:N or mps (overrides <pass>.device).")
+@click.option(
+    "--precision",
+    type=click.Choice(RUNTIME_PRECISIONS),
+    help="Precision of every ML pass's models (overrides <pass>.precision); a model that cannot run it says so "
+    "in `scan --json` and `doctor` and runs its automatic one.",
+)
 @click.option(
     "--sampling",
     metavar="MODE",
@@ -47,6 +54,7 @@ def scan(
     workers: int | None,
     batch_size: int | None,
     device: str | None,
+    precision: str | None,
     sampling: str | None,
     as_json: bool,
     quiet: bool,
@@ -68,7 +76,7 @@ def scan(
         state.overrides["scan.batch_size"] = batch_size
     if sampling:
         state.overrides.update(_sampling_overrides(sampling))
-    library = _library_on(state, device)
+    library = _library_on(state, device=device, precision=precision)
     show_bar = not quiet and not as_json and Console(stderr=True).is_terminal
     summary = _run_scan(library, roots, full=full, retry_errors=retry_errors, show_bar=show_bar)
     if as_json:
@@ -80,13 +88,15 @@ def scan(
     sys.exit(summary.exit_code)
 
 
-def _library_on(state: AppState, device: str | None) -> Library:
-    """The library, with `--device` set on every pass that has a `device` setting."""
+def _library_on(state: AppState, **runtime: str | None) -> Library:
+    """The library, with `--device` / `--precision` set on every pass that has that runtime key."""
     library = state.library()
-    if device:
+    wanted = {key: value for key, value in runtime.items() if value}
+    if wanted:
         for cls in library.analyzer_classes:
-            if "device" in cls.settings:
-                state.overrides[f"{cls.name}.device"] = device
+            for key, value in wanted.items():
+                if key in cls.settings:
+                    state.overrides[f"{cls.name}.{key}"] = value
         library = state.library()
     return library
 

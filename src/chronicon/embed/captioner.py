@@ -114,6 +114,7 @@ class Captioner:
         lora: str | None = None,
         max_new_tokens: int = 48,
         prompt: str = DEFAULT_PROMPT,
+        precision: str = "auto",
     ) -> None:
         from chronicon.runtime.device import choose_device, warn_once
 
@@ -158,8 +159,12 @@ class Captioner:
                 f"the captioning model {model} needs about {needed / 2**30:.1f} GiB and {self.device} has "
                 f"{free / 2**30:.1f} GiB free: choose a smaller model (captioner.model) or enable 4-bit on CUDA"
             )
-        if not quantized and self.device.startswith("cuda"):
-            kwargs["torch_dtype"] = torch.float16
+        half = {"fp16": torch.float16, "bf16": torch.bfloat16}
+        if not quantized and not self.device.startswith("cpu"):  # half precision on a GPU (fp16 unless bf16 asked)
+            kwargs["torch_dtype"] = half.get(precision, torch.float16)
+        dtype = kwargs.get("torch_dtype")
+        used = "fp16" if dtype is torch.float16 else "bf16" if dtype is torch.bfloat16 else "fp32"
+        used = "4bit" if quantized else used
         try:
             auto_processor: Any = transformers.AutoProcessor
             auto_model: Any = transformers.AutoModelForImageTextToText
@@ -181,6 +186,9 @@ class Captioner:
         self._torch = torch
         self._lock = threading.Lock()
         self.info = CaptionerInfo(model, self.device, quantized, lora, time.perf_counter() - started, notes)
+        from chronicon.runtime.models import settle
+
+        settle("captioner", device=self.device, backend="transformers", precision=used, note="; ".join(notes))
 
     def caption(self, images: Sequence[Image.Image], prompt: str | None = None, batch_size: int = 4) -> list[str]:
         """One caption per image, in order."""

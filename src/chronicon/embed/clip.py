@@ -217,6 +217,10 @@ class ClipModel:
                     precision=self.precision,
                     cache_dir=self.cache_dir,
                 )
+                from chronicon.runtime.models import settle
+
+                r = self._image_runner
+                settle("clip-image", device=r.device, backend=r.backend, precision=r.precision)
             return self._image_runner
 
     def pixels(self, images: Sequence[NDArray[np.uint8]]) -> NDArray[np.float32]:

@@ -131,7 +131,10 @@ class Transcriber:
                 raise ModelUnavailableError("transcripts need faster-whisper (pip install 'chronicon[ml]')") from exc
             try:
                 self._model: Any = WhisperModel(
-                    self.source, device="cuda" if device.startswith("cuda") else "cpu", compute_type=compute_type
+                    self.source,
+                    device="cuda" if device.startswith("cuda") else "cpu",
+                    device_index=int(device.partition(":")[2] or 0),
+                    compute_type=compute_type,
                 )
             except (RuntimeError, OSError, ValueError) as exc:
                 raise ModelUnavailableError(f"cannot load the Whisper model {self.source!r}: {exc}") from exc
@@ -154,7 +157,12 @@ class Transcriber:
             seconds = offset + samples.size / SAMPLE_RATE
             found, detected = self._window(samples)
             language = language or detected
-            segments.extend(SpeechSegment(s.start + offset, s.end + offset, s.text) for s in found)
+            # Whisper can give timestamps past the end of the audio (a hallucinated tail, a short last window):
+            # nothing said there is kept, and an end past it is the window's end.
+            length = samples.size / SAMPLE_RATE
+            segments.extend(
+                SpeechSegment(s.start + offset, min(s.end, length) + offset, s.text) for s in found if s.start < length
+            )
         return Transcript(language, segments, seconds)
 
     def _window(self, samples: NDArray[np.float32]) -> tuple[list[SpeechSegment], str | None]:

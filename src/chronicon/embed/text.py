@@ -59,7 +59,9 @@ class TextEmbedder:
 
     def _load(self) -> Any:
         with self._lock:
-            if self._model is None and self.cache_dir is not None:
+            if self._model is not None:
+                return self._model
+            if self.cache_dir is not None:
                 try:
                     self._model = OnnxSentenceEncoder.from_folder(Path(self.source), self.cache_dir / "text")
                 except Exception as exc:  # the ONNX copy is an accelerator: fall back to sentence-transformers
@@ -77,6 +79,11 @@ class TextEmbedder:
                     self._model = SentenceTransformer(self.source, device=self.device)
                 except (OSError, ValueError) as exc:
                     raise ModelUnavailableError(f"cannot load the text model {self.source!r}: {exc}") from exc
+            from chronicon.runtime.models import settle
+
+            onnx = isinstance(self._model, OnnxSentenceEncoder)
+            settle("text-embedder", device="cpu" if onnx else self.device,
+                   backend="onnxruntime" if onnx else "sentence-transformers", precision="fp32")  # fmt: skip
             return self._model
 
     @property

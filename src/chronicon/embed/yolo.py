@@ -30,6 +30,7 @@ class YoloDetector:
         imgsz: int = 640,
         runtime: str = "eager",
         cache_dir: Path | None = None,
+        half: bool = False,
     ) -> None:
         from chronicon.runtime.device import warn_once
 
@@ -44,6 +45,7 @@ class YoloDetector:
         except Exception as exc:  # ultralytics raises many kinds (download, format, file errors)
             raise ModelUnavailableError(f"cannot load the YOLO model {model!r}: {exc}") from exc
         self.device = device
+        self.half = half and device.startswith("cuda")  # fp16 inference: CUDA only
         if runtime == "tensorrt":
             if device.startswith("cuda") and Path(source).suffix == ".pt":
                 self.model = YOLO(self._engine(source, device, imgsz, cache_dir))
@@ -84,7 +86,7 @@ class YoloDetector:
         with self._lock:
             results = self.model.predict(
                 images, conf=min_score, iou=self.iou, classes=self.classes, imgsz=self.imgsz,
-                device=self.device, verbose=False,
+                device=self.device, verbose=False, half=self.half,
             )  # fmt: skip
         out: list[list[Detection]] = []
         for result in results:

@@ -5,13 +5,19 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from chronicon.config import Setting
 from chronicon.errors import ConfigError
 from chronicon.runtime.device import bf16_supported_on_cpu, device_type, torch_installed, warn_once
 
-BACKENDS = ("eager", "amp", "compile", "tensorrt", "onnxruntime", "openvino")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+BACKENDS = ("eager", "amp", "compile", "tensorrt", "onnxruntime", "openvino")  # torch modules: TORCH_BACKENDS
+# Backends that are the library running a model that is not a torch module (runtime.models says which model).
+LIBRARY_BACKENDS = ("litert", "opencv", "ultralytics", "ctranslate2", "transformers", "sentence-transformers", "dlib")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")  # what a torch module runs in
+# Every precision name a model may run in: the torch ones plus integer and 4-bit forms of some libraries.
+RUNTIME_PRECISIONS = (*PRECISIONS, "int8", "int8_fp16", "4bit")
 
 # Settings every ML pass section gets (merged into the pass's own `settings`).
 RUNTIME_SETTINGS: dict[str, Setting] = {
@@ -19,10 +25,12 @@ RUNTIME_SETTINGS: dict[str, Setting] = {
     "backend": Setting(
         "str",
         default="auto",
-        choices=("auto", *BACKENDS),
-        help="inference backend; auto = amp where the device has fast half precision, else eager",
+        choices=("auto", *BACKENDS, *LIBRARY_BACKENDS),
+        help="inference backend; auto = what runs the model best here (`chronicon doctor` lists each model's)",
     ),
-    "precision": Setting("str", default="auto", choices=PRECISIONS, help="auto: fp16 on CUDA amp, bf16 on CPU amp"),
+    "precision": Setting(
+        "str", default="auto", choices=RUNTIME_PRECISIONS, help="auto: fp16 on CUDA amp, bf16 on CPU amp, ..."
+    ),
     "batch_size": Setting("str", default="auto", help="'auto' or a positive integer; auto grows until memory runs out"),
     "threads": Setting("int", default=0, minimum=0, maximum=4096, help="CPU threads for inference; 0 = torch default"),
 }
@@ -44,43 +52,80 @@ def _cxx_compiler() -> str | None:
     return None
 
 
+def _eager_ok(kind: str) -> str:
+    return ""
+
+
+def _amp_ok(kind: str) -> str:
+    return "" if kind in ("cpu", "cuda", "mps") else f"autocast does not support device type {kind!r}"
+
+
+def _compile_ok(kind: str) -> str:
+    if kind == "cuda" and not _has("triton"):
+        return "torch.compile on CUDA needs triton, which is not installed"
+    if kind == "cpu" and _cxx_compiler() is None:
+        return "torch.compile on CPU needs a C++ compiler (g++ or clang++) on PATH"
+    if kind == "mps":
+        return "torch.compile is not supported on mps here"
+    return ""
+
+
+def _tensorrt_ok(kind: str) -> str:
+    if kind != "cuda":
+        return "TensorRT needs a CUDA device"
+    if not _has("torch_tensorrt"):
+        return "torch_tensorrt is not installed (pip install torch-tensorrt)"
+    return ""
+
+
+def _onnxruntime_ok(kind: str) -> str:
+    if not _has("onnxruntime"):
+        return "onnxruntime is not installed (pip install onnxruntime or onnxruntime-gpu)"
+    if not _has("onnx"):
+        return "onnx is not installed (needed to export the model; pip install onnx onnxscript)"
+    return ""
+
+
+def _openvino_ok(kind: str) -> str:  # runs on its own CPU plugin whatever the torch device is
+    return "" if _has("openvino") else "openvino is not installed (pip install openvino)"
+
+
+@dataclass(frozen=True)
+class TorchBackend:
+    """One way to run a torch module: why it cannot run on a device type ("" when it can), and what to use then."""
+
+    name: str
+    problem: Callable[[str], str]
+    fallback_on_cuda: str = "eager"  # elsewhere the fallback is always eager
+    help: str = ""
+
+    def fallback(self, device: str) -> str:
+        return self.fallback_on_cuda if device_type(device) == "cuda" else "eager"
+
+
+# The registry of torch backends (runtime.runner.BUILDERS holds how each one builds a runner).
+TORCH_BACKENDS: dict[str, TorchBackend] = {
+    b.name: b
+    for b in (
+        TorchBackend("eager", _eager_ok, help="plain torch inference"),
+        TorchBackend("amp", _amp_ok, help="autocast: fp16 on CUDA/mps, bf16 on CPUs with native bf16"),
+        TorchBackend("compile", _compile_ok, help="torch.compile (inductor); eager if compilation fails"),
+        TorchBackend("tensorrt", _tensorrt_ok, fallback_on_cuda="amp", help="Torch-TensorRT engine (CUDA)"),
+        TorchBackend("onnxruntime", _onnxruntime_ok, help="ONNX export run by ONNX Runtime"),
+        TorchBackend("openvino", _openvino_ok, help="OpenVINO on the CPU"),
+    )
+}
+
+
 def backend_available(backend: str, device: str) -> tuple[bool, str]:
     """Whether `backend` can run on `device` here, and if not, why (an empty reason when it can)."""
-    if backend not in BACKENDS:
+    entry = TORCH_BACKENDS.get(backend)
+    if entry is None:
         return False, f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}"
     if not torch_installed():
         return False, "torch is not installed (pip install 'chronicon[gpu]' or torch)"
-    kind = device_type(device)
-    if backend == "eager":
-        return True, ""
-    if backend == "amp":
-        if kind not in ("cpu", "cuda", "mps"):
-            return False, f"autocast does not support device {device!r}"
-        return True, ""
-    if backend == "compile":
-        if kind == "cuda" and not _has("triton"):
-            return False, "torch.compile on CUDA needs triton, which is not installed"
-        if kind == "cpu" and _cxx_compiler() is None:
-            return False, "torch.compile on CPU needs a C++ compiler (g++ or clang++) on PATH"
-        if kind == "mps":
-            return False, "torch.compile is not supported on mps here"
-        return True, ""
-    if backend == "tensorrt":
-        if kind != "cuda":
-            return False, "TensorRT needs a CUDA device"
-        if not _has("torch_tensorrt"):
-            return False, "torch_tensorrt is not installed (pip install torch-tensorrt)"
-        return True, ""
-    if backend == "onnxruntime":
-        if not _has("onnxruntime"):
-            return False, "onnxruntime is not installed (pip install onnxruntime or onnxruntime-gpu)"
-        if not _has("onnx"):
-            return False, "onnx is not installed (needed to export the model; pip install onnx onnxscript)"
-        return True, ""
-    # openvino: runs on its own CPU plugin whatever the torch device is
-    if not _has("openvino"):
-        return False, "openvino is not installed (pip install openvino)"
-    return True, ""
+    why = entry.problem(device_type(device))
+    return not why, why
 
 
 def resolve_backend(requested: str, device: str) -> str:
@@ -95,9 +140,9 @@ def resolve_backend(requested: str, device: str) -> str:
     ok, why = backend_available(requested, device)
     if ok:
         return requested
-    fallback = "eager"
-    if requested == "tensorrt" and device_type(device) == "cuda" and backend_available("amp", device)[0]:
-        fallback = "amp"
+    fallback = TORCH_BACKENDS[requested].fallback(device)
+    if not backend_available(fallback, device)[0]:
+        fallback = "eager"
     warn_once(
         f"backend:{requested}:{device}", f"backend {requested!r} is not available on {device}: {why}; using {fallback}"
     )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chronicon.runtime.backends import resolve_backend, resolve_precision
+from chronicon.runtime.backends import TORCH_BACKENDS, backend_available, resolve_backend, resolve_precision
 from chronicon.runtime.device import choose_device, device_type, warn_once
 
 if TYPE_CHECKING:
@@ -410,42 +410,88 @@ def prepare_model(
             f"{label}: backend {what!r} could not be set up on {dev} ({type(exc).__name__}: {exc}); using {fallback}",
         )
 
-    if chosen == "tensorrt":
-        prec = resolve_precision(precision, "tensorrt", dev)
+    request = _Request(module, dev, precision, example_t, channels_last, cache_dir, threads, name, fingerprint)
+    tried: list[str] = []
+    while True:
+        tried.append(chosen)
         try:
-            return runner("tensorrt", prec, _tensorrt(module, dev, prec, example_t))
+            used, prec, forward, extra = BUILDERS[chosen](request)
         except Exception as exc:
-            fail("tensorrt", exc, "amp")
-            chosen = "amp"
-    if chosen == "onnxruntime":
-        folder = Path(cache_dir) if cache_dir is not None else Path(tempfile.gettempdir()) / "chronicon-runtime"
-        path = folder / "onnx" / f"{_safe_name(name)}-{_safe_name(fingerprint)}.onnx"
-        try:
-            forward, onnx_path = _onnxruntime(module, example_t, dev, path, threads)
-            return runner("onnxruntime", "fp32", forward, onnx_path=onnx_path)
-        except Exception as exc:
-            fail("onnxruntime", exc, "eager")
-            chosen = "eager"
-    if chosen == "openvino":
-        prec = resolve_precision(precision, "openvino", dev)
-        try:
-            return runner("openvino", prec, _openvino(module, example_t, prec))
-        except Exception as exc:
-            fail("openvino", exc, "eager")
-            chosen = "eager"
-    if chosen == "compile":
-        prec = resolve_precision(precision, "compile", dev)
-        eager_prec = resolve_precision(precision, "amp" if prec != "fp32" else "eager", dev)
-        forward = _compiled(module, dev, prec, channels_last)
+            if chosen == "eager":
+                raise
+            fallback = TORCH_BACKENDS[chosen].fallback(dev)
+            if fallback in tried or not backend_available(fallback, dev)[0]:
+                fallback = "eager"
+            fail(chosen, exc, fallback)
+            chosen = fallback
+            continue
+        return runner(used, prec, forward, **extra)
 
-        def fallback() -> tuple[Forward, str, str]:
-            # same fp32 weights: run them eagerly, under autocast when a low precision was chosen
-            used = "amp" if eager_prec != "fp32" else "eager"
-            return _amp(module, dev, eager_prec, channels_last), used, eager_prec
 
-        return runner("compile", prec, forward, _on_fallback=fallback)
-    if chosen == "amp":
-        prec = resolve_precision(precision, "amp", dev)
-        return runner("amp", prec, _amp(module, dev, prec, channels_last))
-    prec = resolve_precision(precision, "eager", dev)
-    return runner("eager", prec, _eager(module, dev, prec, channels_last))
+@dataclass
+class _Request:
+    """What a backend builder needs to prepare one module."""
+
+    module: torch.nn.Module
+    device: str
+    precision: str  # as asked ('auto' included): each builder resolves it for its backend
+    example: torch.Tensor
+    channels_last: bool
+    cache_dir: Path | None
+    threads: int
+    name: str
+    fingerprint: str
+
+
+Built = tuple[str, str, Forward, dict[str, Any]]  # backend used, precision, forward, extra ModelRunner fields
+
+
+def _build_tensorrt(r: _Request) -> Built:
+    prec = resolve_precision(r.precision, "tensorrt", r.device)
+    return "tensorrt", prec, _tensorrt(r.module, r.device, prec, r.example), {}
+
+
+def _build_onnxruntime(r: _Request) -> Built:
+    folder = Path(r.cache_dir) if r.cache_dir is not None else Path(tempfile.gettempdir()) / "chronicon-runtime"
+    path = folder / "onnx" / f"{_safe_name(r.name)}-{_safe_name(r.fingerprint)}.onnx"
+    forward, onnx_path = _onnxruntime(r.module, r.example, r.device, path, r.threads)
+    return "onnxruntime", "fp32", forward, {"onnx_path": onnx_path}
+
+
+def _build_openvino(r: _Request) -> Built:
+    prec = resolve_precision(r.precision, "openvino", r.device)
+    return "openvino", prec, _openvino(r.module, r.example, prec), {}
+
+
+def _build_compile(r: _Request) -> Built:
+    prec = resolve_precision(r.precision, "compile", r.device)
+    eager_prec = resolve_precision(r.precision, "amp" if prec != "fp32" else "eager", r.device)
+    forward = _compiled(r.module, r.device, prec, r.channels_last)
+
+    def fallback() -> tuple[Forward, str, str]:
+        # same fp32 weights: run them eagerly, under autocast when a low precision was chosen
+        used = "amp" if eager_prec != "fp32" else "eager"
+        return _amp(r.module, r.device, eager_prec, r.channels_last), used, eager_prec
+
+    return "compile", prec, forward, {"_on_fallback": fallback}
+
+
+def _build_amp(r: _Request) -> Built:
+    prec = resolve_precision(r.precision, "amp", r.device)
+    return "amp", prec, _amp(r.module, r.device, prec, r.channels_last), {}
+
+
+def _build_eager(r: _Request) -> Built:
+    prec = resolve_precision(r.precision, "eager", r.device)
+    return "eager", prec, _eager(r.module, r.device, prec, r.channels_last), {}
+
+
+# How each backend of runtime.backends.TORCH_BACKENDS builds a runner (a failure falls back as it says there).
+BUILDERS: dict[str, Callable[[_Request], Built]] = {
+    "eager": _build_eager,
+    "amp": _build_amp,
+    "compile": _build_compile,
+    "tensorrt": _build_tensorrt,
+    "onnxruntime": _build_onnxruntime,
+    "openvino": _build_openvino,
+}

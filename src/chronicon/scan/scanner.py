@@ -299,18 +299,41 @@ class Scanner:
                     self._reuse(analyzer, batch)
                 return [pool.submit(self._run_chain, w, per_item, batched) for w in batch]
 
-            # A pipeline two batches deep: the workers decode and run the per-item passes of batch N+1 while
-            # this thread runs the batched (model) passes of batch N and commits it. Memory stays bounded by
-            # two batches of model-sized inputs.
+            # A pipeline two batches deep, and overlapping within a batch: this thread runs the batched (model)
+            # passes on each chunk of finished items while the workers decode and run the per-item passes of
+            # the rest (and, once batch N is all handed out, of batch N+1); a batch is committed once. Memory
+            # stays bounded by two batches of model-sized inputs.
+            chunk = self._model_chunk(batched)
             pending = submit(batches[0])
             for index, batch in enumerate(batches):
-                for future in pending:
-                    future.result()
+                ready: list[WorkItem] = []
+                upcoming: list[Future[WorkItem]] = []
+                for n, future in enumerate(pending):
+                    ready.append(future.result())
                     self.progress.advance(1)
-                pending = submit(batches[index + 1]) if index + 1 < len(batches) else []
-                for analyzer in batched:
-                    self._run_batched(analyzer, batch)
+                    if n == len(pending) - 1 and index + 1 < len(batches):
+                        upcoming = submit(batches[index + 1])
+                    if chunk and len(ready) >= chunk:
+                        self._run_models(batched, ready)
+                        ready = []
+                self._run_models(batched, ready)
+                pending = upcoming
                 self._commit(batch, summary)
+
+    def _model_chunk(self, batched: Sequence[Analyzer]) -> int:
+        """Finished items per run of the model passes (0: the whole batch): `scan.model_chunk`, or the largest
+        batch a model pass asks for when that is larger."""
+        chunk = self.cfg.int("model_chunk")
+        if not chunk:
+            return 0
+        sizes = [a.items_per_batch() for a in batched if a.runtime_models()]
+        return min(self.batch_size, max([chunk, *sizes]))
+
+    def _run_models(self, batched: Sequence[Analyzer], items: list[WorkItem]) -> None:
+        """The batched passes, in order, over some items whose per-item passes are done."""
+        if items:
+            for analyzer in batched:
+                self._run_batched(analyzer, items)
 
     def _reuse(self, analyzer: Analyzer, batch: list[WorkItem]) -> None:
         """Let a pass fill in what it already has for unchanged files (before any decoding is spent on them)."""

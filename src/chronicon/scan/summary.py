@@ -50,6 +50,8 @@ class ScanSummary:
     files_seen: int = 0
     batches: int = 0  # catalog commits made
     interrupted: bool = False
+    # What each model of the passes that ran used (device, backend, precision, batch size, threads) and why.
+    models: list[dict[str, Any]] = field(default_factory=list)
 
     def count(self, change: Change, n: int = 1) -> None:
         self.counts[change.value] += n
@@ -84,6 +86,7 @@ class ScanSummary:
                 }
                 for name, t in self.timings.items()
             },
+            "models": list(self.models),
             "interrupted": self.interrupted,
             "exit_code": self.exit_code,
         }
