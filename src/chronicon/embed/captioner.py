@@ -159,10 +159,10 @@ class Captioner:
                 f"the captioning model {model} needs about {needed / 2**30:.1f} GiB and {self.device} has "
                 f"{free / 2**30:.1f} GiB free: choose a smaller model (captioner.model) or enable 4-bit on CUDA"
             )
-        half = {"fp16": torch.float16, "bf16": torch.bfloat16}
-        if not quantized and not self.device.startswith("cpu"):  # half precision on a GPU (fp16 unless bf16 asked)
-            kwargs["torch_dtype"] = half.get(precision, torch.float16)
-        dtype = kwargs.get("torch_dtype")
+        dtypes = {"fp16": torch.float16, "bf16": torch.bfloat16, "fp32": torch.float32}
+        if not quantized and not self.device.startswith("cpu"):  # a GPU: fp16 unless bf16 or fp32 is asked for
+            kwargs["dtype"] = dtypes.get(precision, torch.float16)  # (transformers 5: `dtype`, not `torch_dtype`)
+        dtype = kwargs.get("dtype")
         used = "fp16" if dtype is torch.float16 else "bf16" if dtype is torch.bfloat16 else "fp32"
         used = "4bit" if quantized else used
         try:

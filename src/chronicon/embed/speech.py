@@ -124,6 +124,8 @@ class Transcriber:
         self.temperature: float | tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0) if fallback else 0.0
         self._lock = threading.Lock()
         self.device = device
+        # openai-whisper decodes in fp16 on CUDA unless fp32 is asked for (its own default); fp32 elsewhere.
+        self.fp16 = device.startswith("cuda") and compute_type not in ("float32", "fp32")
         if backend == "faster-whisper":
             try:
                 from faster_whisper import WhisperModel
@@ -178,7 +180,7 @@ class Transcriber:
                 found = [SpeechSegment(float(p.start), float(p.end), p.text.strip()) for p in parts]
                 return [s for s in found if s.text], getattr(info, "language", None)
             result = self._model.transcribe(
-                samples, language=self.language, fp16=self.device.startswith("cuda"), temperature=self.temperature
+                samples, language=self.language, fp16=self.fp16, temperature=self.temperature
             )
             found = [
                 SpeechSegment(float(p["start"]), float(p["end"]), str(p["text"]).strip()) for p in result["segments"]

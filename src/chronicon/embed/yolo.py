@@ -17,6 +17,9 @@ from chronicon.errors import ModelUnavailableError
 DEFAULT_YOLO = "yolov8n.pt"
 
 
+ENGINE_BATCH = 16  # most images per YOLO call on CUDA (the TensorRT engine's largest batch)
+
+
 class YoloDetector:
     """Detections (label, score, normalised box) for batches of pictures, through `ultralytics.YOLO`."""
 
@@ -64,10 +67,17 @@ class YoloDetector:
     def _engine(self, source: str, device: str, imgsz: int, cache_dir: Path | None) -> str:
         """ultralytics' own TensorRT export (FP16), cached by the weights' content."""
         digest = hashlib.sha1(Path(source).read_bytes()).hexdigest()[:12]
-        target = (cache_dir or Path(source).parent) / "tensorrt" / f"{Path(source).stem}-{digest}-{imgsz}.engine"
+        name = f"{Path(source).stem}-{digest}-{imgsz}-b{ENGINE_BATCH}.engine"
+        target = (cache_dir or Path(source).parent) / "tensorrt" / name
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            exported = Path(self.model.export(format="engine", half=True, imgsz=imgsz, device=device, dynamic=True))
+            # dynamic=True with `batch` = the largest batch the engine takes (ultralytics builds max batch 1
+            # without it); detect() never hands it more than ENGINE_BATCH images at once.
+            exported = Path(
+                self.model.export(
+                    format="engine", half=True, imgsz=imgsz, device=device, dynamic=True, batch=ENGINE_BATCH
+                )
+            )
             exported.replace(target)
         return str(target)
 
@@ -83,6 +93,9 @@ class YoloDetector:
         if not self.device.startswith("cuda") and len(images) > 1:
             # On CPU ultralytics is faster image by image than on a batch (benchmarks/detect_bench.py).
             return [self.detect([image], min_score)[0] for image in images]
+        if len(images) > ENGINE_BATCH:  # (a TensorRT engine takes at most ENGINE_BATCH; the same for all)
+            return [d for start in range(0, len(images), ENGINE_BATCH)
+                    for d in self.detect(images[start : start + ENGINE_BATCH], min_score)]  # fmt: skip
         with self._lock:
             results = self.model.predict(
                 images, conf=min_score, iou=self.iou, classes=self.classes, imgsz=self.imgsz,
