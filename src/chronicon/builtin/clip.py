@@ -72,6 +72,9 @@ class ClipPass(Analyzer):
             backend=choice.backend,
             precision=choice.precision,
             cache_dir=self.context.model_cache_dir,
+            threads=choice.threads,
+            batch_size=choice.batch_size,
+            alternatives=choice.alternatives,
         )
         size = choice.batch_size
         if size is None:  # "auto" on a GPU: grow until memory runs out, then back off

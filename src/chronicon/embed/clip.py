@@ -140,7 +140,13 @@ class ClipModel:
         backend: str = "eager",
         precision: str = "auto",
         cache_dir: Path | None = None,
+        threads: int | None = None,
+        batch_size: int | None = None,
+        alternatives: Sequence[tuple[str, str]] | None = None,
     ) -> None:
+        """`threads`, `batch_size` and `alternatives` (measured against the chosen backend on the first batch,
+        see runtime.runner.prepare_model) default to those of the recorded runtime choice of "clip-image" that
+        has this device, backend and precision (runtime.models.choose), if any."""
         self.spec = spec
         self.space = spec.space
         self.cache_dir = cache_dir
@@ -183,6 +189,9 @@ class ClipModel:
         self.std = np.array(preprocess.get("std", (0.26862954, 0.26130258, 0.27577711)), dtype=np.float32)
         self.backend = backend
         self.precision = precision
+        self.threads = threads
+        self.batch_size = batch_size
+        self.alternatives = alternatives
         self._image_runner: Any = None
         self.dim = int(getattr(model, "embed_dim", 0) or self._probe_dim())
 
@@ -206,6 +215,16 @@ class ClipModel:
                     def forward(self, x: Any) -> Any:
                         return torch.nn.functional.normalize(self.clip.encode_image(x), dim=-1)
 
+                from chronicon.runtime.models import recorded_choice
+
+                recorded = recorded_choice(
+                    "clip-image", device=self.device, backend=self.backend, precision=self.precision
+                )
+                threads = self.threads if self.threads is not None else recorded.threads if recorded else 0
+                batch = self.batch_size if self.batch_size is not None else recorded.batch_size if recorded else None
+                alternatives = self.alternatives
+                if alternatives is None:
+                    alternatives = recorded.alternatives if recorded else ()
                 example = torch.zeros(1, 3, self.image_size, self.image_size)
                 self._image_runner = prepare_model(
                     ImageTower(),
@@ -216,12 +235,22 @@ class ClipModel:
                     backend=self.backend,
                     precision=self.precision,
                     cache_dir=self.cache_dir,
+                    threads=threads,
+                    alternatives=alternatives,
+                    batch_size=batch,
                 )
-                from chronicon.runtime.models import settle
-
-                r = self._image_runner
-                settle("clip-image", device=r.device, backend=r.backend, precision=r.precision)
+                self._settle(self._image_runner)
             return self._image_runner
+
+    @staticmethod
+    def _settle(runner: Any) -> None:
+        """Tell the runtime registry what the image tower runs with (and, once measured, the figures why)."""
+        from chronicon.runtime.models import add_note, settle
+
+        note = runner.notes[-1] if runner.notes else ""  # (says why, where the measurement changed the backend)
+        settle("clip-image", device=runner.device, backend=runner.backend, precision=runner.precision, note=note)
+        for note in runner.notes:
+            add_note("clip-image", note)
 
     def pixels(self, images: Sequence[NDArray[np.uint8]]) -> NDArray[np.float32]:
         """Center-cropped RGB uint8 images (image_size²) -> the normalised NCHW float32 batch the tower takes."""
@@ -230,7 +259,11 @@ class ClipModel:
         return np.ascontiguousarray(batch.transpose(0, 3, 1, 2))
 
     def encode_images(self, images: Sequence[NDArray[np.uint8]]) -> NDArray[np.float32]:
-        out = self.image_runner()(self.pixels(images))
+        runner = self.image_runner()
+        deciding = runner.deciding
+        out = runner(self.pixels(images))
+        if deciding and not runner.deciding:  # the first batch measured the alternatives: record the outcome
+            self._settle(runner)
         return normalise(np.asarray(out, dtype=np.float32))
 
     def encode_texts(self, texts: Sequence[str]) -> NDArray[np.float32]:

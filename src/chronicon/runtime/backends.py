@@ -83,6 +83,14 @@ def _onnxruntime_ok(kind: str) -> str:
         return "onnxruntime is not installed (pip install onnxruntime or onnxruntime-gpu)"
     if not _has("onnx"):
         return "onnx is not installed (needed to export the model; pip install onnx onnxscript)"
+    if kind == "cuda":
+        try:
+            import onnxruntime
+
+            if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+                return "this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)"
+        except Exception as exc:  # a broken install: say so rather than run on the CPU unannounced
+            return f"onnxruntime cannot be imported ({type(exc).__name__})"
     return ""
 
 

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
 import os
+import platform
 import re
 import tempfile
 import threading
+import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from chronicon.runtime.backends import TORCH_BACKENDS, backend_available, resolve_backend, resolve_precision
+from chronicon.runtime.backends import (
+    PRECISIONS,
+    TORCH_BACKENDS,
+    backend_available,
+    resolve_backend,
+    resolve_precision,
+)
 from chronicon.runtime.device import choose_device, device_type, warn_once
 
 if TYPE_CHECKING:
@@ -28,6 +38,17 @@ Forward = Callable[[np.ndarray], np.ndarray]
 
 _export_lock = threading.Lock()
 
+# int8: dynamic quantization of the ONNX export (QInt8 weights per output channel in a 7-bit range, activations
+# quantized per tensor at run time), first and last weight layers kept in fp32. The 7-bit range avoids the
+# int16 saturation of u8 x s8 products on x86 CPUs without VNNI (AVX2, AVX-512 without VNNI): full 8-bit
+# weights gave ViT-B-32 a cosine of 0.983 to fp32 there, the 7-bit range 0.9997. Bump the tag when the recipe
+# changes (it names the cached file).
+INT8_RECIPE = "int8v1"
+# An alternative measured against the automatic choice replaces it only this much faster, and this close to fp32.
+MIN_SPEEDUP = 1.2
+MIN_COSINE = 0.99
+MEASURE_ROUNDS = 2  # timed passes per candidate (after one warm-up); the best counts
+
 
 @dataclass
 class ModelRunner:
@@ -35,7 +56,8 @@ class ModelRunner:
 
     Call it with a float32 numpy batch (N, ...) to get a float32 numpy output (N, ...). `backend` is the backend
     actually in use (after any fallback; a `compile` runner whose compilation fails on its first call switches
-    itself to `eager` and says so here), `requested_backend` the one that was asked for.
+    itself to `eager` and says so here), `requested_backend` the one that was asked for. A runner prepared with
+    `alternatives` measures them on its first call and may switch to one; `notes` then holds the figures.
 
     Thread safety: calls are serialised by an internal lock, so one runner may be shared between threads but runs
     one batch at a time; for parallel inference prepare one runner per thread (each holds its own model state).
@@ -47,32 +69,47 @@ class ModelRunner:
     name: str = ""
     requested_backend: str = ""
     onnx_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
     _forward: Forward | None = field(default=None, repr=False, compare=False)
     _on_fallback: Callable[[], tuple[Forward, str, str]] | None = field(default=None, repr=False, compare=False)
+    _decide: Callable[[ModelRunner, np.ndarray], np.ndarray] | None = field(default=None, repr=False, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @property
+    def deciding(self) -> bool:
+        """True until the first call has measured the alternatives (see prepare_model's `alternatives`)."""
+        return self._decide is not None
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         if self._forward is None:
             raise RuntimeError("ModelRunner was not built by prepare_model")
         array = np.ascontiguousarray(batch, dtype=np.float32)
         with self._lock:
-            if self._on_fallback is None:
-                return self._forward(array)
-            try:
-                out = self._forward(array)
-            except Exception as exc:
-                forward, backend, precision = self._on_fallback()
-                warn_once(
-                    f"fallback:{self.name}:{self.backend}",
-                    f"{self.name}: backend {self.backend!r} failed on first use ({type(exc).__name__}: {exc}); "
-                    f"using {backend} from now on",
-                )
-                self._forward, self.backend, self.precision = forward, backend, precision
-                self._on_fallback = None
-                return forward(array)
-            # the first call worked: compilation is done, later errors are real errors
+            if self._decide is not None:
+                decide, self._decide = self._decide, None
+                return decide(self, array)
+            return self._run(array)
+
+    def _run(self, array: np.ndarray) -> np.ndarray:
+        """One batch through the current forward (the caller holds the lock)."""
+        assert self._forward is not None
+        if self._on_fallback is None:
+            return self._forward(array)
+        try:
+            out = self._forward(array)
+        except Exception as exc:
+            forward, backend, precision = self._on_fallback()
+            warn_once(
+                f"fallback:{self.name}:{self.backend}",
+                f"{self.name}: backend {self.backend!r} failed on first use ({type(exc).__name__}: {exc}); "
+                f"using {backend} from now on",
+            )
+            self._forward, self.backend, self.precision = forward, backend, precision
             self._on_fallback = None
-            return out
+            return forward(array)
+        # the first call worked: compilation is done, later errors are real errors
+        self._on_fallback = None
+        return out
 
 
 def _torch_dtype(precision: str) -> torch.dtype:
@@ -323,23 +360,80 @@ def _ort_session(path: Path, device: str, threads: int) -> Any:
     return ort.InferenceSession(str(path), sess_options=options, providers=providers)
 
 
+def _int8_path(path: Path) -> Path:
+    """Where the int8 model quantized from the ONNX export at `path` is cached (beside it)."""
+    return path.with_name(f"{path.stem}.{INT8_RECIPE}.onnx")
+
+
+def _quantize_int8(source: Path, target: Path) -> None:
+    """Dynamic int8 quantization of the ONNX model at `source` into `target` (temp file renamed into place).
+
+    Weights of MatMul, Gemm and Conv become QInt8 per output channel with a 7-bit range (see INT8_RECIPE);
+    the first and the last weight layers (for a ViT: the patch embedding and the output projection) stay fp32.
+    """
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic  # type: ignore[import-untyped, unused-ignore]
+
+    graph = onnx.load(str(source), load_external_data=False).graph
+    weights = {init.name for init in graph.initializer}
+    layers = [
+        node.name
+        for node in graph.node
+        if node.op_type in ("MatMul", "Gemm", "Conv") and len(node.input) > 1 and node.input[1] in weights
+    ]
+    keep = [name for name in (layers[0], layers[-1]) if name] if len(layers) > 2 else []
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}-", suffix=".tmp.onnx", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    root = logging.getLogger()  # the quantizer advises pre-processing through the root logger: not for users
+
+    def advice(record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Please consider to run pre-processing")
+
+    root.addFilter(advice)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            quantize_dynamic(
+                str(source),
+                str(tmp),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=True,
+                nodes_to_exclude=sorted(set(keep)),
+            )
+        os.replace(tmp, target)
+    finally:
+        root.removeFilter(advice)
+        tmp.unlink(missing_ok=True)
+
+
 def _onnxruntime(
-    module: torch.nn.Module, example: torch.Tensor, device: str, path: Path, threads: int
+    module: torch.nn.Module, example: torch.Tensor, device: str, path: Path, threads: int, *, int8: bool = False
 ) -> tuple[Forward, Path]:
+    """An InferenceSession of the ONNX export of `module` cached at `path` (exported when missing); with `int8`,
+    of its dynamic int8 quantization cached beside it (always on the CPU provider)."""
     module.eval()
-    with _export_lock:
-        fresh = not path.exists()
-        if fresh:
+    target = _int8_path(path) if int8 else path
+
+    def build(again: bool) -> Any:
+        if again or not path.exists():
             log.info("exporting %s to ONNX at %s", path.stem, path)
             _export_onnx(module, example, path)
+        if int8 and (again or not target.exists()):
+            log.info("quantizing %s to int8 at %s", path.stem, target)
+            _quantize_int8(path, target)
+        return _ort_session(target, "cpu" if int8 else device, threads)
+
+    with _export_lock:
+        cached = path.exists() or target.exists()
         try:
-            session = _ort_session(path, device, threads)
+            session = build(again=False)
         except Exception:
-            if fresh:
+            if not cached:
                 raise
-            log.warning("cached ONNX model %s could not be loaded; exporting it again", path)
-            _export_onnx(module, example, path)
-            session = _ort_session(path, device, threads)
+            log.warning("cached ONNX model %s could not be loaded; exporting it again", target)
+            session = build(again=True)
     input_name = session.get_inputs()[0].name
     output_name = session.get_outputs()[0].name
 
@@ -347,7 +441,7 @@ def _onnxruntime(
         out = session.run([output_name], {input_name: batch})[0]
         return np.ascontiguousarray(out, dtype=np.float32)
 
-    return forward, path
+    return forward, target
 
 
 def _openvino(module: torch.nn.Module, example: torch.Tensor, precision: str) -> Forward:
@@ -379,15 +473,24 @@ def prepare_model(
     precision: str = "auto",
     cache_dir: Path | None = None,
     threads: int = 0,
+    alternatives: Sequence[tuple[str, str]] = (),
+    batch_size: int | None = None,
 ) -> ModelRunner:
     """Prepare `module` for inference and return a ModelRunner that reports the backend actually used.
 
     `example` is one input batch (N, ...) with the real per-item shape; `name` and `fingerprint` (weights and
     version identity) key the ONNX cache at `cache_dir / 'onnx' / f'{name}-{fingerprint}.onnx'` (a temporary
-    folder when `cache_dir` is None). `threads` > 0 sets torch's (process-wide) CPU thread count and
-    onnxruntime's intra-op threads. Backends that are not available, or fail to build, fall back with one
-    warning: tensorrt -> amp on CUDA (eager elsewhere), onnxruntime/openvino -> eager, compile -> eager (also
-    when compilation fails on the first call).
+    folder when `cache_dir` is None; the int8 model beside it). `threads` > 0 sets torch's (process-wide) CPU
+    thread count and onnxruntime's intra-op threads. Backends that are not available, or fail to build, fall
+    back with one warning: tensorrt -> amp on CUDA (eager elsewhere), onnxruntime/openvino -> eager, compile ->
+    eager (also when compilation fails on the first call). Precision "int8" is onnxruntime's, on the CPU.
+
+    `alternatives` makes the choice a measured one (for a backend and precision chosen automatically, on the
+    CPU): the first call times, on its batch (repeated up to `batch_size` images), the runner built here, eager
+    fp32 and each (backend, precision) alternative, best of MEASURE_ROUNDS; the runner keeps eager fp32 if what
+    was built is slower than it, and an alternative only when it is MIN_SPEEDUP times faster than that and its
+    outputs have a cosine >= MIN_COSINE to eager fp32's. The figures go to `ModelRunner.notes`, and the
+    decision is cached beside the ONNX files (per machine, batch and threads), so later runs do not measure.
     """
     import torch
 
@@ -396,6 +499,9 @@ def prepare_model(
     dev = choose_device(device)
     example_t = _to_tensor(example)
     chosen = resolve_backend(backend, dev)
+    if precision == "int8" and chosen != "onnxruntime":
+        warn_once(f"precision:int8:{chosen}", f"int8 runs through onnxruntime, not {chosen}; ignoring int8")
+        precision = "auto"
     channels_last = example_t.dim() == 4 and device_type(dev) in ("cpu", "cuda")
     label = name or type(module).__name__
 
@@ -424,8 +530,213 @@ def prepare_model(
                 fallback = "eager"
             fail(chosen, exc, fallback)
             chosen = fallback
+            if request.precision not in PRECISIONS:  # int8 is onnxruntime's: the fallback runs its own precision
+                request = dataclasses.replace(request, precision="auto")
             continue
-        return runner(used, prec, forward, **extra)
+        built = runner(used, prec, forward, **extra)
+        wanted = [(str(b), str(p)) for b, p in alternatives if (b, p) != (used, prec)]
+        if wanted and device_type(dev) == "cpu":
+            built._decide = _decider(request, wanted, batch_size)
+        return built
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One candidate timed on the same batch: images per second, and the lowest cosine of its outputs to fp32."""
+
+    backend: str
+    precision: str
+    images_per_s: float
+    cosine: float = 1.0
+
+    @property
+    def label(self) -> str:
+        return f"{self.backend} {self.precision}"
+
+
+def pick_measured(
+    current: Measured,
+    baseline: Measured,
+    alternatives: Sequence[Measured],
+    *,
+    min_speedup: float = MIN_SPEEDUP,
+    min_cosine: float = MIN_COSINE,
+) -> tuple[Measured, str]:
+    """What an automatic choice keeps, and a note with the figures that say why.
+
+    `current` is what was chosen automatically, `baseline` eager fp32 (the same as `current` when that is it).
+    Never anything slower than the baseline: `current` gives way to it when slower, and an alternative is kept
+    only when `min_speedup` times faster than what is kept otherwise, with a cosine to fp32 >= `min_cosine`.
+    """
+    kept = current if current.images_per_s >= baseline.images_per_s else baseline
+    figures = [f"{baseline.label} {baseline.images_per_s:.2f} images/s"]
+    if current != baseline:
+        figures.append(
+            f"{current.label} {current.images_per_s:.2f} images/s"
+            + ("" if kept is current else f" (slower than {baseline.label})")
+        )
+    winner = kept
+    for alt in alternatives:
+        speedup = alt.images_per_s / max(kept.images_per_s, 1e-12)
+        figures.append(f"{alt.label} {alt.images_per_s:.2f} images/s ({speedup:.2f}x), cosine to fp32 {alt.cosine:.5f}")
+        if alt.cosine >= min_cosine and speedup >= min_speedup and alt.images_per_s > winner.images_per_s:
+            winner = alt
+    rule = f"an alternative needs >= {min_speedup:g}x and cosine >= {min_cosine:g}"
+    return winner, f"{'; '.join(figures)}: using {winner.label} ({rule})"
+
+
+def _min_cosine(out: np.ndarray, ref: np.ndarray) -> float:
+    """The lowest cosine between matching rows of two outputs (flattened per item)."""
+    a = out.reshape(len(out), -1).astype(np.float64)
+    b = ref.reshape(len(ref), -1).astype(np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1)
+    dots = (a * b).sum(axis=1)
+    cos = np.where(norms > 0, dots / np.maximum(norms, 1e-300), np.where(np.abs(a - b).max(axis=1) == 0, 1.0, 0.0))
+    return float(cos.min()) if len(cos) else 1.0
+
+
+def _images_per_s(forwards: Sequence[Forward], batch: np.ndarray, rounds: int) -> list[float]:
+    """Images per second of each forward on `batch`: best of `rounds`, the candidates interleaved in each round
+    (so that a load from other work on a shared machine hits them all alike)."""
+    best = [float("inf")] * len(forwards)
+    for _ in range(max(1, rounds)):
+        for i, forward in enumerate(forwards):
+            start = time.perf_counter()
+            forward(batch)
+            best[i] = min(best[i], time.perf_counter() - start)
+    return [len(batch) / max(seconds, 1e-9) for seconds in best]
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def _decisions_path(r: _Request) -> Path:
+    path = _onnx_path(r)
+    return path.with_name(f"{path.stem}.measured.json")
+
+
+def _read_decisions(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_decision(path: Path, key: str, entry: dict[str, Any]) -> None:
+    try:
+        with _export_lock:
+            data = _read_decisions(path)
+            data[key] = entry
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".tmp", dir=path.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                json.dump(data, handle, indent=1, sort_keys=True)
+            os.replace(tmp, path)
+    except OSError as exc:
+        log.warning("could not record the measured choice in %s: %s", path, exc)
+
+
+def _decider(
+    request: _Request, alternatives: Sequence[tuple[str, str]], batch_size: int | None
+) -> Callable[[ModelRunner, np.ndarray], np.ndarray]:
+    def decide(run: ModelRunner, batch: np.ndarray) -> np.ndarray:
+        if len(batch) == 0:  # nothing to measure on: wait for a batch with images
+            run._decide = decide
+            return run._run(batch)
+        before = (run._forward, run.backend, run.precision, run.onnx_path)
+        try:
+            return _decide(run, batch, request, alternatives, batch_size)
+        except Exception as exc:
+            run._forward, run.backend, run.precision, run.onnx_path = before
+            what = ", ".join(f"{b} {p}" for b, p in alternatives)
+            warn_once(
+                f"measure:{run.name}",
+                f"{run.name}: measuring {what} failed ({type(exc).__name__}: {exc}); keeping {run.backend} "
+                f"{run.precision}",
+            )
+            run.notes.append(f"{what} not measured ({type(exc).__name__}: {exc})")
+            return run._run(batch)
+
+    return decide
+
+
+def _decide(
+    run: ModelRunner,
+    batch: np.ndarray,
+    request: _Request,
+    alternatives: Sequence[tuple[str, str]],
+    batch_size: int | None,
+) -> np.ndarray:
+    """The first call of a runner with alternatives: measure (or recall the measured decision), switch, run."""
+    import torch
+
+    n = len(batch)
+    size = max(n, batch_size or n)
+    timed = batch if size == n else np.ascontiguousarray(np.resize(batch, (size, *batch.shape[1:])))
+    threads = request.threads if request.threads > 0 else torch.get_num_threads()
+    what = ", ".join(f"{b} {p}" for b, p in alternatives)
+    key = f"{run.backend} {run.precision} vs {what}; batch {size}; {threads} threads; {_cpu_name()}"
+    store = _decisions_path(request)
+
+    def build(backend: str, precision: str) -> Built:
+        return BUILDERS[backend](dataclasses.replace(request, precision=precision))
+
+    def switch(built: Built) -> None:
+        used, prec, forward, extra = built
+        run._forward, run.backend, run.precision, run._on_fallback = forward, used, prec, None
+        run.onnx_path = extra.get("onnx_path", run.onnx_path)
+
+    recalled = _read_decisions(store).get(key)
+    if isinstance(recalled, dict) and {"backend", "precision", "note"} <= set(recalled):
+        backend, precision = str(recalled["backend"]), str(recalled["precision"])
+        if (backend, precision) != (run.backend, run.precision):
+            switch(build(backend, precision))
+        run.notes.append(f"{recalled['note']} (as measured on {recalled.get('at')}, recorded in {store.name})")
+        return run._run(batch)
+
+    log.info("%s: measuring %s against %s %s at batch %d", run.name, what, run.backend, run.precision, size)
+    current_out = run._run(timed)  # warm-up (and, for compile, the compilation or its fallback)
+    assert run._forward is not None
+    current: Built = (run.backend, run.precision, run._forward, {})
+    entries: list[tuple[str, str, Built, np.ndarray]] = [(run.backend, run.precision, current, current_out)]
+    for backend, precision in [("eager", "fp32"), *alternatives]:
+        if any((backend, precision) == (b, p) for b, p, _, _ in entries):
+            continue
+        try:
+            built = build(backend, precision)
+        except Exception as exc:
+            run.notes.append(f"{backend} {precision} could not be built ({type(exc).__name__}: {exc})")
+            if (backend, precision) == ("eager", "fp32"):
+                raise
+            continue
+        entries.append((built[0], built[1], built, built[2](timed)))
+    reference = next(out for b, p, _, out in entries if (b, p) == ("eager", "fp32"))
+    speeds = _images_per_s([built[2] for _, _, built, _ in entries], timed, MEASURE_ROUNDS)
+    measured = [
+        Measured(b, p, speed, _min_cosine(out[:n], reference[:n]))
+        for (b, p, _, out), speed in zip(entries, speeds, strict=True)
+    ]
+    baseline = next(m for m in measured if (m.backend, m.precision) == ("eager", "fp32"))
+    rest = [m for m in measured[1:] if m is not baseline]
+    winner, note = pick_measured(measured[0], baseline, rest)
+    note = f"measured at batch {size}, {threads} threads: {note}"
+    index = measured.index(winner)
+    if index:
+        switch(entries[index][2])
+    run.notes.append(note)
+    stamp = time.strftime("%Y-%m-%d %H:%M")
+    entry: dict[str, Any] = {"backend": winner.backend, "precision": winner.precision, "note": note, "at": stamp}
+    entry["figures"] = [dataclasses.asdict(m) for m in measured]
+    _write_decision(store, key, entry)
+    return entries[index][3][:n]
 
 
 @dataclass
@@ -451,11 +762,17 @@ def _build_tensorrt(r: _Request) -> Built:
     return "tensorrt", prec, _tensorrt(r.module, r.device, prec, r.example), {}
 
 
-def _build_onnxruntime(r: _Request) -> Built:
+def _onnx_path(r: _Request) -> Path:
     folder = Path(r.cache_dir) if r.cache_dir is not None else Path(tempfile.gettempdir()) / "chronicon-runtime"
-    path = folder / "onnx" / f"{_safe_name(r.name)}-{_safe_name(r.fingerprint)}.onnx"
-    forward, onnx_path = _onnxruntime(r.module, r.example, r.device, path, r.threads)
-    return "onnxruntime", "fp32", forward, {"onnx_path": onnx_path}
+    return folder / "onnx" / f"{_safe_name(r.name)}-{_safe_name(r.fingerprint)}.onnx"
+
+
+def _build_onnxruntime(r: _Request) -> Built:
+    int8 = r.precision == "int8"
+    if int8 and device_type(r.device) != "cpu":
+        raise RuntimeError(f"int8 runs on the CPU only, not on {r.device}")
+    forward, onnx_path = _onnxruntime(r.module, r.example, r.device, _onnx_path(r), r.threads, int8=int8)
+    return "onnxruntime", "int8" if int8 else "fp32", forward, {"onnx_path": onnx_path}
 
 
 def _build_openvino(r: _Request) -> Built:
