@@ -211,3 +211,25 @@ def test_the_clip_model_measures_on_its_first_batch_and_reports_why(
     [recorded] = [c for c in choices() if c["model"] == "clip-image"]
     assert (recorded["backend"], recorded["precision"]) == (choice.backend, choice.precision)
     assert "measured at batch 4" in recorded["reason"] and "onnxruntime int8 5.00 images/s" in recorded["reason"]
+
+
+@pytest.mark.parametrize("measure_from", [500, 2])
+def test_a_scan_measures_int8_only_when_it_has_enough_photos_to_pay_for_it(tmp_path: Path, measure_from: int) -> None:
+    from chronicon.library import Library
+    from mediafactory import make_jpeg
+
+    root = tmp_path / "photos"
+    root.mkdir()
+    for n in range(2):
+        make_jpeg(root / f"p{n}.jpg", size=(96, 72), color=(90 * n, 120, 60), pattern=True)
+    overrides = {"clip.model": f"local-dir:{make_tiny_clip(tmp_path / 'tiny-clip')}", "clip.pretrained": None,
+                 "clip.measure_from": measure_from, "tags.enabled": False, "transcribe.enabled": False,
+                 "caption.enabled": False}  # fmt: skip
+    library = Library(tmp_path / "catalog", overrides=overrides, environ={}, entry_points=False)
+    summary = library.scan([str(root)])
+    assert summary.counts["new"] == 2 and not summary.failures
+    [clip] = [m for m in summary.models if m["model"] == "clip-image"]
+    if measure_from > 2:  # two photos do not pay for an export and a quantization: nothing is measured
+        assert "not measured: too little work" in clip["reason"] and clip["backend"] != "onnxruntime"
+    else:
+        assert "measured at batch" in clip["reason"]

@@ -104,6 +104,9 @@ class Analyzer(ABC):
         # What this pass could not use in this process while it still ran (e.g. the detector of `tags`): the
         # scanner prints each once in the scan's notes, and `doctor` shows them. Set by `_load` via `degrade`.
         self.degraded: list[str] = []
+        # How many assets this scan may hand the pass (set by the scanner before it loads; None outside a scan),
+        # for choices that pay off only over enough work (the CLIP pass's int8 measurement).
+        self.expected_items: int | None = None
 
     def load(self) -> None:
         """Load models or other heavy state once, on first use, safely from several threads.

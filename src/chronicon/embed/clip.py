@@ -143,6 +143,7 @@ class ClipModel:
         threads: int | None = None,
         batch_size: int | None = None,
         alternatives: Sequence[tuple[str, str]] | None = None,
+        measure: bool = True,
     ) -> None:
         """`threads`, `batch_size` and `alternatives` (measured against the chosen backend on the first batch,
         see runtime.runner.prepare_model) default to those of the recorded runtime choice of "clip-image" that
@@ -192,6 +193,7 @@ class ClipModel:
         self.threads = threads
         self.batch_size = batch_size
         self.alternatives = alternatives
+        self.measure = measure  # False: use a decision measured before, measure nothing new
         self._image_runner: Any = None
         self.dim = int(getattr(model, "embed_dim", 0) or self._probe_dim())
 
@@ -238,6 +240,7 @@ class ClipModel:
                     threads=threads,
                     alternatives=alternatives,
                     batch_size=batch,
+                    measure=self.measure,
                 )
                 self._settle(self._image_runner)
             return self._image_runner

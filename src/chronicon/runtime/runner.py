@@ -475,6 +475,7 @@ def prepare_model(
     threads: int = 0,
     alternatives: Sequence[tuple[str, str]] = (),
     batch_size: int | None = None,
+    measure: bool = True,
 ) -> ModelRunner:
     """Prepare `module` for inference and return a ModelRunner that reports the backend actually used.
 
@@ -491,6 +492,8 @@ def prepare_model(
     was built is slower than it, and an alternative only when it is MIN_SPEEDUP times faster than that and its
     outputs have a cosine >= MIN_COSINE to eager fp32's. The figures go to `ModelRunner.notes`, and the
     decision is cached beside the ONNX files (per machine, batch and threads), so later runs do not measure.
+    With `measure` False a decision cached before is still used, but nothing new is measured (the caller knows
+    that too little work is coming to pay for an export and a quantization).
     """
     import torch
 
@@ -536,7 +539,7 @@ def prepare_model(
         built = runner(used, prec, forward, **extra)
         wanted = [(str(b), str(p)) for b, p in alternatives if (b, p) != (used, prec)]
         if wanted and device_type(dev) == "cpu":
-            built._decide = _decider(request, wanted, batch_size)
+            built._decide = _decider(request, wanted, batch_size, measure)
         return built
 
 
@@ -645,7 +648,7 @@ def _write_decision(path: Path, key: str, entry: dict[str, Any]) -> None:
 
 
 def _decider(
-    request: _Request, alternatives: Sequence[tuple[str, str]], batch_size: int | None
+    request: _Request, alternatives: Sequence[tuple[str, str]], batch_size: int | None, measure: bool = True
 ) -> Callable[[ModelRunner, np.ndarray], np.ndarray]:
     def decide(run: ModelRunner, batch: np.ndarray) -> np.ndarray:
         if len(batch) == 0:  # nothing to measure on: wait for a batch with images
@@ -653,7 +656,7 @@ def _decider(
             return run._run(batch)
         before = (run._forward, run.backend, run.precision, run.onnx_path)
         try:
-            return _decide(run, batch, request, alternatives, batch_size)
+            return _decide(run, batch, request, alternatives, batch_size, measure)
         except Exception as exc:
             run._forward, run.backend, run.precision, run.onnx_path = before
             what = ", ".join(f"{b} {p}" for b, p in alternatives)
@@ -674,6 +677,7 @@ def _decide(
     request: _Request,
     alternatives: Sequence[tuple[str, str]],
     batch_size: int | None,
+    measure: bool = True,
 ) -> np.ndarray:
     """The first call of a runner with alternatives: measure (or recall the measured decision), switch, run."""
     import torch
@@ -700,6 +704,9 @@ def _decide(
         if (backend, precision) != (run.backend, run.precision):
             switch(build(backend, precision))
         run.notes.append(f"{recalled['note']} (as measured on {recalled.get('at')}, recorded in {store.name})")
+        return run._run(batch)
+    if not measure:
+        run.notes.append(f"{what} not measured: too little work in this run to pay for it")
         return run._run(batch)
 
     log.info("%s: measuring %s against %s %s at batch %d", run.name, what, run.backend, run.precision, size)

@@ -291,6 +291,8 @@ class Scanner:
         per_item = [a for a in self.analyzers if isinstance(a, PerItemAnalyzer)]
         batched = [a for a in self.analyzers if not isinstance(a, PerItemAnalyzer)]
         batches = [work[start : start + self.batch_size] for start in range(0, len(work), self.batch_size)]
+        for analyzer in self.analyzers:  # (an upper bound: some of them may turn out unchanged for the pass)
+            analyzer.expected_items = sum(1 for w in work if w.item.kind in analyzer.kinds)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="chronicon-scan") as pool:
 
             def submit(batch: list[WorkItem]) -> list[Future[WorkItem]]:
