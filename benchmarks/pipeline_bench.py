@@ -61,6 +61,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 from PIL import ExifTags, Image, ImageEnhance, ImageOps
 
 GENERATOR_VERSION = 1
@@ -620,6 +621,9 @@ def benchmark(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         overrides.update({"clip.model": "ViT-B-32", "clip.pretrained": str(checkpoint)})
     else:
         overrides["clip.enabled"] = False
+    for item in args.set:
+        key, _, value = item.partition("=")
+        overrides[key.strip()] = yaml.safe_load(value)
     config_file = work / "empty-config.yaml"
     config_file.write_text("# the defaults, and nothing from the user's config\n")
 
@@ -800,6 +804,13 @@ def main(argv: list[str] | None = None) -> int:
         help="keep library, checkpoint and catalogs in DIR and reuse what an earlier run left there",
     )
     parser.add_argument("--no-clip", action="store_true", help="run with clip.enabled: false")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a config override for the scans and the baseline (YAML value), e.g. --set scan.model_chunk=0",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
     parser.add_argument("--_child", choices=("scan", "warmup", "baseline", "checkpoint"), help=argparse.SUPPRESS)
     parser.add_argument("--_spec", type=Path, help=argparse.SUPPRESS)

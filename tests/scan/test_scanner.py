@@ -403,3 +403,40 @@ def test_the_model_passes_run_on_chunks_while_the_workers_go_on(tmp_path: Path, 
         assert [e[2] for e in runs][:3] == [4, 4, 4] and runs[0][1] < last_item
     else:  # the whole batch once, after every item (the behaviour before chunks)
         assert [e[2] for e in runs] == [16] and runs[0][1] > last_item
+
+
+def test_prepared_model_inputs_keep_no_decoded_picture(tmp_path: Path) -> None:
+    """A batch's prepared inputs stay in memory until it is committed: they hold model-sized arrays and which
+    segment they are, never the scan's shared full decode (256 of those would be gigabytes)."""
+    from PIL import Image
+
+    from chronicon.analyzers.base import Analyzer, AssetItem
+    from chronicon.types import MediaKind
+    from clipfactory import make_tiny_clip
+
+    photo = tmp_path / "big.jpg"
+    make_jpeg(photo, size=(2400, 1800), pattern=True)
+    overrides = {"clip.model": f"local-dir:{make_tiny_clip(tmp_path / 'tiny-clip')}", "clip.pretrained": None,
+                 "transcribe.enabled": False, "caption.enabled": False}  # fmt: skip
+    lib = Library(tmp_path / "catalog", overrides=overrides, environ={}, entry_points=False)
+    item = AssetItem(
+        "a1", str(photo), MediaKind.IMAGE, "jpeg", photo.stat().st_size, 0, row={"width": 2400, "height": 1800}
+    )
+
+    def pictures_in(value: Any) -> int:
+        if isinstance(value, Image.Image):
+            return 1
+        if isinstance(value, dict):
+            return sum(pictures_in(v) for v in value.values())
+        if isinstance(value, (list, tuple)):
+            return sum(pictures_in(v) for v in value)
+        return sum(pictures_in(v) for v in vars(value).values()) if hasattr(value, "__dict__") else 0
+
+    checked = []
+    for analyzer in lib.analyzers():
+        if type(analyzer).prepare is Analyzer.prepare or analyzer.unavailable() or analyzer.name == "caption":
+            continue  # (caption keeps its small resized pictures: they are the model's input)
+        prepared = analyzer.prepare(item)
+        assert pictures_in(prepared) == 0, analyzer.name
+        checked.append(analyzer.name)
+    assert {"clip", "tags"} <= set(checked)

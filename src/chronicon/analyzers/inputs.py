@@ -98,6 +98,21 @@ class SegmentPicture:
     t_end: float | None
     image: Image.Image
 
+    @property
+    def segment(self) -> Segment:
+        """Which segment this is, without the picture: what a prepared input keeps until its batch is committed
+        (the picture is the scan's shared decode, megapixels large; a batch of them would stay in memory)."""
+        return Segment(self.index, self.t_start, self.t_end)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Segment 0 (the photo or the video's poster) or a video segment, and its time span."""
+
+    index: int
+    t_start: float | None
+    t_end: float | None
+
 
 def segment_pictures(item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[SegmentPicture]:
     """The photo; or the video's poster plus the frames of each of its segments (from the shots pass: from

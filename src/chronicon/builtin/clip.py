@@ -122,7 +122,8 @@ class ClipPass(Analyzer):
         assert self.clip is not None
         side = self.clip.image_size
         limit = self.context.scan_section.int("max_image_pixels")
-        return [(pic, center_crop_array(pic.image, side)) for pic in segment_pictures(item, side, max_pixels=limit)]
+        pictures = segment_pictures(item, side, max_pixels=limit)
+        return [(pic.segment, center_crop_array(pic.image, side)) for pic in pictures]  # (not the big picture)
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
         assert self.clip is not None

@@ -213,7 +213,7 @@ class TagsPass(Analyzer):
             if self.detector is not None:
                 prep = getattr(self.detector, "prepare", None)
                 det_input = prep(pic.image) if prep is not None else square_array(pic.image, 300)
-            inputs.append((pic, tag_input, det_input))
+            inputs.append((pic.segment, tag_input, det_input))  # (the segment, not its big picture)
         return inputs
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
