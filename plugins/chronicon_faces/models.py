@@ -100,8 +100,9 @@ class ThreadModels:
 
 def _dlib_check(backend: str, device: str) -> str:
     """Why dlib cannot run a model on `device` ("" when it can): dlib uses CUDA only when it was built with it."""
-    if missing() is not None:
-        return missing() or ""
+    problem = missing()
+    if problem is not None:
+        return problem
     if device.startswith("cuda"):
         import dlib
 

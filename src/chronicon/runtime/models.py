@@ -302,20 +302,11 @@ def _library_check(backend: str, device: str) -> str:
         "ctranslate2": "ctranslate2",
         "transformers": "transformers",
         "sentence-transformers": "sentence_transformers",
-        "dlib": "dlib",
         "onnxruntime": "onnxruntime",
     }
     module = modules.get(backend)
     if module is not None and not _has(module):
         return f"{module} is not installed"
-    if backend == "dlib" and device_type(device) == "cuda":
-        try:
-            import dlib
-
-            if not getattr(dlib, "DLIB_USE_CUDA", False):
-                return "this dlib was built without CUDA"
-        except ImportError:
-            return "dlib is not installed"
     if backend == "ctranslate2" and device_type(device) == "cuda":
         try:
             import ctranslate2  # type: ignore[import-untyped, unused-ignore]
