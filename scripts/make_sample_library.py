@@ -42,6 +42,7 @@ REAL_PHOTOS = {  # scikit-image name -> neutral camera-style file name (search m
     "astronaut": "IMG_0006.jpg",  # an astronaut's portrait
     "coins": "IMG_0007.jpg",  # old coins
     "moon": "IMG_0008.jpg",  # the moon's surface
+    "page": "IMG_0009.jpg",  # a printed page of a book (text the ocr pass reads)
 }
 
 

@@ -2,4 +2,10 @@
 
 from __future__ import annotations
 
-NO_ML = {"tags.enabled": False, "clip.enabled": False, "transcribe.enabled": False, "caption.enabled": False}
+NO_ML = {
+    "tags.enabled": False,
+    "clip.enabled": False,
+    "transcribe.enabled": False,
+    "caption.enabled": False,
+    "ocr.enabled": False,
+}

@@ -29,7 +29,7 @@ from chronicon.events import AssetEvent
 from chronicon.plugins import PluginHost
 from chronicon.scan.scanner import Scanner, ScanOptions, ScanProgress
 from chronicon.scan.summary import ScanSummary
-from chronicon.search.engine import NoVectorsError, SearchEngine, SearchHit, SearchResults
+from chronicon.search.engine import DATE_SORT, RELEVANCE, NoVectorsError, SearchEngine, SearchHit, SearchResults
 from chronicon.search.extensions import SearchFilter, SortKey
 from chronicon.search.filters import FilterError, Filters
 
@@ -303,10 +303,12 @@ class Library:
 
     def sort_key(self, name: str | None) -> SortKey | None:
         """The SortKey called `name` (None stays None); an unknown name raises FilterError."""
-        if name is None:
+        if name is None or name == RELEVANCE:
             return None
+        if name == DATE_SORT.name:
+            return DATE_SORT
         if name not in self.sort_keys:
-            known = ", ".join(sorted(self.sort_keys)) or "none: no plugin adds one"
+            known = ", ".join([RELEVANCE, DATE_SORT.name, *sorted(self.sort_keys)])
             raise FilterError(f"unknown sort {name!r} (known: {known})")
         return self.sort_keys[name]
 
@@ -320,13 +322,15 @@ class Library:
         space: str | None = None,
         hybrid: bool | None = None,
         sort: str | None = None,
+        show_all: bool = False,
         **filters: Any,
     ) -> SearchResults:
         """Semantic search: text (`"beach + sunset - people"`), an image, or both -> SearchHits, best first.
 
         Filters: kind="image"|"video", after="2024-06", before="2024", camera="canon", labels=["dog"],
         under="/photos/2024", gps="48.8,2.2,48.9,2.4", and plugin filters such as person="Alice".
-        `sort` orders the results by a plugin's sort key (e.g. "aesthetic") instead of relevance.
+        `sort` orders the results by "date" (newest first) or a plugin's sort key (e.g. "aesthetic") instead of
+        "relevance". Weak matches of a text query are hidden (`results.hidden` counts them) unless `show_all`.
 
         >>> for hit in lib.search("dog jumping into a lake", kind="image", limit=5):  # doctest: +SKIP
         ...     print(hit.score, hit.path, hit.why)
@@ -341,6 +345,7 @@ class Library:
             space=space,
             hybrid=hybrid,
             sort=self.sort_key(sort),
+            show_all=show_all,
         )
 
     def browse(self, *, limit: int = 100, offset: int = 0, sort: str | None = None, **filters: Any) -> list[SearchHit]:

@@ -40,6 +40,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.clip",
     "chronicon.builtin.transcribe",
     "chronicon.builtin.caption",
+    "chronicon.builtin.ocr",
     "chronicon.builtin.summarize",
 )
 

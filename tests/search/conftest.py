@@ -51,5 +51,18 @@ def engine(filled_catalog: Catalog) -> Any:
     host = PluginHost()
     host.load(entry_points=False)
     spaces, text_lists = host.search_spaces()
+    # (the relevance cutoff is off here: these tests check whole rankings; tests/search/test_cutoff.py has it on)
+    return SearchEngine(filled_catalog, [], {"space": "auto", "hybrid": True, "rrf_k": 60, "cutoff": False},
+                        spaces=spaces, text_lists=text_lists, encoders=[AxisEncoder()])  # fmt: skip
+
+
+@pytest.fixture
+def cutoff_engine(filled_catalog: Catalog) -> Any:
+    from chronicon.plugins import PluginHost
+    from chronicon.search.engine import SearchEngine
+
+    host = PluginHost()
+    host.load(entry_points=False)
+    spaces, text_lists = host.search_spaces()
     return SearchEngine(filled_catalog, [], {"space": "auto", "hybrid": True, "rrf_k": 60},
                         spaces=spaces, text_lists=text_lists, encoders=[AxisEncoder()])  # fmt: skip

@@ -76,7 +76,7 @@ def test_hybrid_fuses_label_matches_by_reciprocal_rank(engine: SearchEngine) -> 
 def test_image_query_by_stored_vector_excludes_the_file_itself(engine: SearchEngine, filled_catalog: Any) -> None:
     # similar() of a catalogued path uses its stored vector; here the path is not on disk, so look it up.
     vector = filled_catalog.open_vector_table("test-space").vectors_for(["a-cat"])["a-cat"][0].vector
-    hits = engine._retrieve(
+    hits, _ = engine._retrieve(
         engine.encoder(), vector, terms_text="", filters=Filters(), limit=2, min_score=None, exclude={"a-cat"}
     )
     assert ids(hits)[0] == "a-catdog"

@@ -382,6 +382,23 @@ class VectorTable:
         return snap
 
     @guard("read")
+    def sample(self, n: int) -> F32:
+        """Up to n stored vectors, evenly spaced over the table (the in-memory copy when exact search holds one),
+        as a (rows, dim) matrix: what calibrations score against."""
+        version = self._version()
+        rows = self.count()
+        if rows < ANN_THRESHOLD:
+            matrix = self._snapshot(version, with_vectors=True).matrix
+            assert matrix is not None
+            if len(matrix) <= n:
+                return matrix
+            picks = np.linspace(0, len(matrix) - 1, n).astype(np.int64)
+            return np.ascontiguousarray(matrix[picks])
+        data = self._tbl.search().select(["vector"]).limit(n).with_row_id(False).to_arrow()
+        flat = data.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
+        return np.ascontiguousarray(flat, dtype=np.float32).reshape(len(data), self.dim)
+
+    @guard("read")
     def load(self) -> None:
         """Warm the in-memory copy that exact search uses (a search does this on first use)."""
         self._snapshot(self._version(), with_vectors=True)

@@ -16,7 +16,7 @@ from chronicon.api.cli import AppState, UsageError, fail, print_json
 from chronicon.errors import ChroniconError
 from chronicon.schemas import stamp
 
-_INFO_HIDDEN = ("path_raw", "phases")
+_INFO_HIDDEN = ("path_raw", "phases", "ocr_lines")  # (ocr_text shows what was read; --json has the boxes)
 
 
 def catalog_row(state: AppState, path: str) -> dict[str, Any]:

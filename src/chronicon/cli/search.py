@@ -58,6 +58,7 @@ def filter_options(func: Any) -> Any:
         click.option("--label", "labels", multiple=True, metavar="LABEL", help="Has this label (repeatable: all)."),
         click.option("--under", metavar="FOLDER", type=click.Path(), help="Only files under FOLDER."),
         click.option("--has-speech", is_flag=True, help="Only videos in which something is said."),
+        click.option("--text", metavar="TEXT", help="Only pictures whose text (signs, pages, screens) contains TEXT."),
         click.option(
             "--min-count",
             "min_counts",
@@ -66,7 +67,17 @@ def filter_options(func: Any) -> Any:
             help="At least N of this object in one picture, e.g. person=3 (repeatable).",
         ),
         click.option("--gps", metavar="S,W,N,E", help="Taken inside this GPS box (degrees: south,west,north,east)."),
-        click.option("--sort", metavar="KEY", help="Order results by a plugin's sort key (e.g. aesthetic)."),
+        click.option(
+            "--sort",
+            metavar="KEY",
+            help="Order the results: relevance (default), date (newest first) or a plugin's sort key.",
+        ),
+        click.option(
+            "--all",
+            "show_all",
+            is_flag=True,
+            help="Also show weak matches, which the relevance cutoff hides (marked weak).",
+        ),
         click.option(
             "--min-score",
             type=click.FloatRange(-1.0, 1.0),
@@ -137,7 +148,9 @@ def add_plugin_filter_options(cli: click.Group, filters: dict[str, Any], sorts: 
         if sorts:
             for param in command.params:
                 if getattr(param, "name", None) == "sort" and isinstance(param, click.Option):
-                    param.help = "Order results by: " + ", ".join(f"{k} ({v.help})" for k, v in sorts.items())
+                    param.help = "Order results by: relevance (default), date (newest first), " + ", ".join(
+                        f"{k} ({v.help})" for k, v in sorts.items()
+                    )
 
 
 def _filters(opts: dict[str, Any]) -> dict[str, Any]:
@@ -150,6 +163,7 @@ def _filters(opts: dict[str, Any]) -> dict[str, Any]:
         "labels": list(opts["labels"]),
         "under": _abs(opts["under"]),
         "has_speech": opts["has_speech"],
+        "text": opts["text"],
         "min_counts": _counts(opts["min_counts"]),
         "gps": opts["gps"],
         **{key[len(PLUGIN_PREFIX) :]: value for key, value in opts.items() if key.startswith(PLUGIN_PREFIX)},
@@ -169,6 +183,7 @@ def _search(library: Library, query: str | None, image: str | None, filters: dic
             space=opts["space"],
             hybrid=False if opts["no_hybrid"] else None,
             sort=opts["sort"],
+            show_all=opts["show_all"],
             **filters,
         )
     except (QueryError, FilterError) as exc:
@@ -198,6 +213,8 @@ def _run(state: AppState, query: str | None, image: str | None, opts: dict[str, 
                     "space": hits.space,
                     "filters": filters,
                     "seconds": round(seconds, 4),
+                    "hidden": hits.hidden,
+                    "cutoff": hits.cutoff,
                     "results": [h.to_json() for h in hits],
                 }
             )
@@ -207,7 +224,8 @@ def _run(state: AppState, query: str | None, image: str | None, opts: dict[str, 
         _print_paths(hits, moments=opts["moments"], end=b"\0" if opts["null"] else b"\n")
         return
     if not hits:
-        click.echo("no matches", err=True)
+        more = f"; {hits.hidden} weak match{'es' * (hits.hidden != 1)} hidden (--all shows them)" if hits.hidden else ""
+        click.echo(f"no matches{more}", err=True)
         return
     _print_table(hits, seconds)
 
@@ -220,10 +238,12 @@ def _print_table(hits: SearchResults, seconds: float) -> None:
     table.add_column("why", style="dim", overflow="fold")
     for hit in hits:
         score = "" if hit.score is None else f"{hit.score:.3f}"
-        table.add_row(str(hit.rank), score, Text(where(hit)), Text("; ".join(hit.why)))
+        why = "; ".join(hit.why) + ("; weak match" if hit.weak else "")
+        table.add_row(str(hit.rank), score, Text(where(hit)), Text(why))
     console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(table)
-    console.print(Text(f"{len(hits)} results in {seconds:.2f}s from {hits.space}", style="dim"))
+    hidden = f"; {hits.hidden} weak match{'es' * (hits.hidden != 1)} hidden (--all shows them)" if hits.hidden else ""
+    console.print(Text(f"{len(hits)} results in {seconds:.2f}s from {hits.space}{hidden}", style="dim"))
 
 
 @click.command()

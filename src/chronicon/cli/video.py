@@ -22,6 +22,10 @@ def video_report(row: dict[str, Any]) -> dict[str, Any]:
 
     segments = stored_segments(row)
     labels = _segment_labels(row)
+    try:  # the text read in the poster and the shots (ocr pass)
+        text_lines = [line for line in json.loads(row.get("ocr_lines") or "[]") if isinstance(line, dict)]
+    except ValueError:
+        text_lines = []
     phases = json.loads(row.get("phases") or "{}")
     seconds = {name: float(rec["seconds"]) for name, rec in phases.items() if rec.get("seconds") is not None}
     frames = sum(len(s.get("frame_times") or []) for s in segments) + 1  # + the poster
@@ -36,6 +40,7 @@ def video_report(row: dict[str, Any]) -> dict[str, Any]:
             "description": ", ".join(lab for lab, _ in labels.get(int(s["index"]), [])) or None,
             "labels": [{"label": lab, "score": score} for lab, score in labels.get(int(s["index"]), [])],
             "thumbnail": s.get("thumbnail"),
+            "text": [line for line in text_lines if line.get("segment") == int(s["index"])],
         }
         for n, s in enumerate(segments, 1)
     ]
@@ -49,6 +54,7 @@ def video_report(row: dict[str, Any]) -> dict[str, Any]:
         "frames_analyzed": frames,
         "shots": shots,
         "transcript": _transcript(row),
+        "text": text_lines,
         "labels": row.get("labels") or [],
         "average_inference_time": round(ml_seconds / frames, 4) if seconds else None,
         "turnaround_time": round(sum(seconds.values()), 4) if seconds else None,

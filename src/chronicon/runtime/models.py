@@ -388,6 +388,29 @@ TEXT_EMBEDDER = register_model_kind(
         help="MiniLM sentence embedder, one per process shared by passes and searches (CPU: short texts)",
     )
 )
+
+
+def _ocr_check(backend: str, device: str) -> str:
+    """Why RapidOCR's onnxruntime sessions cannot run on `device` ("" when they can)."""
+    problem = _library_check(backend, device)
+    if problem or device_type(device) != "cuda":
+        return problem
+    import onnxruntime
+
+    if "CUDAExecutionProvider" not in onnxruntime.get_available_providers():
+        return "this onnxruntime has no CUDAExecutionProvider (pip install onnxruntime-gpu)"
+    return ""
+
+
+OCR = register_model_kind(
+    ModelKind(
+        "ocr",
+        {"cpu": {"onnxruntime": ("fp32",)}, "cuda": {"onnxruntime": ("fp32",)}},
+        batch_cpu=8,
+        check=_ocr_check,
+        help="RapidOCR PP-OCRv4 detector, direction classifier and recogniser (onnxruntime), behind a detector gate",
+    )
+)
 CAPTIONER = register_model_kind(
     ModelKind(
         "captioner",

@@ -19,6 +19,7 @@ from chronicon.catalog.store import Catalog, display_path
 from chronicon.catalog.vectors import VectorTable
 from chronicon.config import core_section
 from chronicon.errors import ChroniconError, ModelUnavailableError
+from chronicon.search.cutoff import SAMPLE, Calibration, CalibrationCache, weak_flags
 from chronicon.search.extensions import SortKey, sort_rows
 from chronicon.search.filters import FilterError, Filters
 from chronicon.search.query import QueryError, parse_query, positive_text
@@ -31,6 +32,10 @@ RESULT_COLUMNS = [
     "camera_model", "thumbnail", "labels", "label_scores", "missing", "segments", "segment_labels", "transcript",
     "caption", "segment_captions",
 ]  # fmt: skip
+
+
+DATE_SORT = SortKey("date", "taken_at", "newest first (capture time, else the file's time)")
+RELEVANCE = "relevance"  # the default order: `--sort relevance` asks for it by name
 
 
 class NoVectorsError(ChroniconError):
@@ -52,6 +57,8 @@ class SearchHit:
     t_end: float | None = None
     segment: int = 0  # 0 = the photo / the video as a whole; 1.. = the video segment that matched
     row: dict[str, Any] = field(default_factory=dict)
+    weak: bool = False  # below the relevance cutoff: hidden unless all results are asked for
+    evidence: list[tuple[str, float | None]] = field(default_factory=list)  # (text list, its score) that found it
 
     def to_json(self) -> dict[str, Any]:
         row = self.row
@@ -66,6 +73,7 @@ class SearchHit:
             "t_start": self.t_start,
             "t_end": self.t_end,
             "segment": self.segment,
+            "weak": self.weak,
             "segment_thumbnail": _segment_thumbnail(row, self.segment),
             "taken_at": row.get("taken_at"),
             "camera": " ".join(x for x in (row.get("camera_make"), row.get("camera_model")) if x) or None,
@@ -79,12 +87,24 @@ class SearchHit:
 
 class SearchResults(list[SearchHit]):
     """The hits of one search, best first (a list), and the space that was searched (`kind`, e.g. "clip", and the
-    catalog's `space` name), so callers need not ask the engine again."""
+    catalog's `space` name), so callers need not ask the engine again. `hidden` counts the weak matches the
+    relevance cutoff left out of the best `limit` (`show_all=True` shows them, marked `weak`); `cutoff` says
+    what the cutoff was (None: it did not apply, e.g. a search by image)."""
 
-    def __init__(self, hits: list[SearchHit] | None = None, *, kind: str | None = None, space: str | None = None):
+    def __init__(
+        self,
+        hits: list[SearchHit] | None = None,
+        *,
+        kind: str | None = None,
+        space: str | None = None,
+        hidden: int = 0,
+        cutoff: dict[str, Any] | None = None,
+    ):
         super().__init__(hits or [])
         self.kind = kind
         self.space = space
+        self.hidden = hidden
+        self.cutoff = cutoff
 
 
 class SearchEngine:
@@ -107,6 +127,7 @@ class SearchEngine:
         self.text_lists = list(text_lists)
         self.extra_encoders = list(encoders or [])  # ready-made encoders (tests, embedding callers), tried first
         self._encoders: dict[str, SpaceEncoder] = {}
+        self._calibrations = CalibrationCache()
 
     # -- spaces ------------------------------------------------------------------------------------------
     def kinds(self) -> list[str]:
@@ -175,8 +196,12 @@ class SearchEngine:
         space: str | None = None,
         hybrid: bool | None = None,
         sort: SortKey | None = None,
+        show_all: bool = False,
     ) -> SearchResults:
-        """Text and/or image query -> the best `limit` assets, best first (or in `sort`'s order)."""
+        """Text and/or image query -> the best `limit` assets, best first (or in `sort`'s order).
+
+        Weak matches of a text query (below the relevance cutoff, `chronicon.search.cutoff`) are left out and
+        counted in `hidden`; `show_all` keeps them, marked `weak`."""
         if not query and image is None:
             raise QueryError("give a text query, an image, or both")
         if query and not _is_text(query):
@@ -197,15 +222,22 @@ class SearchEngine:
                 exclude.add(own_id)
         vector = parts[0] if len(parts) == 1 else _unit(np.sum(parts, axis=0))
         use_text = bool(terms) and (self.config.bool("hybrid") if hybrid is None else hybrid)
-        hits = self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
-                              filters=filters, limit=limit, min_score=min_score, exclude=exclude)  # fmt: skip
-        ordered = self._sorted(hits, sort) if sort is not None else hits
-        return SearchResults(ordered, kind=encoder.kind, space=encoder.space)
+        cutoff = bool(terms) and image is None and self.config.bool("cutoff")
+        hits, info = self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
+                                    filters=filters, limit=limit, min_score=min_score, exclude=exclude,
+                                    cutoff=cutoff)  # fmt: skip
+        hidden = sum(1 for h in hits[:limit] if h.weak)
+        shown = (hits if show_all else [h for h in hits if not h.weak])[:limit]
+        for rank, hit in enumerate(shown, 1):
+            hit.rank = rank
+        ordered = self._sorted(shown, sort) if sort is not None else shown
+        return SearchResults(ordered, kind=encoder.kind, space=encoder.space, hidden=hidden, cutoff=info)
 
     def browse(self, filters: Filters | None = None, *, limit: int = 100, offset: int = 0,
                sort: SortKey | None = None) -> list[SearchHit]:  # fmt: skip
         """Assets that pass the filters, without a query: newest first, or in `sort`'s order."""
         filters = filters or Filters()
+        sort = None if sort == DATE_SORT else sort  # (newest first is browse's own order)
         allowed = filters.allowed_ids(self.catalog)  # plugin id filters; the SQL ones apply in the scan below
         order = sort.column if sort is not None else "taken_at"
         have = set(self.catalog.schema.names)
@@ -232,12 +264,16 @@ class SearchEngine:
         """Results re-ordered by a plugin's sort column (those without a value last), ranks renumbered."""
         if sort.column not in self.catalog.schema.names:
             raise FilterError(f"cannot sort by {sort.name!r}: no {sort.column} column (is its pass enabled?)")
-        values = self.catalog.rows_by_id([h.asset_id for h in hits], columns=["id", sort.column])
-        ordered = sort_rows(hits, sort, lambda h: values.get(h.asset_id, {}).get(sort.column))
+        values = self.catalog.rows_by_id([h.asset_id for h in hits], columns=["id", sort.column, "mtime_ns"])
+        keys = {i: v.get(sort.column) for i, v in values.items()}
+        if sort == DATE_SORT:  # capture time, else the file's time (as the date filters and browse do)
+            keys = {i: v.get(sort.column) or _iso_mtime(v.get("mtime_ns")) or None for i, v in values.items()}
+        ordered = sort_rows(hits, sort, lambda h: keys.get(h.asset_id))
         for rank, hit in enumerate(ordered, 1):
             hit.rank = rank
-            value = values.get(hit.asset_id, {}).get(sort.column)
-            hit.row[sort.column] = value
+            value = keys.get(hit.asset_id)
+            if sort != DATE_SORT:
+                hit.row[sort.column] = value
             shown = f"{value:.3f}" if isinstance(value, float) else ("none" if value is None else str(value))
             hit.why.insert(0, f"sorted by {sort.name}: {shown}")
         return ordered
@@ -274,6 +310,7 @@ class SearchEngine:
             (filters.has_speech, "transcript_text", "--has-speech needs transcripts: enable the transcribe pass"),
             (filters.labels, "labels", "--label needs labels: enable the tags pass"),
             (filters.min_counts, "object_counts", "--min-count needs detections: enable the tags pass"),
+            (filters.text, "ocr_text", "--text needs the text read in pictures: enable the ocr pass"),
         ):
             if wanted and column not in have:
                 raise FilterError(f"{why} and scan")
@@ -292,7 +329,10 @@ class SearchEngine:
         limit: int,
         min_score: float | None,
         exclude: set[str],
-    ) -> list[SearchHit]:
+        cutoff: bool = False,
+    ) -> tuple[list[SearchHit], dict[str, Any] | None]:
+        """Every fused result found (at least `limit` when there are that many), best first, the weak ones marked
+        when `cutoff`; and what the cutoff was."""
         table = self.catalog.open_vector_table(encoder.space)
         if table is None:
             raise NoVectorsError(f"no vectors in the catalog for {encoder.space}; run `chronicon scan` first")
@@ -300,7 +340,7 @@ class SearchEngine:
         if allowed is not None:
             allowed -= exclude
             if not allowed:
-                return []
+                return [], None
         fetch = max(limit * 2, limit + len(exclude) + 10)
         threshold = self.config.int("ann_threshold")
         # What was said, what the captioner wrote, ...: more ranked lists in their text spaces, when present.
@@ -344,9 +384,63 @@ class SearchEngine:
             if len(results) >= limit or exhausted or fetch >= 10_000:
                 break
             fetch *= 4
-        for rank, hit in enumerate(results[:limit], 1):
+        info = self._mark_weak(encoder, table, results, vector_lists, terms_text, filters) if cutoff else None
+        for rank, hit in enumerate(results, 1):
             hit.rank = rank
-        return results[:limit]
+        return results, info
+
+    def _mark_weak(
+        self,
+        encoder: SpaceEncoder,
+        table: VectorTable,
+        results: list[SearchHit],
+        vector_lists: list[tuple[TextList, VectorTable, NDArray[np.float32]]],
+        terms_text: str,
+        filters: Filters,
+    ) -> dict[str, Any] | None:
+        """Mark the hits below the relevance cutoff `weak`; what the cutoff was (None: no calibration here)."""
+        z = self.config.float("cutoff_z")
+        gap = self.config.optional_float("cutoff_gap")
+        main = self._calibration(table, encoder.encode_texts)
+        if main is None:
+            return None
+        floors: dict[str, float] = {}
+        for text_list, text_table, _ in vector_lists:
+            embedder = self._list_embedder(text_list)
+            found = self._calibration(text_table, embedder.embed) if embedder is not None else None
+            if found is not None:
+                floors[text_list.name] = found.floor(z)
+        # Full-text lists: a hit whose text holds every query word is a match whatever its vector says.
+        every_word: set[str] = set()
+        if terms_text:
+            for text_list in self.text_lists:
+                if text_list.column is not None:
+                    every_word.update(self._text_matches(terms_text, filters, 10_000, text_list.column, every=True))
+        strong = [
+            hit.asset_id in every_word
+            or any(score is not None and score >= floors.get(name, 2.0) for name, score in hit.evidence)
+            for hit in results
+        ]
+        for hit, weak in zip(results, weak_flags([h.score for h in results], strong, main, z=z, gap=gap),
+                             strict=True):  # fmt: skip
+            hit.weak = weak
+        info: dict[str, Any] = {"z": z, "gap": gap, "floor": round(main.floor(z), 4), **main.as_dict()}
+        if floors:
+            info["list_floors"] = {k: round(v, 4) for k, v in floors.items()}
+        return info
+
+    def _calibration(self, table: VectorTable, encode: Any) -> Calibration | None:
+        return self._calibrations.get(table.space, table.table_version(), encode, lambda: table.sample(SAMPLE))
+
+    def _list_embedder(self, text_list: TextList) -> TextEmbedder | None:
+        owner = self.passes.get(text_list.owner) if text_list.owner else None
+        if text_list.embedder is None or owner is None:
+            return None
+        try:
+            found = text_list.embedder(owner)
+        except ModelUnavailableError:
+            return None
+        return found[1] if found is not None else None
 
     def _vector_lists(self, encoder: SpaceEncoder) -> list[tuple[TextList, VectorTable, TextEmbedder]]:
         """(text list, vector table, text embedder) of the contributed vector lists whose pass is enabled and
@@ -409,6 +503,7 @@ class SearchEngine:
                     hit.why.append(f"{encoder.kind} similarity {entry.score:.3f} (#{rank})")
                 else:
                     hit.why.append(text_list.describe(RankedHit(row, entry.segment, entry.score, rank, words)))
+                    hit.evidence.append((text_list.name, entry.score))
                 # A moment inside a video: from the list entry that matched best.
                 strength = entry.score if entry.score is not None else -1.0
                 if entry.t_start is not None and strength > best_time.get(entry.asset_id, -2.0):
@@ -432,12 +527,19 @@ class SearchEngine:
         results.sort(key=lambda r: (-r.fused, -(r.score or 0.0)))
         return results
 
-    def _text_matches(self, text: str, filters: Filters, limit: int, column: str) -> list[str]:
-        """Asset ids whose text column (labels, transcript) matches the words, best first."""
+    def _text_matches(self, text: str, filters: Filters, limit: int, column: str, *, every: bool = False) -> list[str]:
+        """Asset ids whose text column (labels, transcript) matches the words (`every`: all of them, stop words
+        aside), best first."""
         if column not in self.catalog.schema.names or not _has_fts(self.catalog.assets, column):
             return []
         try:
-            query = self.catalog.assets.search(text, query_type="fts", fts_columns=column)
+            if every:
+                from lancedb.query import FullTextOperator, MatchQuery
+
+                match = MatchQuery(text, column, operator=FullTextOperator.AND)  # type: ignore[call-arg]
+                query = self.catalog.assets.search(match, query_type="fts")
+            else:
+                query = self.catalog.assets.search(text, query_type="fts", fts_columns=column)
             table = query.where(filters.where(), prefilter=True).select(["id", "_score"]).limit(limit).to_arrow()
         except Exception as exc:  # full-text is a booster: a failure must not fail the search
             log.debug("full-text search on %s failed: %s", column, exc)
@@ -497,7 +599,7 @@ def _unit(vector: NDArray[np.float32]) -> NDArray[np.float32]:
     return (vector / norm).astype(np.float32) if norm else vector
 
 
-__all__ = ["NoVectorsError", "SearchEngine", "SearchHit", "SearchResults"]
+__all__ = ["DATE_SORT", "RELEVANCE", "NoVectorsError", "SearchEngine", "SearchHit", "SearchResults"]
 
 
 def _is_text(value: str) -> bool:

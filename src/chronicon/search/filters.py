@@ -55,6 +55,7 @@ class Filters:
     has_speech: bool = False  # videos whose transcript has words
     min_counts: dict[str, int] = field(default_factory=dict)  # at least this many of an object in one picture
     gps: str | tuple[float, float, float, float] | None = None  # box "south,west,north,east" in degrees
+    text: str | None = None  # the text read in the picture (ocr pass) contains this, any case
     # Plugin filters (`--person Alice`, `--min-aesthetic 0.6`) with their converted values.
     extra: list[tuple[SearchFilter, Any]] = field(default_factory=list)
 
@@ -70,6 +71,7 @@ class Filters:
             or self.under
             or self.has_speech
             or self.min_counts
+            or self.text
         )
 
     def where(self) -> str:
@@ -96,6 +98,9 @@ class Filters:
             parts.append(f"array_has(object_counts, {sql_str(label.strip().lower() + '#' + str(int(count)))})")
         if self.has_speech:
             parts.append("transcript_text IS NOT NULL")
+        if self.text:
+            needle = self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            parts.append(f"lower(ocr_text) LIKE {sql_str('%' + needle + '%')} ESCAPE '\\'")
         if self.under:
             prefix = self.under.rstrip("/") + "/"
             parts.append(f"starts_with(path, {sql_str(prefix)})")
@@ -125,7 +130,7 @@ class Filters:
     def to_json(self) -> dict[str, Any]:
         """The filters that are set, as JSON-able values (for `--json` output and saved album rules)."""
         out: dict[str, Any] = {}
-        for name in ("kind", "after", "before", "camera", "labels", "under", "has_speech", "min_counts"):
+        for name in ("kind", "after", "before", "camera", "labels", "under", "has_speech", "min_counts", "text"):
             value = getattr(self, name)
             if value:
                 out[name] = value
