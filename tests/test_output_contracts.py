@@ -73,7 +73,7 @@ def _paths(stdout: bytes, sep: bytes = b"\n") -> list[bytes]:
 
 def test_files_prints_existing_paths_only_and_each_video_once(library: Any) -> None:
     _lib, env, _ = library
-    proc = run("search", "a cat", "-f", "-n", "50", env=env)
+    proc = run("search", "a cat", "-f", "-n", "50", "--all", env=env)
     assert proc.stderr == b""
     paths = _paths(proc.stdout)
     assert all(os.path.isfile(p) for p in paths), paths
@@ -87,8 +87,8 @@ def test_files_prints_existing_paths_only_and_each_video_once(library: Any) -> N
 
 def test_null_separated_output_keeps_odd_names_exact(library: Any) -> None:
     lib, env, _ = library
-    lines = _paths(run("search", "a cat", "-f", "-n", "50", env=env).stdout)
-    nul = run("search", "a cat", "-f", "-0", "-n", "50", env=env).stdout
+    lines = _paths(run("search", "a cat", "-f", "-n", "50", "--all", env=env).stdout)
+    nul = run("search", "a cat", "-f", "-0", "-n", "50", "--all", env=env).stdout
     assert nul.endswith(b"\0") and b"\n" not in nul
     assert _paths(nul, b"\0") == lines
     assert os.fsencode(lib / "photos") + b"/" + ODD_NAME in lines
@@ -137,7 +137,7 @@ def test_every_json_output_matches_its_published_schema(library: Any) -> None:
     _valid("scan", rescan)
     assert rescan["counts"]["unchanged"] == sum(f.is_file() for f in lib.rglob("*")), rescan
     for query in ("a cat", "a sunny morning"):
-        found = out("search", query, "-n", "20")
+        found = out("search", query, "-n", "20", "--all")
         _valid("search", found)
         assert {r["kind"] for r in found["results"]} == {"image", "video"}, found  # both shapes of hit checked
     _valid("search", out("similar", photo, "-n", "5"))

@@ -88,7 +88,7 @@ def test_builtins_are_plugins() -> None:
     host = PluginHost()
     host.load(entry_points=False)
     names = {i.name for i in host.infos if i.enabled}
-    builtins = ["metadata", "content", "shots", "tags", "clip", "transcribe", "caption", "summarize"]
+    builtins = ["metadata", "content", "shots", "tags", "clip", "transcribe", "caption", "ocr", "summarize"]
     assert set(builtins) <= names
     assert [c.name for c in host.analyzer_classes()] == builtins
 
@@ -120,6 +120,7 @@ def test_disabled_plugins_are_listed_but_not_loaded(tmp_path: Path) -> None:
         "clip",
         "transcribe",
         "caption",
+        "ocr",
         "summarize",
     ]
 

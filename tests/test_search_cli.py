@@ -58,7 +58,7 @@ def test_search_json_finds_the_cat_with_reasons(setup: Any) -> None:
 
 def test_files_output_and_filters(setup: Any) -> None:
     _lib, env = setup
-    paths = run("search", "a cup of coffee", "-f", "-n", "2", env=env).stdout.splitlines()
+    paths = run("search", "a cup of coffee", "-f", "-n", "2", "--all", env=env).stdout.splitlines()
     assert Path(paths[0]).name == "coffee.jpg" and len(paths) == 2
     assert run("search", "coffee", "-f", "--kind", "video", env=env).stdout == ""
     only = run("search", "animal", "-f", "--label", "horse", env=env).stdout.splitlines()

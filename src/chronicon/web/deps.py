@@ -56,6 +56,7 @@ def filters_of(
     has_speech: Annotated[bool, Query(description="Only videos in which something is said.")] = False,
     min_count: Annotated[list[str] | None, Query(description="LABEL=N: at least N of an object (repeatable).")] = None,
     gps: Annotated[str | None, Query(max_length=200, description="GPS box SOUTH,WEST,NORTH,EAST in degrees.")] = None,
+    text: Annotated[str | None, Query(max_length=MAX_TEXT, description="Text in the picture has this.")] = None,
 ) -> dict[str, Any]:
     """The core filters, plus every plugin filter (`person`, `min_aesthetic`, ...) given as a query parameter."""
     library: Library = request.app.state.library
@@ -80,6 +81,7 @@ def filters_of(
         "has_speech": has_speech,
         "min_counts": parse_min_counts(min_count or []),  # FilterError -> 400
         "gps": gps,
+        "text": text,
     }
     for name in library.search_filters:
         value = request.query_params.get(name)

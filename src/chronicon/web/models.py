@@ -30,6 +30,7 @@ class Hit(BaseModel):
     t_start: float | None = None
     t_end: float | None = None
     segment: int = 0
+    weak: bool = False  # below the relevance cutoff (listed only with all=true)
     thumbnail_url: str | None = None
     media_url: str
 
@@ -40,6 +41,8 @@ class SearchResults(BaseModel):
     seconds: float
     space: str | None = None
     filters: dict[str, Any] = Field(default_factory=dict)
+    hidden: int = 0  # weak matches the relevance cutoff left out (all=true lists them)
+    cutoff: dict[str, Any] | None = None
     results: list[Hit]
 
 

@@ -51,6 +51,8 @@ def _results(query: str | None, filters: dict[str, Any], hits: HitList, started:
         "seconds": round(time.perf_counter() - started, 4),
         "space": hits.space,
         "filters": filters,
+        "hidden": getattr(hits, "hidden", 0),
+        "cutoff": getattr(hits, "cutoff", None),
         "results": [hit_json(h) for h in hits],
     }
 
@@ -62,15 +64,20 @@ def search(
     q: Annotated[str, Query(min_length=1, max_length=1000, description='The query, e.g. "beach + sunset - people".')],
     min_score: Annotated[float | None, Query(ge=-1.0, le=1.0, description="Hide weaker matches (-1..1).")] = None,
     sort: Annotated[
-        str | None, Query(max_length=100, description="Order by a plugin's sort key (see /api/meta).")
+        str | None,
+        Query(max_length=100, description="relevance (default), date (newest first) or a plugin's sort key."),
     ] = None,
+    show_all: Annotated[
+        bool, Query(alias="all", description="Also list weak matches (the relevance cutoff hides them).")
+    ] = False,
     limit: Annotated[int, Query(ge=1, le=1000, description="Number of results.")] = 40,
     space: Annotated[str | None, Query(max_length=100, description="auto, or a kind in /api/meta.")] = None,
     hybrid: Annotated[bool | None, Query(description="Also match words in labels, transcripts, captions.")] = None,
 ) -> dict[str, Any]:
     """Semantic search by text, with filters; plugin filters (see `/api/meta`) are accepted by name."""
     started = time.perf_counter()
-    hits = library.search(q, limit=limit, min_score=min_score, space=space, hybrid=hybrid, sort=sort, **filters)
+    hits = library.search(q, limit=limit, min_score=min_score, space=space, hybrid=hybrid, sort=sort,
+                          show_all=show_all, **filters)  # fmt: skip
     return _results(q, filters, hits, started)
 
 

@@ -77,7 +77,6 @@ async function loadMeta() {
   }
   const sorts = Object.entries(state.meta.sort_keys || {});
   if (sorts.length) {
-    $("#sort-wrap").hidden = false;
     const select = $("#sort-wrap select");
     for (const [name, help] of sorts) select.append(el("option", { value: name, title: help, text: name }));
   }
@@ -90,6 +89,16 @@ async function loadMeta() {
   $("#albums-link").hidden = !state.meta.albums;
 }
 
+// The text the ocr pass read (JSON lines with boxes), as one string; "" when none.
+function textRead(asset) {
+  try {
+    const lines = JSON.parse(asset.ocr_lines || "[]");
+    return [...new Set(lines.map((l) => l.text))].join(" · ");
+  } catch (e) {
+    return "";
+  }
+}
+
 // -- results grid --------------------------------------------------------------------------------------------
 function card(hit, index) {
   const score = hit.score === null || hit.score === undefined ? "" : hit.score.toFixed(2);
@@ -99,7 +108,7 @@ function card(hit, index) {
                   src: withToken(hit.thumbnail_url), alt: baseName(hit.path), "data-testid": "thumb" })
     : el("div", { class: "thumb" });
   const link = el("a", {
-    class: "card", href: `#/asset/${encodeURIComponent(hit.id)}` + (hit.t_start ? `?t=${hit.t_start}` : ""),
+    class: hit.weak ? "card weak" : "card", href: `#/asset/${encodeURIComponent(hit.id)}` + (hit.t_start ? `?t=${hit.t_start}` : ""),
     "data-testid": "result", title: hit.path,
     dataset: { id: hit.id, kind: hit.kind, name: baseName(hit.path), tStart: hit.t_start ?? "" },
   },
@@ -142,7 +151,17 @@ async function runSearch(params) {
     const body = await api("/api/search?" + params.toString());
     state.lastSearch = params;
     showGrid(body.results, `${body.results.length} results for “${body.query}”`);
-    setStatus(`${body.results.length} results in ${body.seconds.toFixed(2)} s`);
+    const hidden = body.hidden || 0;
+    setStatus(`${body.results.length} results in ${body.seconds.toFixed(2)} s` +
+              (hidden ? ` · ${hidden} weak match${hidden === 1 ? "" : "es"} hidden` : ""));
+    const more = $("#show-all");
+    more.hidden = !hidden || params.get("all") === "true";
+    more.textContent = `Show ${hidden} weak match${hidden === 1 ? "" : "es"}`;
+    more.onclick = () => {
+      const p = new URLSearchParams(params);
+      p.set("all", "true");
+      location.hash = "#/search?" + p.toString();
+    };
     $("#save-album").hidden = !(state.meta && state.meta.albums);
   } catch (e) {
     showGrid([], "");
@@ -153,6 +172,7 @@ async function runSearch(params) {
 async function runBrowse(params) {
   setStatus("Loading…");
   $("#save-album").hidden = true;
+  $("#show-all").hidden = true;
   try {
     const p = new URLSearchParams(params);
     p.delete("q");
@@ -206,7 +226,7 @@ async function showAsset(id, t) {
   const camera = [asset.camera_make, asset.camera_model].filter(Boolean).join(" ");
   const rows = [["path", asset.path], ["taken", asset.taken_at], ["size", asset.width && `${asset.width}×${asset.height}`],
     ["camera", camera], ["duration", asset.duration && clock(asset.duration)], ["labels", (asset.labels || []).join(", ")],
-    ["caption", asset.caption], ["title", asset.title], ["summary", asset.summary]];
+    ["caption", asset.caption], ["title", asset.title], ["summary", asset.summary], ["text in picture", textRead(asset)]];
   for (const [k, v] of rows) if (v) meta.append(el("dt", { text: k }), el("dd", { text: String(v) }));
 }
 
@@ -327,6 +347,7 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("#search-form").addEventListener("submit", (ev) => {
     ev.preventDefault();
     const params = formParams();
+    params.delete("all");  // a new search starts with the weak matches hidden again
     location.hash = (params.get("q") ? "#/search?" : "#/browse?") + params.toString();
   });
   $("#detail-close").addEventListener("click", () => history.back());
