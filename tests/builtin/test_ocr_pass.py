@@ -68,7 +68,7 @@ def test_scan_stores_the_text_with_boxes(scanned: Any) -> None:
 
 
 def test_a_phrase_from_the_page_finds_it_first(scanned: Any) -> None:
-    library, _, lib_dir = scanned
+    library, _, _ = scanned
     hits = library.search("markers of the coins and the background")
     assert hits[0].path.endswith("IMG_4242.jpg")
     assert any("text" in why for why in hits[0].why)
