@@ -484,6 +484,31 @@ class TextEmbedderProbe(Probe):
         return cosine_gap(out, ref)
 
 
+class OcrProbe(TextProbe):
+    """The text of scikit-image's printed page through TextReader (RapidOCR's packaged PP-OCRv4, onnxruntime)."""
+
+    unit = "pages/s"
+    reference = ("onnxruntime", "fp32")
+
+    def setup(self) -> None:
+        _require("rapidocr_onnxruntime", "skimage")
+        from skimage import data
+
+        page = data.page()
+        self.page = np.ascontiguousarray(np.stack([page] * 3, axis=-1))
+
+    def build(self, backend: str, precision: str) -> Instance:
+        from chronicon.embed.ocr import TextReader
+
+        reader = _loaded(lambda: TextReader(device=self.ctx.device))
+
+        def ran_as() -> tuple[str, str, str]:  # the provider onnxruntime really gave the detector's session
+            providers = reader.engine.text_det.infer.session.get_providers()
+            return ("cuda" if "CUDAExecutionProvider" in providers else "cpu"), "onnxruntime", "fp32"
+
+        return Instance(run=lambda: " ".join(line.text for line in reader.read(self.page)), items=1, ran_as=ran_as)
+
+
 class CaptionerProbe(TextProbe):
     """Captions through Captioner on a tiny random SmolVLM (tests/vlmfactory.py); 4-bit through bitsandbytes."""
 
@@ -703,6 +728,7 @@ PROBES: dict[str, type[Probe]] = {
     "yolo-detector": YoloProbe,
     "text-embedder": TextEmbedderProbe,
     "captioner": CaptionerProbe,
+    "ocr": OcrProbe,
     "whisper": WhisperProbe,
     "openai-whisper": OpenAIWhisperProbe,
     "hog-face-detector": FaceProbe,

@@ -46,7 +46,7 @@ def test_a_plugin_adds_a_space_that_search_uses(tmp_path: Path) -> None:
     assert Path(library.search("red")[0].path).name == "tomato.jpg"
     # Its full-text list is fused like the built-in ones (the scan built its index), its filter applies.
     assert any(w.startswith("colour named blue") for w in library.search("blue")[0].why)
-    assert [Path(h.path).name for h in library.search("red", hue="blue")] == ["sky.jpg"]
+    assert [Path(h.path).name for h in library.search("red", hue="blue", show_all=True)] == ["sky.jpg"]
     assert ("hue", "hue-mean-rgb-v1", "mean colour of the photo") in library.search_engine.available()
     # Images are searched through the pass itself (the encoder's base class runs it on the query file).
     assert Path(library.similar(photos / "sky.jpg")[0].path).name != "sky.jpg"

@@ -65,7 +65,7 @@ def test_object_counts_follow_the_detections(scanned: Any) -> None:
         expected = sorted(f"{label}#{n}" for label, c in counts.items() for n in range(1, c + 1))
         assert sorted(row["object_counts"]) == expected
         for label, count in counts.items():
-            found = library.search("anything", min_counts={label: count}, limit=50)
+            found = library.search("anything", min_counts={label: count}, limit=50, show_all=True)
             assert row["path"] in [h.path for h in found]
 
 
@@ -91,9 +91,9 @@ def test_plain_query_finds_the_photo_first(scanned: Any, query: str, expected: s
 
 def test_label_filter_and_kind_filter(scanned: Any) -> None:
     library, _, _ = scanned
-    hits = library.search("animal", labels=["horse"])
+    hits = library.search("animal", labels=["horse"], show_all=True)
     assert [Path(h.path).stem for h in hits] == ["horse"]
-    videos = library.search("anything at all", kind="video")
+    videos = library.search("anything at all", kind="video", show_all=True)
     assert [Path(h.path).name for h in videos] == ["clip.mp4"]
 
 

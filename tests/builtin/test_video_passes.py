@@ -76,7 +76,7 @@ def test_speech_is_transcribed_with_times_and_searchable(scanned: Any) -> None:
     text = " ".join(s["text"] for s in segments).lower()
     assert "birthday" in text and "bride" in text and row["language"] == "en"
     assert segments[0]["start"] >= 0.5 and segments[-1]["end"] <= speech_end + 1.0
-    assert [Path(h.path) for h in library.search("anything", has_speech=True)] == [video]
+    assert [Path(h.path) for h in library.search("anything", has_speech=True, show_all=True)] == [video]
     hit = library.search("where she says happy birthday", limit=1)[0]
     assert Path(hit.path) == video and any(w.startswith("said") for w in hit.why)
     assert 0.5 <= hit.t_start <= speech_end

@@ -179,7 +179,7 @@ def test_train_uses_the_head_for_new_files_and_reset(
     assert {r["aesthetic_source"] for r in rows} == {report["source"]}
     by_name = {Path(r["path"]).name: r["aesthetic"] for r in rows}
     assert by_name["coffee-0.jpg"] > by_name["coffee-2.jpg"] and by_name["chelsea-0.jpg"] > by_name["chelsea-2.jpg"]
-    hits = lib.search("a photo", sort="aesthetic", limit=20, min_score=-1.0)
+    hits = lib.search("a photo", sort="aesthetic", limit=20, min_score=-1.0, show_all=True)
     ranked = [by_name[Path(h.path).name] for h in hits]
     assert len(ranked) == 12 and ranked == sorted(ranked, reverse=True)
     assert {Path(h.path).name for h in lib.search("a photo", min_aesthetic=0.5, min_score=-1.0, limit=20)} == {

@@ -389,7 +389,7 @@ def test_the_model_passes_run_on_chunks_while_the_workers_go_on(tmp_path: Path, 
     (plugins / f"overlap{chunk}.py").write_text("from chronicon.hookspecs import hookimpl\n" + OVERLAP_PLUGIN)
     overrides = {"plugins.paths": [str(plugins)], "scan.workers": 2, "scan.model_chunk": chunk,
                  "tags.enabled": False, "clip.enabled": False, "transcribe.enabled": False,
-                 "caption.enabled": False}  # fmt: skip
+                 "caption.enabled": False, "ocr.enabled": False}  # fmt: skip
     lib = Library(tmp_path / "catalog", overrides=overrides, environ={}, entry_points=False)
     summary = lib.scan([str(root)])
     assert summary.counts["new"] == 16 and not summary.failures and summary.batches == 1

@@ -71,6 +71,9 @@ class TagsPass(Analyzer):
         "detector_imgsz": Setting("int", 640, minimum=32, maximum=4096),
         "text_model": Setting("str", DEFAULT_TEXT_MODEL),
         "conse": Setting("bool", True),
+        # ConSE weights are score ** conse_power: above 1 the confident labels dominate the vector (a weak label
+        # pulls it less), 1 = the scores as they are (Norouzi et al.).
+        "conse_power": Setting("float", 1.0, minimum=0.1, maximum=8.0),
         **RUNTIME_SETTINGS,
     }
 
@@ -125,6 +128,8 @@ class TagsPass(Analyzer):
             parts.append(f"{backend}@{self.config.float('detector_min_score')}")
         if self.config.bool("conse"):
             parts.append(resolve_text_model(self.config.str("text_model"))[1])
+            if self.config.float("conse_power") != 1.0:
+                parts.append(f"p{self.config.float('conse_power')}")
         return ":".join(parts)
 
     def runtime_models(self) -> tuple[str, ...]:
@@ -288,7 +293,9 @@ class TagsPass(Analyzer):
 
             rows: list[Any] = []
             for index, (pic, weights, _) in sorted(by_segment.items()):
-                vector = self.concepts.combine(overall if index == 0 else weights)
+                power = self.config.float("conse_power")
+                chosen = overall if index == 0 else weights
+                vector = self.concepts.combine({k: v**power for k, v in chosen.items()} if power != 1.0 else chosen)
                 if vector is not None:
                     rows.append(
                         VectorRow(item.id, np.asarray(vector, dtype=np.float32), segment=index,

@@ -222,7 +222,8 @@ class SearchEngine:
                 exclude.add(own_id)
         vector = parts[0] if len(parts) == 1 else _unit(np.sum(parts, axis=0))
         use_text = bool(terms) and (self.config.bool("hybrid") if hybrid is None else hybrid)
-        cutoff = bool(terms) and image is None and self.config.bool("cutoff")
+        # (an explicit min_score is the caller's own floor: the calibrated cutoff steps aside)
+        cutoff = bool(terms) and image is None and min_score is None and self.config.bool("cutoff")
         hits, info = self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
                                     filters=filters, limit=limit, min_score=min_score, exclude=exclude,
                                     cutoff=cutoff)  # fmt: skip
