@@ -131,7 +131,7 @@ CORE_SETTINGS: dict[str, Setting] = {
     "search.rrf_k": Setting("float", 60.0, minimum=1.0),
     "search.speech_min_score": Setting("float", 0.15, minimum=-1.0, maximum=1.0),
     "search.cutoff": Setting("bool", True),
-    "search.cutoff_z": Setting("float", 3.0, minimum=0.0, maximum=20.0),
+    "search.cutoff_z": Setting("float", 2.0, minimum=0.0, maximum=20.0),
     "search.cutoff_gap": Setting("float", 3.0, minimum=0.0, maximum=20.0, nullable=True),
     "search.ann_threshold": Setting("int", 100_000, minimum=1),
     "server.host": Setting("str", "127.0.0.1"),
