@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,13 @@ import yaml
 from rich.console import Console
 from rich.table import Table
 
-from chronicon.api.cli import AppState, UsageError, print_json
+from chronicon.api.cli import AppState, CannotRun, SpaceKind, UsageError, fail, print_json
 from chronicon.evaluation.captions import EvalError
 
 
 @click.group("eval")
 def eval_group() -> None:
-    """Score captions and structured extraction against ground truth."""
+    """Score captions, structured extraction and search against ground truth."""
 
 
 @eval_group.command("captions")
@@ -160,3 +162,78 @@ def _terms(path: Path) -> dict[str, list[str]]:
     if not isinstance(data, dict):
         raise EvalError(f"{path}: expected a mapping {{canonical: [synonyms]}}")
     return {str(k): [str(s) for s in (v if isinstance(v, list) else [v])] for k, v in data.items()}
+
+
+@eval_group.command("search")
+@click.argument("queries_file", metavar="QUERIES.yaml", type=click.Path(exists=True, dir_okay=False))
+@click.option("--limit", default=10, show_default=True, type=click.IntRange(1, 1000),
+              help="Hits asked for per query; also the k of nDCG@k and of the reciprocal rank.")  # fmt: skip
+@click.option("--space", type=SpaceKind(), default="auto", show_default=True, help="Vector space to search.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores and every query's hits as JSON.")
+@click.pass_obj
+def eval_search(state: AppState, /, queries_file: str, limit: int, space: str, as_json: bool) -> None:
+    """Score the library's search against labelled queries: top-1, top-3, MRR, nDCG@k, negatives, cutoff.
+
+    \b
+    QUERIES.yaml lists {query, expect: [file names]}; `expect: []` is a query nothing should answer
+    (evaluation/search_queries.yaml, over the library scripts/make_eval_library.py writes). Every query
+    asks for all hits, weak ones too, so the relevance cutoff is scored as well as the ranking.
+    """
+    from chronicon.errors import ChroniconError
+    from chronicon.evaluation.search import load_queries, score_search, summary_line
+    from chronicon.search.engine import NoVectorsError
+    from chronicon.search.filters import FilterError
+    from chronicon.search.query import QueryError
+
+    if as_json:
+        state.quiet()
+    try:
+        queries = load_queries(queries_file)
+    except EvalError as exc:
+        raise UsageError(str(exc)) from exc
+    library = state.library()
+    search_space = None if space == "auto" else space
+    asks_all = "show_all" in inspect.signature(library.search).parameters  # (before the cutoff landed: no flag)
+    searched: set[str] = set()
+
+    def search_fn(query: str) -> Any:
+        extra: dict[str, Any] = {"show_all": True} if asks_all else {}
+        hits = library.search(query, limit=limit, space=search_space, **extra)
+        if hits.space:
+            searched.add(str(hits.space))
+        return hits
+
+    assets = [str(r["path"]) for r in library.catalog.rows(columns=["path", "missing"]) if not r.get("missing")]
+    try:
+        result = score_search(search_fn, queries, k=limit, library=assets)
+    except (EvalError, QueryError, FilterError) as exc:
+        raise UsageError(str(exc)) from exc
+    except NoVectorsError as exc:
+        raise CannotRun(str(exc)) from exc
+    except ChroniconError as exc:
+        fail(exc)
+    result = {"queries_file": queries_file, "space": sorted(searched), **result}
+    if as_json:
+        print_json(result)
+        return
+    for name in result["missing"]:
+        click.echo(f"warning: {name} is labelled in {queries_file} but is not in the catalog", err=True)
+    table = Table(title=f"{len(queries)} queries over {result['library_size']} files, searched in "
+                        f"{', '.join(result['space']) or '?'}", title_justify="left")  # fmt: skip
+    for col in ("query", "expect", "first", "RR", f"nDCG@{limit}", "kept", "top 3"):
+        table.add_column(col, justify="right" if col in ("first", "RR", f"nDCG@{limit}", "kept") else "left",
+                         overflow="fold")  # fmt: skip
+    for item in result["items"]:
+        top = " ".join(("*" if h["relevant"] else "") + h["name"] + ("" if h["kept"] else "?")
+                       for h in item["hits"][:3])  # fmt: skip
+        if item["negative"]:
+            verdict = "[green]empty[/]" if item["empty"] else f"[red]{item['kept']} shown[/]"
+            table.add_row(item["query"], "(none)", "", "", "", verdict, top)
+            continue
+        first = "-" if item["first_rank"] is None else str(item["first_rank"])
+        kept = "all" if item["keeps_all"] else ("some" if item["keeps_any"] else "[red]none[/]")
+        table.add_row(item["query"], " ".join(item["expect"]), first, f"{item['rr']:.2f}", f"{item['ndcg']:.2f}",
+                      kept, top)  # fmt: skip
+    (Console() if sys.stdout.isatty() else Console(width=160)).print(table)
+    click.echo("(top 3: * relevant, ? hidden by the cutoff)")
+    click.echo(summary_line(result))
