@@ -346,7 +346,7 @@ class SearchEngine:
         threshold = self.config.int("ann_threshold")
         # What was said, what the captioner wrote, ...: more ranked lists in their text spaces, when present.
         vector_lists = [
-            (text_list, table_, query)
+            (text_list, table_, query, embedder)
             for text_list, table_, embedder in (self._vector_lists(encoder) if terms_text else [])
             if (query := self._embed_query(embedder, terms_text)) is not None
         ]
@@ -358,7 +358,7 @@ class SearchEngine:
             sources: list[tuple[TextList | None, list[_Ranked]]] = [
                 (None, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end) for h in hits])
             ]
-            for text_list, text_table, query in vector_lists:
+            for text_list, text_table, query, _ in vector_lists:
                 floor = text_list.min_score
                 found = text_table.search(
                     query,
@@ -395,7 +395,7 @@ class SearchEngine:
         encoder: SpaceEncoder,
         table: VectorTable,
         results: list[SearchHit],
-        vector_lists: list[tuple[TextList, VectorTable, NDArray[np.float32]]],
+        vector_lists: list[tuple[TextList, VectorTable, NDArray[np.float32], TextEmbedder]],
         terms_text: str,
         filters: Filters,
     ) -> dict[str, Any] | None:
@@ -406,9 +406,8 @@ class SearchEngine:
         if main is None:
             return None
         floors: dict[str, float] = {}
-        for text_list, text_table, _ in vector_lists:
-            embedder = self._list_embedder(text_list)
-            found = self._calibration(text_table, embedder.embed) if embedder is not None else None
+        for text_list, text_table, _, embedder in vector_lists:  # (each list calibrated in its own space)
+            found = self._calibration(text_table, embedder.embed)
             if found is not None:
                 floors[text_list.name] = found.floor(z)
         # Full-text lists: a hit whose text holds every query word is a match whatever its vector says.
@@ -432,16 +431,6 @@ class SearchEngine:
 
     def _calibration(self, table: VectorTable, encode: Any) -> Calibration | None:
         return self._calibrations.get(table.space, table.table_version(), encode, lambda: table.sample(SAMPLE))
-
-    def _list_embedder(self, text_list: TextList) -> TextEmbedder | None:
-        owner = self.passes.get(text_list.owner) if text_list.owner else None
-        if text_list.embedder is None or owner is None:
-            return None
-        try:
-            found = text_list.embedder(owner)
-        except ModelUnavailableError:
-            return None
-        return found[1] if found is not None else None
 
     def _vector_lists(self, encoder: SpaceEncoder) -> list[tuple[TextList, VectorTable, TextEmbedder]]:
         """(text list, vector table, text embedder) of the contributed vector lists whose pass is enabled and
