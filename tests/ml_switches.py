@@ -8,4 +8,5 @@ NO_ML = {
     "transcribe.enabled": False,
     "caption.enabled": False,
     "ocr.enabled": False,
+    "shots.detector": "fast",  # (TransNetV2 is a model too: the fast detector needs none)
 }

@@ -6,6 +6,7 @@ The ML passes then embed and label every segment, so a search hit inside a video
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, ClassVar
 
 import pyarrow as pa
@@ -15,7 +16,8 @@ from chronicon.analyzers.inputs import FRAMES_CACHE_KEY
 from chronicon.config import Section, Setting
 from chronicon.hookspecs import hookimpl
 from chronicon.media.imaging import write_thumbnail
-from chronicon.media.shots import MODES, SamplingOptions, sample_video
+from chronicon.media.shots import DETECTORS, MODES, SamplingOptions, sample_video
+from chronicon.runtime.backends import RUNTIME_SETTINGS
 from chronicon.types import MediaKind, Phase
 
 PLUGIN_NAME = "shots"
@@ -33,6 +35,8 @@ def sampling_options(config: Section) -> SamplingOptions:
         frames_per_segment=config.int("frames_per_segment"),
         frame_side=config.int("frame_side"),
         refine=config.bool("refine_cuts"),
+        detector=config.str("detector"),
+        transition_threshold=config.float("transition_threshold"),
     )
 
 
@@ -59,16 +63,61 @@ class ShotsPass(PerItemAnalyzer):
         "frames_per_segment": Setting("int", 1, minimum=1, maximum=16),
         "frame_side": Setting("int", 320, minimum=32, maximum=4096),
         "refine_cuts": Setting("bool", False),
+        "detector": Setting(
+            "str",
+            "accurate",
+            choices=DETECTORS,
+            help="accurate: TransNetV2 on every frame (fades, dissolves, same-colour cuts); fast: keyframe histograms",
+        ),
+        "transition_threshold": Setting("float", 0.5, minimum=0.01, maximum=0.99),
+        **RUNTIME_SETTINGS,
     }
 
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self.boundaries: Any = None
+
+    def _options(self) -> SamplingOptions:
+        options = sampling_options(self.config)
+        if options.detector == "accurate" and self._accurate_problem():
+            return replace(options, detector="fast")
+        return options
+
+    @staticmethod
+    def _accurate_problem() -> str | None:
+        from chronicon.embed.transnet import transnet_problem
+
+        return transnet_problem()
+
+    def runtime_models(self) -> tuple[str, ...]:
+        return ("transnetv2",) if self._options().mode == "shots" and self._options().detector == "accurate" else ()
+
+    def limitations(self) -> list[str]:
+        problem = self._accurate_problem() if self.config.str("detector") == "accurate" else None
+        return [f"{problem}; shots are found by the fast detector"] if problem else []
+
     def fingerprint(self) -> str:
-        o = sampling_options(self.config)
-        knobs = (o.mode, o.count, o.fps, o.threshold, o.min_shot, o.max_shot, o.max_segments, o.frames_per_segment,
-                 o.refine)  # fmt: skip
+        o = self._options()
+        knobs: tuple[Any, ...] = (o.mode, o.count, o.fps, o.threshold, o.min_shot, o.max_shot, o.max_segments,
+                                  o.frames_per_segment, o.refine)  # fmt: skip
+        if o.mode == "shots" and o.detector == "accurate":  # (the fast detector's fingerprint stays what it was)
+            knobs = (*knobs, "transnetv2", o.transition_threshold)
         return f"{self.version}:" + ",".join(str(k) for k in knobs)
 
+    def _load(self) -> None:
+        options = self._options()
+        if options.mode != "shots" or options.detector != "accurate":
+            return
+        from chronicon.embed.transnet import ShotBoundaryModel
+
+        choice = self.runtime_choice("transnetv2")
+        self.boundaries = ShotBoundaryModel(
+            device=choice.device, backend=choice.backend, precision=choice.precision,
+            batch_size=choice.batch_size or 1, threads=choice.threads, cache_dir=self.context.model_cache_dir,
+        )  # fmt: skip
+
     def analyze(self, item: AssetItem) -> dict[str, Any]:
-        result = sample_video(item.path, sampling_options(self.config))
+        result = sample_video(item.path, self._options(), self.boundaries)
         frames: dict[int, list[Any]] = {}
         out: list[dict[str, Any]] = []
         for segment in result.segments:
@@ -86,7 +135,7 @@ class ShotsPass(PerItemAnalyzer):
                 }
             )
         item.cache[FRAMES_CACHE_KEY] = frames
-        method = f"shots/{result.method}" if result.method in ("keyframes", "decode") else result.method
+        method = f"shots/{result.method}" if result.method in ("keyframes", "decode", "transnetv2") else result.method
         if result.partial:
             method += f"; partial: {result.partial}"
         return {"segments": json.dumps(out), "sampling": method}

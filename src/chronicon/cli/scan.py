@@ -39,7 +39,8 @@ from chronicon.types import Change
 @click.option(
     "--sampling",
     metavar="MODE",
-    help="Video frame sampling: shots (cut detection), uniform:N (N evenly spaced frames) or fps:F (F per second).",
+    help="Video frame sampling: shots (cut detection by the configured detector), shots:accurate (TransNetV2: fades, "
+    "dissolves), shots:fast (keyframe histograms), uniform:N (N evenly spaced frames) or fps:F (F per second).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the summary line and failures.")
@@ -123,13 +124,15 @@ def _sampling_overrides(text: str) -> dict[str, Any]:
     try:
         if mode == "shots" and not value:
             return {"shots.mode": "shots"}
+        if mode == "shots" and value in ("fast", "accurate"):
+            return {"shots.mode": "shots", "shots.detector": value}
         if mode == "uniform" and value:
             return {"shots.mode": "uniform", "shots.count": int(value)}
         if mode == "fps" and value:
             return {"shots.mode": "fps", "shots.fps": float(value)}
     except ValueError:
         pass
-    raise UsageError(f"--sampling {text!r}: use shots, uniform:N (e.g. uniform:8) or fps:F (e.g. fps:0.5)")
+    raise UsageError(f"--sampling {text!r}: use shots, shots:fast, shots:accurate, uniform:N (e.g. uniform:8) or fps:F (e.g. fps:0.5)")
 
 
 def _summary_line(summary: ScanSummary) -> str:

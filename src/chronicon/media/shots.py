@@ -1,16 +1,20 @@
-"""Video frame sampling: shots by cut detection on keyframes (refined where needed), uniform N, or F per second.
+"""Video frame sampling: shots (a fast or an accurate detector), uniform N, or F per second.
 
-Never holds a video in memory: the shot detector decodes keyframes only (FFmpeg's `skip_frame=NONKEY`), keeps a
+Never holds a video in memory. The fast detector decodes keyframes only (FFmpeg's `skip_frame=NONKEY`), keeps a
 64-bin colour histogram per sampled frame and a bounded number of small frames, and decodes full GOPs only
-around the cuts it has to place precisely.
+around the cuts it has to place precisely. The accurate detector decodes every frame once, hands each one at
+48×27 to TransNetV2 (embed.transnet, streamed in 100-frame windows) and keeps small frames `dense_fps` times a
+second; it finds fades, dissolves and cuts between scenes of the same colours, which histograms cannot.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import av
 import numpy as np
@@ -32,9 +36,13 @@ from chronicon.media.video import (
     _video_stream,
 )
 
+if TYPE_CHECKING:
+    from chronicon.embed.transnet import ShotBoundaryModel
+
 log = logging.getLogger(__name__)
 
 MODES = ("shots", "uniform", "fps")
+DETECTORS = ("fast", "accurate")
 _SIG_W, _SIG_H = 64, 36  # frames are reduced to this before their histogram is taken
 _KEPT_FRAMES = 256  # at most this many small frames are kept while sampling (then every other is dropped)
 
@@ -55,10 +63,15 @@ class SamplingOptions:
     max_keyframe_gap: float = 2.5  # sparser keyframes than this: sample by decoding (at `dense_fps`) instead
     dense_fps: float = 4.0
     refine: bool = False  # place each cut on the exact frame by decoding the GOP around it (~2x the cost)
+    detector: str = "fast"  # shots: fast (keyframe histograms) | accurate (TransNetV2 on every frame)
+    transition_threshold: float = 0.5  # accurate: TransNetV2 probability at which a frame is a transition
+    model_fps: float = 30.0  # accurate: frames above this rate are not shown to the model (60 fps: every other)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"sampling mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+        if self.detector not in DETECTORS:
+            raise ValueError(f"shot detector must be one of {', '.join(DETECTORS)}, not {self.detector!r}")
 
 
 @dataclass
@@ -77,9 +90,11 @@ class SamplingResult:
     segments: list[Segment]
     duration: float
     frames_decoded: int  # how many frames were decoded in all (the cost)
-    method: str  # "keyframes", "decode" (dense), "uniform", "fps"
-    cuts: list[float] = field(default_factory=list)
+    method: str  # "keyframes", "decode" (dense), "transnetv2", "uniform", "fps"
+    cuts: list[float] = field(default_factory=list)  # one time per transition: a cut's first new frame, or the
+    # middle of a gradual transition (fade, dissolve)
     partial: str | None = None  # the video is damaged after this point: segments cover what was readable
+    transitions: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each, accurate only
 
 
 @dataclass
@@ -103,17 +118,101 @@ def _distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
     return 0.5 * float(np.abs(a - b).sum())
 
 
-def sample_video(path: str, options: SamplingOptions | None = None) -> SamplingResult:
+def sample_video(
+    path: str, options: SamplingOptions | None = None, boundaries: ShotBoundaryModel | None = None
+) -> SamplingResult:
     """Segments with their representative frames, by the options' mode. Raises MediaError on unreadable files;
-    a video damaged part-way gives the segments of the readable part (`partial` says where it stopped)."""
+    a video damaged part-way gives the segments of the readable part (`partial` says where it stopped).
+
+    The accurate detector runs `boundaries` (a TransNetV2 prepared by the caller's runtime choice), else one
+    loaded once per process on the CPU; ModelUnavailableError when its package is missing."""
     opts = options or SamplingOptions()
     with _opened(path) as container:
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
         duration = _duration(container, stream) or 0.0
+        if opts.mode == "shots" and opts.detector == "accurate":
+            return _accurate_shots(container, stream, duration, opts, boundaries or default_boundary_model())
         if opts.mode == "shots":
             return _shots(container, stream, duration, opts)
     return _spaced(path, duration, opts)
+
+
+_default_model: ShotBoundaryModel | None = None
+_default_lock = threading.Lock()
+
+
+def default_boundary_model() -> ShotBoundaryModel:
+    """One TransNetV2 on the CPU for this process (callers without a runtime choice of their own)."""
+    global _default_model
+    with _default_lock:
+        if _default_model is None:
+            from chronicon.embed.transnet import ShotBoundaryModel
+
+            _default_model = ShotBoundaryModel()
+        return _default_model
+
+
+# -- accurate shots -----------------------------------------------------------------------------------------
+def _accurate_shots(
+    container: InputContainer, stream: VideoStream, duration: float, opts: SamplingOptions, model: ShotBoundaryModel
+) -> SamplingResult:
+    """Every frame decoded once: TransNetV2 at 48×27 finds the transitions, small frames kept `dense_fps`/s."""
+    from chronicon.embed.transnet import FRAME_H, FRAME_W, transitions
+
+    times: list[float] = []
+    kept: list[_Sample] = []
+    partial: str | None = None
+    step = 1.0 / max(opts.dense_fps, 0.1)
+    empty = np.zeros(0, dtype=np.float32)
+
+    # TransNetV2 was trained on 25-30 fps footage: at higher rates it sees about `model_fps` frames a second.
+    rate = float(stream.average_rate or 0) or 30.0
+    stride = max(1, round(rate / max(opts.model_fps, 1.0)))
+
+    index = -1  # frames decoded, minus one
+
+    def frames() -> Iterator[NDArray[np.uint8]]:
+        nonlocal partial, index
+        next_t = 0.0
+        try:
+            for frame in _decoded(container, stream):
+                if frame.time is None:
+                    continue
+                index += 1
+                if index % stride:
+                    continue
+                t = float(frame.time)
+                times.append(t)
+                if t >= next_t - 1e-6:
+                    next_t += step * max(1, int((t - next_t) / step) + 1)
+                    kept.append(_Sample(t, empty, _small(frame, stream, opts)))
+                    _bound_kept(kept)
+                yield np.asarray(frame.reformat(width=FRAME_W, height=FRAME_H, format="rgb24").to_ndarray())
+        except (MediaError, av.FFmpegError) as exc:
+            if _is_access_error(exc) or not times:
+                raise
+            partial = f"damaged after {times[-1]:.1f}s: {_short(exc)}"
+
+    probs = np.fromiter(model.probabilities(frames()), dtype=np.float32)
+    if not times:
+        raise MediaError("no decodable video frame")
+    n = len(times)
+    end = max(duration, times[-1] + 1e-3) if partial is None else times[-1] + 1e-3
+    cuts: list[float] = []
+    spans: list[tuple[float, float]] = []
+    for run in transitions(probs[:n], opts.transition_threshold):
+        after = times[min(run.last + 1, n - 1)]  # the first frame of the new shot
+        if run.last - run.first < 2:  # a cut (the network marks the old shot's last frame, or two)
+            cuts.append(after)
+            spans.append((times[run.first], after))
+        else:  # a fade or a dissolve: its middle separates the shots
+            cuts.append(0.5 * (times[run.first] + after))
+            spans.append((times[run.first], after))
+    start = times[0] if times[0] < 0.5 else 0.0
+    segments = [Segment(i + 1, a, b) for i, (a, b) in enumerate(_bounds(cuts, start, end, opts))]
+    _attach_frames(container, stream, segments, kept, opts)
+    return SamplingResult(segments, end, index + 1, "transnetv2", cuts, partial, spans)
 
 
 # -- shots --------------------------------------------------------------------------------------------------
