@@ -132,7 +132,9 @@ def _sampling_overrides(text: str) -> dict[str, Any]:
             return {"shots.mode": "fps", "shots.fps": float(value)}
     except ValueError:
         pass
-    raise UsageError(f"--sampling {text!r}: use shots, shots:fast, shots:accurate, uniform:N (e.g. uniform:8) or fps:F (e.g. fps:0.5)")
+    raise UsageError(
+        f"--sampling {text!r}: use shots, shots:fast, shots:accurate, uniform:N (e.g. uniform:8) or fps:F (e.g. fps:1)"
+    )
 
 
 def _summary_line(summary: ScanSummary) -> str:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,6 +18,9 @@ from numpy.typing import NDArray
 
 from chronicon.embed.packaged import package_dir
 from chronicon.errors import ModelUnavailableError
+from chronicon.media.shots import Transition, transitions
+
+__all__ = ["FRAME_H", "FRAME_W", "ShotBoundaryModel", "Transition", "default_model", "transitions", "transnet_problem"]
 
 log = logging.getLogger(__name__)
 
@@ -81,14 +84,6 @@ def _wrapped(net: Any) -> Any:
     return Boundaries().eval()
 
 
-@dataclass(frozen=True)
-class Transition:
-    """Frames [first, last] that the network marks as the change from one shot to the next."""
-
-    first: int
-    last: int
-
-
 class ShotBoundaryModel:
     """TransNetV2 through the model runtime; `probabilities(frames)` streams per-frame cut probabilities."""
 
@@ -105,6 +100,7 @@ class ShotBoundaryModel:
         from chronicon.runtime.runner import prepare_model
 
         self.batch_size = max(1, batch_size)
+        self.frame_size = (FRAME_W, FRAME_H)
         example = np.zeros((1, WINDOW, FRAME_H, FRAME_W, 3), dtype=np.float32)
         self.runner = prepare_model(
             _wrapped(_load_network()),
@@ -158,18 +154,14 @@ class ShotBoundaryModel:
             yield from (float(p) for p in row[CONTEXT : CONTEXT + STEP])
 
 
-def transitions(probs: NDArray[np.float32], threshold: float = 0.5) -> list[Transition]:
-    """Runs of frames at or above `threshold`: each is one transition (a hard cut marks the old shot's last frame)."""
-    above = np.asarray(probs) >= threshold
-    out: list[Transition] = []
-    i, n = 0, len(above)
-    while i < n:
-        if above[i]:
-            j = i
-            while j + 1 < n and above[j + 1]:
-                j += 1
-            out.append(Transition(i, j))
-            i = j + 1
-        else:
-            i += 1
-    return out
+_default: ShotBoundaryModel | None = None
+_default_lock = threading.Lock()
+
+
+def default_model() -> ShotBoundaryModel:
+    """One TransNetV2 on the CPU for this process, for callers without a runtime choice (benchmarks, tools)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = ShotBoundaryModel()
+        return _default

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import itertools
 import logging
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import av
 import numpy as np
@@ -35,9 +34,6 @@ from chronicon.media.video import (
     _to_poster,
     _video_stream,
 )
-
-if TYPE_CHECKING:
-    from chronicon.embed.transnet import ShotBoundaryModel
 
 log = logging.getLogger(__name__)
 
@@ -118,48 +114,68 @@ def _distance(a: NDArray[np.float32], b: NDArray[np.float32]) -> float:
     return 0.5 * float(np.abs(a - b).sum())
 
 
+class BoundaryModel(Protocol):
+    """A shot-boundary network (embed.transnet.ShotBoundaryModel): per-frame transition probabilities."""
+
+    frame_size: tuple[int, int]  # (width, height) of the RGB frames it takes
+
+    def probabilities(self, frames: Iterator[NDArray[np.uint8]]) -> Iterator[float]: ...
+
+
+@dataclass(frozen=True)
+class Transition:
+    """Frames [first, last] that a boundary model marks as the change from one shot to the next."""
+
+    first: int
+    last: int
+
+
+def transitions(probs: NDArray[np.float32], threshold: float = 0.5) -> list[Transition]:
+    """Runs of frames at or above `threshold`: each is one transition (a hard cut marks the old shot's last frame)."""
+    above = np.asarray(probs) >= threshold
+    out: list[Transition] = []
+    i, n = 0, len(above)
+    while i < n:
+        if above[i]:
+            j = i
+            while j + 1 < n and above[j + 1]:
+                j += 1
+            out.append(Transition(i, j))
+            i = j + 1
+        else:
+            i += 1
+    return out
+
+
 def sample_video(
-    path: str, options: SamplingOptions | None = None, boundaries: ShotBoundaryModel | None = None
+    path: str, options: SamplingOptions | None = None, boundaries: BoundaryModel | None = None
 ) -> SamplingResult:
     """Segments with their representative frames, by the options' mode. Raises MediaError on unreadable files;
     a video damaged part-way gives the segments of the readable part (`partial` says where it stopped).
 
-    The accurate detector runs `boundaries` (a TransNetV2 prepared by the caller's runtime choice), else one
-    loaded once per process on the CPU; ModelUnavailableError when its package is missing."""
+    The accurate detector runs `boundaries` (a TransNetV2 prepared by the caller's runtime choice, e.g.
+    `embed.transnet.default_model()`); ValueError without one."""
     opts = options or SamplingOptions()
+    if opts.mode == "shots" and opts.detector == "accurate" and boundaries is None:
+        raise ValueError("the accurate shot detector needs a boundary model (embed.transnet.default_model())")
     with _opened(path) as container:
         stream = _video_stream(container)
         stream.thread_type = "AUTO"
         duration = _duration(container, stream) or 0.0
         if opts.mode == "shots" and opts.detector == "accurate":
-            return _accurate_shots(container, stream, duration, opts, boundaries or default_boundary_model())
+            assert boundaries is not None
+            return _accurate_shots(container, stream, duration, opts, boundaries)
         if opts.mode == "shots":
             return _shots(container, stream, duration, opts)
     return _spaced(path, duration, opts)
 
 
-_default_model: ShotBoundaryModel | None = None
-_default_lock = threading.Lock()
-
-
-def default_boundary_model() -> ShotBoundaryModel:
-    """One TransNetV2 on the CPU for this process (callers without a runtime choice of their own)."""
-    global _default_model
-    with _default_lock:
-        if _default_model is None:
-            from chronicon.embed.transnet import ShotBoundaryModel
-
-            _default_model = ShotBoundaryModel()
-        return _default_model
-
-
 # -- accurate shots -----------------------------------------------------------------------------------------
 def _accurate_shots(
-    container: InputContainer, stream: VideoStream, duration: float, opts: SamplingOptions, model: ShotBoundaryModel
+    container: InputContainer, stream: VideoStream, duration: float, opts: SamplingOptions, model: BoundaryModel
 ) -> SamplingResult:
     """Every frame decoded once: TransNetV2 at 48×27 finds the transitions, small frames kept `dense_fps`/s."""
-    from chronicon.embed.transnet import FRAME_H, FRAME_W, transitions
-
+    width, height = model.frame_size
     times: list[float] = []
     kept: list[_Sample] = []
     partial: str | None = None
@@ -188,7 +204,7 @@ def _accurate_shots(
                     next_t += step * max(1, int((t - next_t) / step) + 1)
                     kept.append(_Sample(t, empty, _small(frame, stream, opts)))
                     _bound_kept(kept)
-                yield np.asarray(frame.reformat(width=FRAME_W, height=FRAME_H, format="rgb24").to_ndarray())
+                yield np.asarray(frame.reformat(width=width, height=height, format="rgb24").to_ndarray())
         except (MediaError, av.FFmpegError) as exc:
             if _is_access_error(exc) or not times:
                 raise
