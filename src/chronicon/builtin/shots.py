@@ -37,6 +37,7 @@ def sampling_options(config: Section) -> SamplingOptions:
         refine=config.bool("refine_cuts"),
         detector=config.str("detector"),
         transition_threshold=config.float("transition_threshold"),
+        model_fps=config.float("model_fps"),
     )
 
 
@@ -70,6 +71,13 @@ class ShotsPass(PerItemAnalyzer):
             help="accurate: TransNetV2 on every frame (fades, dissolves, same-colour cuts); fast: keyframe histograms",
         ),
         "transition_threshold": Setting("float", 0.5, minimum=0.01, maximum=0.99),
+        "model_fps": Setting(
+            "float",
+            30.0,
+            minimum=1.0,
+            maximum=240.0,
+            help="accurate: frames a second TransNetV2 sees (every n-th decoded frame)",
+        ),
         **RUNTIME_SETTINGS,
     }
 
@@ -101,7 +109,7 @@ class ShotsPass(PerItemAnalyzer):
         knobs: tuple[Any, ...] = (o.mode, o.count, o.fps, o.threshold, o.min_shot, o.max_shot, o.max_segments,
                                   o.frames_per_segment, o.refine)  # fmt: skip
         if o.mode == "shots" and o.detector == "accurate":  # (the fast detector's fingerprint stays what it was)
-            knobs = (*knobs, "transnetv2", o.transition_threshold)
+            knobs = (*knobs, "transnetv2", o.transition_threshold, o.model_fps)
         return f"{self.version}:" + ",".join(str(k) for k in knobs)
 
     def _load(self) -> None:

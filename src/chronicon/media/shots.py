@@ -61,7 +61,7 @@ class SamplingOptions:
     refine: bool = False  # place each cut on the exact frame by decoding the GOP around it (~2x the cost)
     detector: str = "fast"  # shots: fast (keyframe histograms) | accurate (TransNetV2 on every frame)
     transition_threshold: float = 0.5  # accurate: TransNetV2 probability at which a frame is a transition
-    model_fps: float = 30.0  # accurate: frames above this rate are not shown to the model (60 fps: every other)
+    model_fps: float = 30.0  # accurate: above this rate the model sees every n-th frame (60 fps: every other)
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -182,7 +182,8 @@ def _accurate_shots(
     step = 1.0 / max(opts.dense_fps, 0.1)
     empty = np.zeros(0, dtype=np.float32)
 
-    # TransNetV2 was trained on 25-30 fps footage: at higher rates it sees about `model_fps` frames a second.
+    # Above `model_fps` the model sees every n-th frame. Not lower by default: on a real music video with fast
+    # cuts, 12.5 frames a second found 71 of the 108 cuts that every frame found (docs/video.md).
     rate = float(stream.average_rate or 0) or 30.0
     stride = max(1, round(rate / max(opts.model_fps, 1.0)))
 
