@@ -43,11 +43,19 @@ def test_openai_whisper_loads_a_checkpoint_file_and_transcribes(tmp_path: Path) 
     assert loaded.dims.n_audio_state == 32
     clip = tmp_path / "tone.mp4"
     make_mp4(clip, seconds=1.0, audio=True)
-    # Greedy only: random weights give degenerate text, and the fallback would sample from NaN logits.
-    transcriber = Transcriber(str(checkpoint), backend="openai-whisper", device="cpu", language="en", fallback=False)
+    # Greedy only: random weights give degenerate text, and the fallback would sample from NaN logits. Music
+    # off: without a VAD it keeps only confident segments, and random weights are never confident.
+    transcriber = Transcriber(
+        str(checkpoint), backend="openai-whisper", device="cpu", language="en", fallback=False, music=False
+    )
     result = transcriber.transcribe(str(clip))  # random weights: any text, but real segments with times
     assert result.audio_seconds == pytest.approx(1.0, abs=0.1)
     assert result.segments and all(0 <= s.start <= s.end <= 1.5 for s in result.segments), result.segments
+    # With music on (the default) openai-whisper's unconfident text is dropped and a held tone is `[music]`.
+    transcriber.music = True
+    held = tmp_path / "held.mp4"
+    make_mp4(held, seconds=3.0, audio=True)
+    assert [s.text for s in transcriber.transcribe(str(held)).segments] == ["[music]"]
 
 
 def test_timestamps_past_the_end_of_the_audio_are_cut_off(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -15,6 +15,7 @@ import pyarrow as pa
 from chronicon.analyzers.base import Analyzer, AssetItem, Outcome
 from chronicon.analyzers.inputs import stored_segments
 from chronicon.config import Setting
+from chronicon.embed.speech import is_music_marker
 from chronicon.hookspecs import hookimpl
 from chronicon.media.timecode import clock
 from chronicon.types import MediaKind, Phase
@@ -68,7 +69,7 @@ def summarize(row: dict[str, Any], top: int = 3) -> tuple[str | None, str | None
         for label, score in zip(row.get("labels") or [], row.get("label_scores") or [], strict=False):
             weight[label] = float(score)
     ranked = [label for label, _ in sorted(weight.items(), key=lambda kv: -kv[1])[:top]]
-    text = " ".join(str(s.get("text", "")) for s in spoken).strip()
+    text = " ".join(str(s.get("text", "")) for s in spoken if not is_music_marker(str(s.get("text", "")))).strip()
     if not ranked and not text and not captions and not row.get("caption"):
         return None, None
     if captions or row.get("caption"):

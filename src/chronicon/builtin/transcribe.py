@@ -1,4 +1,10 @@
-"""Built-in ML pass `transcribe`: Whisper transcripts of videos with timed segments, embedded and full-text indexed."""
+"""Built-in ML pass `transcribe`: Whisper transcripts of videos with timed segments, embedded and full-text indexed.
+
+`[music]` segments (stretches with sound but no confident speech, embed/speech.py) stay in the stored timed
+transcript (so `chronicon transcript`, SRT/VTT and export show them) but are not words: they are left out of
+`transcript_text` (full-text search, --has-speech) and get no speech vector. A speech vector's `segment` is still
+its 1-based place in the stored list, markers counted.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +19,14 @@ from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, Outcome
 from chronicon.analyzers.spaces import RankedHit, TextEmbedder, TextList
 from chronicon.config import Setting
 from chronicon.embed.packaged import package_dir
-from chronicon.embed.speech import BACKENDS, DEFAULT_WHISPER, Transcriber, resolve_whisper
+from chronicon.embed.speech import (
+    BACKENDS,
+    DEFAULT_WHISPER,
+    SOUND_FLOOR_DB,
+    Transcriber,
+    is_music_marker,
+    resolve_whisper,
+)
 from chronicon.embed.text import DEFAULT_TEXT_MODEL, derived_space, resolve_text_model, shared_text_embedder
 from chronicon.errors import ModelUnavailableError
 from chronicon.hookspecs import hookimpl
@@ -36,14 +49,14 @@ class TranscribePass(Analyzer):
     """Transcribes each video's audio; the segments keep their times, so searches can point into the video."""
 
     name: ClassVar[str] = "transcribe"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: speech over music is transcribed, `[music]` markers
     phase: ClassVar[Phase] = Phase.ML
     kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
     model_names: ClassVar[tuple[str, ...]] = ("whisper", "openai-whisper", "text-embedder")
     batch_size: ClassVar[int] = 1  # one video at a time, decoded in windows in this thread (memory stays flat)
     columns: ClassVar[dict[str, pa.DataType]] = {
-        "transcript": pa.string(),  # JSON [{"start", "end", "text"}] in seconds
-        "transcript_text": pa.string(),  # the whole text, for full-text search
+        "transcript": pa.string(),  # JSON [{"start", "end", "text"}] in seconds; "[music]" texts are markers
+        "transcript_text": pa.string(),  # the whole text without the markers, for full-text search
         "language": pa.string(),
     }
     settings: ClassVar[dict[str, Setting]] = {
@@ -54,6 +67,12 @@ class TranscribePass(Analyzer):
         "model": Setting("str", DEFAULT_WHISPER),
         "language": Setting("str", None, nullable=True),
         "vad": Setting("bool", True),
+        "music": Setting(
+            "bool", True, help="decode loud tonal audio the VAD dropped (confident text only); mark the rest [music]"
+        ),
+        "sound_floor_db": Setting(
+            "float", SOUND_FLOOR_DB, minimum=-90.0, maximum=0.0, help="frame RMS (dBFS) from which audio is sound"
+        ),
         "beam_size": Setting("int", 1, minimum=1, maximum=16),
         "compute_type": Setting(
             "str", None, nullable=True, help="(older key) a CTranslate2 compute type; wins over `precision`"
@@ -90,7 +109,8 @@ class TranscribePass(Analyzer):
     def fingerprint(self) -> str:
         c = self.config
         text_space = resolve_text_model(c.str("text_model"))[1]
-        return f"{self.version}:{self.engine}:{c['model']}:{c['language']}:{c['vad']}:{text_space}"
+        music = f"{c['music']}@{c['sound_floor_db']:g}" if c["music"] else "False"
+        return f"{self.version}:{self.engine}:{c['model']}:{c['language']}:{c['vad']}:{music}:{text_space}"
 
     def _load(self) -> None:
         model = self.runtime_models()[0]
@@ -105,6 +125,8 @@ class TranscribePass(Analyzer):
             language=self.config.optional_str("language"),
             vad=self.config.bool("vad"),
             beam_size=self.config.int("beam_size"),
+            music=self.config.bool("music"),
+            sound_floor_db=self.config.float("sound_floor_db"),
         )
         self.text = shared_text_embedder(self.config.str("text_model"), cache_dir=self.context.model_cache_dir)
 
@@ -126,15 +148,17 @@ class TranscribePass(Analyzer):
         segments: list[dict[str, Any]] = [
             {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text} for s in result.segments
         ]
+        # (place in the stored list, segment) of what was said: the [music] markers are not words
+        spoken = [(n, s) for n, s in enumerate(segments, 1) if not is_music_marker(s["text"])]
         columns: dict[str, Any] = {
             "transcript": json.dumps(segments, ensure_ascii=False),
-            "transcript_text": " ".join(s["text"] for s in segments) or None,
+            "transcript_text": " ".join(s["text"] for _, s in spoken) or None,
             "language": result.language,
         }
-        if segments and self.text is not None:
+        if spoken and self.text is not None:
             from chronicon.catalog.vectors import VectorRow
 
-            vectors = self.text.embed([s["text"] for s in segments])
+            vectors = self.text.embed([s["text"] for _, s in spoken])
             digest = item.row.get("content_hash")
             rows = [
                 VectorRow(
@@ -145,7 +169,7 @@ class TranscribePass(Analyzer):
                     t_end=s["end"],
                     content_hash=str(digest) if digest else None,
                 )
-                for n, (s, v) in enumerate(zip(segments, vectors, strict=True), 1)
+                for (n, s), v in zip(spoken, vectors, strict=True)
             ]
             columns[VECTORS_KEY] = {speech_space(self.text.space): (int(vectors.shape[1]), rows)}
         return columns
