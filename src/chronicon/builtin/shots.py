@@ -84,12 +84,13 @@ class ShotsPass(PerItemAnalyzer):
     def __init__(self, context: Any) -> None:
         super().__init__(context)
         self.boundaries: Any = None
+        # Checked once (not per video): why the accurate detector cannot run here, when it is the one asked for.
+        self._problem = self._accurate_problem() if self.config.str("detector") == "accurate" else None
+        options = sampling_options(self.config)
+        self._sampling = replace(options, detector="fast") if self._problem else options
 
     def _options(self) -> SamplingOptions:
-        options = sampling_options(self.config)
-        if options.detector == "accurate" and self._accurate_problem():
-            return replace(options, detector="fast")
-        return options
+        return self._sampling
 
     @staticmethod
     def _accurate_problem() -> str | None:
@@ -98,11 +99,11 @@ class ShotsPass(PerItemAnalyzer):
         return transnet_problem()
 
     def runtime_models(self) -> tuple[str, ...]:
-        return ("transnetv2",) if self._options().mode == "shots" and self._options().detector == "accurate" else ()
+        options = self._options()
+        return ("transnetv2",) if options.mode == "shots" and options.detector == "accurate" else ()
 
     def limitations(self) -> list[str]:
-        problem = self._accurate_problem() if self.config.str("detector") == "accurate" else None
-        return [f"{problem}; shots are found by the fast detector"] if problem else []
+        return [f"{self._problem}; shots are found by the fast detector"] if self._problem else []
 
     def fingerprint(self) -> str:
         o = self._options()

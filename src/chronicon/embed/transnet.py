@@ -7,7 +7,6 @@ batches through the model runtime, so an hours-long video never sits in memory (
 
 from __future__ import annotations
 
-import logging
 import random
 import threading
 from collections.abc import Iterator
@@ -21,8 +20,6 @@ from chronicon.errors import ModelUnavailableError
 from chronicon.media.shots import Transition, transitions
 
 __all__ = ["FRAME_H", "FRAME_W", "ShotBoundaryModel", "Transition", "default_model", "transitions", "transnet_problem"]
-
-log = logging.getLogger(__name__)
 
 MODEL_NAME = "transnetv2"
 FRAME_W, FRAME_H = 48, 27  # the network's input size
