@@ -1,13 +1,26 @@
-"""The duplicates plugin: `chronicon duplicates` lists near-duplicate groups from pHash and embeddings."""
+"""The duplicates plugin: `chronicon duplicates` lists near-duplicate groups from pHash and embeddings, and for
+videos from a frame signature its `duplicates` pass stores (a pHash every second, matched over the timeline)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 import click
 
 from chronicon.api import Setting, hookimpl
 
+if TYPE_CHECKING:
+    from chronicon.api import Analyzer
+
 PLUGIN_NAME = "duplicates"
-__version__ = "0.2.0"
+__version__ = "0.3.0"
+
+
+@hookimpl
+def chronicon_register_analyzers() -> list[type[Analyzer]]:
+    from .analyzer import VideoSignaturePass
+
+    return [VideoSignaturePass]
 
 
 @hookimpl
@@ -35,10 +48,30 @@ def chronicon_register_settings() -> dict[str, Setting]:
         "duplicates.cosine_neighbors": Setting(
             "int", 10, minimum=1, maximum=1000, help="nearest neighbours looked at per asset for cosine-only pairs"
         ),
+        "duplicates.video_frame_distance": Setting(
+            "int", 12, minimum=0, maximum=32, help="most differing bits for two sampled video frames to match"
+        ),
+        "duplicates.video_min_coverage": Setting(
+            "float",
+            0.8,
+            minimum=0.0,
+            maximum=1.0,
+            help="share of the shorter video's sampled frames that must match the other at the best time offset",
+        ),
+        "duplicates.video_max_trim": Setting(
+            "float", 5.0, minimum=0.0, help="seconds two videos' durations may differ by (a trimmed copy)"
+        ),
+        "duplicates.video_max_trim_ratio": Setting(
+            "float",
+            0.2,
+            minimum=0.0,
+            maximum=1.0,
+            help="share of the longer video's duration they may differ by, when that allows more than video_max_trim",
+        ),
         "duplicates.rank_by": Setting(
             "list",
-            ["resolution", "sharpness", "aesthetic", "size"],
-            help="order that picks the best member: resolution, sharpness, aesthetic, size",
+            ["resolution", "duration", "sharpness", "aesthetic", "size"],
+            help="order that picks the best member: resolution, duration (videos), sharpness, aesthetic, size",
         ),
     }
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from chronicon.api import AppState, CannotRun, ChroniconError, UsageError, print_json
 
-from .grouping import RANKS, Options, group_rows, load_assets, pixel_space
+from .grouping import RANKS, Group, Options, group_rows, load_assets, pixel_space
 
 
 def options_from(config: Any, **given: Any) -> Options:
@@ -28,6 +28,10 @@ def options_from(config: Any, **given: Any) -> Options:
         cosine_alone=section.float("cosine_alone"),
         cosine_neighbors=section.int("cosine_neighbors"),
         rank_by=rank_by,
+        video_frame_distance=section.int("video_frame_distance"),
+        video_min_coverage=section.float("video_min_coverage"),
+        video_max_trim=section.float("video_max_trim"),
+        video_max_trim_ratio=section.float("video_max_trim_ratio"),
     )
     for key, value in given.items():
         if value is not None:
@@ -51,6 +55,10 @@ def run(state: AppState, as_json: bool, **given: Any) -> None:
         "phash_distance": options.phash_distance,
         "min_cosine": options.min_cosine,
         "cosine_alone": options.cosine_alone if space is not None else None,
+        "video_frame_distance": options.video_frame_distance,
+        "video_min_coverage": options.video_min_coverage,
+        "video_max_trim": options.video_max_trim,
+        "video_max_trim_ratio": options.video_max_trim_ratio,
         "rank_by": list(options.rank_by),
         "space": space,
         "kind": options.kind,
@@ -70,28 +78,59 @@ def run(state: AppState, as_json: bool, **given: Any) -> None:
         out.print(f"no near-duplicates among {len(rows)} assets (pHash distance <= {options.phash_distance})")
         return
     for number, group in enumerate(groups, start=1):
-        table = Table(title=f"group {number}: {len(group.members)} {group.kind}s", title_justify="left")
-        table.add_column("")
-        table.add_column("path", overflow="fold")
-        table.add_column("size px", justify="right")
-        table.add_column("sharpness", justify="right")
-        table.add_column("pHash Δ", justify="right")
-        table.add_column("cosine", justify="right")
-        table.add_column("why")
-        for member in group.members:
-            cosine = member["cosine"]
-            table.add_row(
-                "best" if member["best"] else "",
-                member["path"],
-                f"{member['width'] or '?'}×{member['height'] or '?'}",
-                "" if member["sharpness"] is None else f"{member['sharpness']:.0f}",
-                "" if member["best"] else str(member["phash_distance"]),
-                "" if cosine is None else f"{cosine:.3f}",
-                ", ".join(member["linked_by"]),
-            )
-        out.print(table)
+        out.print(_video_table(number, group) if group.kind == "video" else _image_table(number, group))
     dupes = sum(len(g.members) - 1 for g in groups)
     out.print(f"{len(groups)} groups, {dupes} possible duplicates of {len(rows)} assets; nothing was changed on disk")
+
+
+def _image_table(number: int, group: Group) -> Table:
+    table = Table(title=f"group {number}: {len(group.members)} {group.kind}s", title_justify="left")
+    table.add_column("")
+    table.add_column("path", overflow="fold")
+    table.add_column("size px", justify="right")
+    table.add_column("sharpness", justify="right")
+    table.add_column("pHash Δ", justify="right")
+    table.add_column("cosine", justify="right")
+    table.add_column("why")
+    for member in group.members:
+        cosine = member["cosine"]
+        table.add_row(
+            "best" if member["best"] else "",
+            member["path"],
+            f"{member['width'] or '?'}×{member['height'] or '?'}",
+            "" if member["sharpness"] is None else f"{member['sharpness']:.0f}",
+            "" if member["best"] else str(member["phash_distance"]),
+            "" if cosine is None else f"{cosine:.3f}",
+            ", ".join(member["linked_by"]),
+        )
+    return table
+
+
+def _video_table(number: int, group: Group) -> Table:
+    """Videos: their duration, and the share of frames matched with the best one at which offset (or the poster's
+    pHash distance when a signature is missing)."""
+    table = Table(title=f"group {number}: {len(group.members)} {group.kind}s", title_justify="left")
+    table.add_column("")
+    table.add_column("path", overflow="fold")
+    table.add_column("size px", justify="right")
+    table.add_column("duration", justify="right")
+    table.add_column("frames", justify="right")
+    table.add_column("offset", justify="right")
+    table.add_column("poster Δ", justify="right")
+    table.add_column("why", overflow="fold")
+    for member in group.members:
+        coverage, offset, duration = member["video_coverage"], member["video_offset"], member["duration"]
+        table.add_row(
+            "best" if member["best"] else "",
+            member["path"],
+            f"{member['width'] or '?'}×{member['height'] or '?'}",
+            "" if duration is None else f"{duration:.1f}s",
+            "" if coverage is None else f"{coverage:.0%}",
+            "" if offset is None else f"{offset:+.1f}s",
+            "" if member["best"] else str(member["phash_distance"]),
+            ", ".join(member["linked_by"]),
+        )
+    return table
 
 
 @click.command("duplicates")
@@ -108,6 +147,20 @@ def run(state: AppState, as_json: bool, **given: Any) -> None:
     metavar="X",
     help="Embedding cosine a pHash pair must reach when both have vectors (default 0.9).",
 )
+@click.option(
+    "--frame-distance",
+    "video_frame_distance",
+    type=click.IntRange(0, 32),
+    metavar="N",
+    help="Videos: most differing bits for two sampled frames to match (default duplicates.video_frame_distance, 12).",
+)
+@click.option(
+    "--min-coverage",
+    "video_min_coverage",
+    type=click.FloatRange(0.0, 1.0),
+    metavar="X",
+    help="Videos: share of the shorter video's frames that must match (default duplicates.video_min_coverage, 0.8).",
+)
 @click.option("--under", type=click.Path(file_okay=False), metavar="DIR", help="Only files under DIR.")
 @click.option("--json", "as_json", is_flag=True, help="Print the groups as JSON.")
 @click.pass_obj
@@ -116,6 +169,8 @@ def duplicates(
     kind: str | None,
     phash_distance: int | None,
     min_cosine: float | None,
+    video_frame_distance: int | None,
+    video_min_coverage: float | None,
     under: str | None,
     as_json: bool,
 ) -> None:
@@ -125,9 +180,12 @@ def duplicates(
 
     Pairs come from the perceptual hash (at most N differing bits of 64) and are confirmed by their
     dominant colours and, when the search space for pictures is CLIP-like, by the image embedding of both;
-    in such a space very close embeddings (config duplicates.cosine_alone) also pair up. The best member
-    has the most pixels, then the sharpest, then the best aesthetic score, then the largest file (config
-    duplicates.rank_by).
+    in such a space very close embeddings (config duplicates.cosine_alone) also pair up. Two videos with
+    frame signatures (the scan's duplicates pass: a hash every second) pair up instead when their durations
+    allow a trim and, at the best time offset, most frames of the shorter one match the other (re-encodes,
+    resized and trimmed copies; not two clips that only start alike). The best member has the most pixels,
+    then (videos) the longest duration, then the sharpest, then the best aesthetic score, then the largest
+    file (config duplicates.rank_by).
 
     \b
     Examples:
@@ -135,4 +193,13 @@ def duplicates(
       chronicon duplicates --kind image --under ~/Pictures/2024 --phash-distance 4
       chronicon duplicates --json | jq '.groups[].members[0].path'
     """
-    run(state, as_json, kind=kind, phash_distance=phash_distance, min_cosine=min_cosine, under=under)
+    run(
+        state,
+        as_json,
+        kind=kind,
+        phash_distance=phash_distance,
+        min_cosine=min_cosine,
+        video_frame_distance=video_frame_distance,
+        video_min_coverage=video_min_coverage,
+        under=under,
+    )

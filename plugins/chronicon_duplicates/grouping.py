@@ -1,4 +1,5 @@
-"""Near-duplicate groups: pHash candidates, embedding confirmation, union-find, and the best member of each group."""
+"""Near-duplicate groups: pHash candidates, embedding confirmation, video frame signatures, union-find, and the best
+member of each group."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from numpy.typing import NDArray
 from chronicon.api import Catalog, Where, col, display_path, is_pixel_space
 
 from .mih import near_pairs, parse_hashes
+from .videos import COLUMNS as VIDEO_COLUMNS
+from .videos import Alignment, FrameSequence, compare, sequence_of, video_links
 
-RANKS = ("resolution", "sharpness", "aesthetic", "size")
-_COLUMNS = ["id", "path", "kind", "width", "height", "size", "sharpness", "phash", "missing", "colors", "color_shares"]
+RANKS = ("resolution", "duration", "sharpness", "aesthetic", "size")
+_COLUMNS = ["id", "path", "kind", "width", "height", "size", "sharpness", "phash", "missing", "colors", "color_shares",
+            "duration"]  # fmt: skip
 
 
 @dataclass
@@ -29,19 +33,27 @@ class Options:
     cosine_alone: float = 0.97
     cosine_neighbors: int = 10
     rank_by: Sequence[str] = RANKS
+    video_frame_distance: int = 12
+    video_min_coverage: float = 0.8
+    video_max_trim: float = 5.0
+    video_max_trim_ratio: float = 0.2
     kind: str | None = None
     under: str | None = None
 
 
 @dataclass
 class Edge:
-    """Why two assets are linked: their pHash distance (None: found by cosine alone) and embedding cosine."""
+    """Why two assets are linked: their pHash distance (None: found by cosine alone) and embedding cosine, or for
+    two videos with frame signatures the alignment of their frames."""
 
     phash_distance: int | None
     cosine: float | None
+    frames: Alignment | None = None
 
     @property
     def reason(self) -> str:
+        if self.frames is not None:
+            return "video-frames"
         if self.phash_distance is None:
             return "cosine"
         return "phash+cosine" if self.cosine is not None else "phash"
@@ -86,7 +98,9 @@ class UnionFind:
 
 def load_assets(catalog: Catalog, options: Options) -> list[dict[str, Any]]:
     """Present assets with a pHash, of the asked kind and under the asked folder (both filtered in the query)."""
-    columns = _COLUMNS + (["aesthetic"] if "aesthetic" in catalog.schema.names else [])
+    names = catalog.schema.names
+    optional = ["aesthetic", *VIDEO_COLUMNS.values()] if options.kind != "image" else ["aesthetic"]
+    columns = _COLUMNS + [name for name in optional if name in names]
     parts = [col("phash").not_null(), col("missing").is_not_true()]
     if options.kind:
         parts.append(col("kind") == options.kind)
@@ -206,6 +220,9 @@ def _rank_key(row: dict[str, Any], rank_by: Sequence[str]) -> tuple[float, ...]:
     for name in rank_by:
         if name == "resolution":
             values.append(float((row.get("width") or 0) * (row.get("height") or 0)))
+        elif name == "duration":  # videos: the untrimmed copy first (whole seconds: a frame more is no better)
+            value = row.get("duration")
+            values.append(float(round(value)) if value is not None and math.isfinite(float(value)) else -math.inf)
         elif name in ("sharpness", "aesthetic", "size"):
             value = row.get(name)
             values.append(float(value) if value is not None and math.isfinite(float(value)) else -math.inf)
@@ -213,10 +230,15 @@ def _rank_key(row: dict[str, Any], rank_by: Sequence[str]) -> tuple[float, ...]:
 
 
 def find_edges(
-    catalog: Catalog, rows: list[dict[str, Any]], options: Options, space: str | None
+    catalog: Catalog,
+    rows: list[dict[str, Any]],
+    options: Options,
+    space: str | None,
+    sequences: Sequence[FrameSequence | None] | None = None,
 ) -> tuple[dict[tuple[int, int], Edge], Vectors]:
     """Links between rows (indices, i < j) of one kind: confirmed pHash pairs, plus cosine-only pairs in a
-    pixel space; and the vectors read for them."""
+    pixel space, and for videos the pairs whose frame signatures align (`sequences`: `video_sequences(rows)`,
+    computed here when not given); and the vectors read for them."""
     hashes = parse_hashes([r["phash"] for r in rows])
     left, right, dist = near_pairs(hashes, options.phash_distance)
     vectors = load_vectors(catalog, pixel_space(space), [r["id"] for r in rows])
@@ -234,7 +256,42 @@ def find_edges(
             i, j = sorted((index[a], index[b]))
             if (i, j) not in edges:
                 edges[(i, j)] = Edge(None, vectors.cosine(rows[i]["id"], rows[j]["id"]))
+    if rows and rows[0]["kind"] == "video":
+        edges = _frame_edges(rows, options, edges, vectors, video_sequences(rows) if sequences is None else sequences)
     return edges, vectors
+
+
+def video_sequences(rows: list[dict[str, Any]]) -> list[FrameSequence | None]:
+    """Each row's frame sequence when its signature can decide (enough informative frames), else None."""
+    out: list[FrameSequence | None] = []
+    for row in rows:
+        seq = sequence_of(row) if row.get("kind") == "video" else None
+        out.append(seq if seq is not None and seq.usable else None)
+    return out
+
+
+def _frame_edges(
+    rows: list[dict[str, Any]],
+    options: Options,
+    edges: dict[tuple[int, int], Edge],
+    vectors: Vectors,
+    sequences: Sequence[FrameSequence | None],
+) -> dict[tuple[int, int], Edge]:
+    """Between two videos that both have a frame signature, the signatures decide: their poster-frame links (pHash
+    or cosine of the poster: the same opening) are dropped, and pairs whose frames align are linked instead. A
+    video without one (the pass did not run, or too few informative frames) keeps its poster links."""
+    kept = {k: e for k, e in edges.items() if sequences[k[0]] is None or sequences[k[1]] is None}
+    for link in video_links(
+        sequences,
+        distance=options.video_frame_distance,
+        min_coverage=options.video_min_coverage,
+        max_trim=options.video_max_trim,
+        max_trim_ratio=options.video_max_trim_ratio,
+    ):
+        a, b = rows[link.i], rows[link.j]
+        poster = (int(a["phash"], 16) ^ int(b["phash"], 16)).bit_count()
+        kept[(link.i, link.j)] = Edge(poster, vectors.cosine(a["id"], b["id"]), link.alignment)
+    return kept
 
 
 def group_rows(
@@ -250,7 +307,8 @@ def group_rows(
         subset = [r for r in rows if r["kind"] == kind]
         if progress is not None:
             progress(f"{kind}: {len(subset)} assets")
-        edges, vectors = find_edges(catalog, subset, options, space)
+        sequences = video_sequences(subset) if kind == "video" else []
+        edges, vectors = find_edges(catalog, subset, options, space, sequences)
         sets = UnionFind(len(subset))
         for i, j in edges:
             sets.union(i, j)
@@ -270,22 +328,45 @@ def group_rows(
             group = Group(kind)
             for position, i in enumerate(ranked):
                 row = subset[i]
-                group.members.append(
-                    {
-                        "id": row["id"],
-                        "path": row["path"],
-                        "best": position == 0,
-                        "width": row.get("width"),
-                        "height": row.get("height"),
-                        "size": row.get("size"),
-                        "sharpness": row.get("sharpness"),
-                        "aesthetic": row.get("aesthetic"),
-                        "phash": row["phash"],
-                        "phash_distance": (int(row["phash"], 16) ^ int(best["phash"], 16)).bit_count(),
-                        "cosine": vectors.cosine(row["id"], best["id"]) if position else None,
-                        "linked_by": sorted(linked.get(i, set())),
-                    }
-                )
+                member: dict[str, Any] = {
+                    "id": row["id"],
+                    "path": row["path"],
+                    "best": position == 0,
+                    "width": row.get("width"),
+                    "height": row.get("height"),
+                    "size": row.get("size"),
+                    "sharpness": row.get("sharpness"),
+                    "aesthetic": row.get("aesthetic"),
+                    "phash": row["phash"],
+                    "phash_distance": (int(row["phash"], 16) ^ int(best["phash"], 16)).bit_count(),
+                    "cosine": vectors.cosine(row["id"], best["id"]) if position else None,
+                    "linked_by": sorted(linked.get(i, set())),
+                }
+                if kind == "video":
+                    member.update(_video_fields(row, sequences[i], sequences[ranked[0]] if position else None, options))
+                group.members.append(member)
             groups.append(group)
     groups.sort(key=lambda g: (-len(g.members), g.members[0]["path"]))
     return groups
+
+
+def _video_fields(
+    row: dict[str, Any], seq: FrameSequence | None, best: FrameSequence | None, options: Options
+) -> dict[str, Any]:
+    """A video member's duration, and how its frames align with the best member's: the share of the shorter one's
+    frames matched and the offset (seconds into the best member where this one starts). None for the best member,
+    or when either has no signature or their durations rule out a trim."""
+    found = None
+    if seq is not None and best is not None:
+        found = compare(
+            seq,
+            best,
+            distance=options.video_frame_distance,
+            max_trim=options.video_max_trim,
+            max_trim_ratio=options.video_max_trim_ratio,
+        )
+    return {
+        "duration": row.get("duration"),
+        "video_coverage": found.coverage if found is not None else None,
+        "video_offset": found.offset if found is not None else None,
+    }
