@@ -40,7 +40,7 @@ def _errors() -> Iterator[None]:
 
 
 def _where(member: dict[str, Any]) -> str:
-    start = member.get("t_start")
+    start = member.get("t", member.get("t_start"))
     return f"{member['path']} @ {clock(start)}" if start is not None else str(member["path"])
 
 

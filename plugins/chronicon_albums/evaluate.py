@@ -38,6 +38,7 @@ def member_of(hit: Any) -> dict[str, Any]:
         "path": hit.path,
         "kind": hit.kind,
         "score": shown["score"],
+        "t": shown["t"],
         "t_start": hit.t_start,
         "t_end": hit.t_end,
         "segment": hit.segment,

@@ -136,7 +136,7 @@ def m3u_text(album: Album, rows: dict[str, dict[str, Any]]) -> tuple[str, list[s
             skipped.append(f"#{rank} {os.path.basename(path)}: a photo (playlists hold videos only)")
             continue
         duration = row.get("duration")
-        start = member.get("t_start")
+        start = member.get("t", member.get("t_start"))  # the moment that matched (older albums: the shot start)
         title = os.path.basename(path) + (f" @ {clock(start)}" if start is not None else "")
         lines.append(f"#EXTINF:{round(duration) if duration else -1},{title}")
         if start is not None:

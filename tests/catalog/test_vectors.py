@@ -201,3 +201,44 @@ def test_ann_path_matches_exact_and_finds_rows_added_after_the_index(db: Any) ->
     assert vt.ensure_index(threshold=1_000) == "updated"
     assert vt.stats()["unindexed_rows"] == 0
     assert vt.search(fresh, 1, threshold=1_000)[0].asset_id == "late"
+
+
+def test_a_segment_seen_through_several_frames_pools_them_and_points_at_the_best(db: Any) -> None:
+    from chronicon.catalog.vectors import pooled_row
+
+    table = VectorTable(db, "s", DIM)
+    row = pooled_row("v", 1, [(2.0, axis(0)), (9.5, axis(1)), (14.0, axis(2))], t_start=0.0, t_end=20.0)
+    assert row.frames is not None and [t for t, _ in row.frames] == [2.0, 9.5, 14.0]
+    assert np.allclose(row.vector, unit(axis(0) + axis(1) + axis(2)))  # the mean, re-normalised
+    one = pooled_row("v", 2, [(21.0, axis(3))], t_start=20.0, t_end=25.0)
+    assert one.frames is None  # one frame: nothing to choose between
+    table.replace([VectorRow("v", axis(4), 0), row, one, VectorRow("p", axis(1))])
+    moments = table.best_moments(axis(1), ["v", "p"])
+    assert list(moments) == ["v"]  # a photo has no segments
+    assert (moments["v"].segment, moments["v"].t, moments["v"].t_start) == (1, 9.5, 0.0)
+    assert moments["v"].score == pytest.approx(1.0)
+    assert table.best_moments(unit(axis(2) + 0.1 * axis(0)), ["v"])["v"].t == 14.0
+    # A one-frame segment is its own vector, at its start.
+    assert (table.best_moments(axis(3), ["v"])["v"].segment, table.best_moments(axis(3), ["v"])["v"].t) == (2, 20.0)
+    assert table.best_moments(axis(1), []) == {}
+    # Search ranks by the pooled vector: the shot (1/sqrt(3) on axis 1) comes after the photo that is axis 1.
+    hits = table.search(axis(1), 2, per_asset=False)
+    assert [(h.asset_id, h.segment) for h in hits] == [("p", 0), ("v", 1)]
+    assert hits[1].score == pytest.approx(1 / np.sqrt(3), abs=1e-5)
+    assert [r.segment for r in table.vectors_for(["v"])["v"]] == [0, 1, 2]
+
+
+def test_a_table_written_before_frames_were_kept_gains_their_columns_on_its_next_write(db: Any) -> None:
+    import pyarrow as pa
+
+    from chronicon.catalog.vectors import FRAME_FIELDS, pooled_row, vector_schema
+
+    schema = vector_schema("old", DIM)
+    old = pa.schema([f for f in schema if f.name not in {f.name for f in FRAME_FIELDS}], metadata=schema.metadata)
+    db.create_table(vector_table_name("old"), schema=old)
+    table = VectorTable.open(db, "old")
+    assert table is not None
+    assert table.best_moments(axis(0), ["v"]) == {}  # nothing kept yet, and no error
+    table.replace([pooled_row("v", 1, [(1.0, axis(0)), (5.0, axis(1))], t_start=0.0, t_end=8.0)])
+    assert {f.name for f in FRAME_FIELDS} <= set(db.open_table(table.name).schema.names)
+    assert table.best_moments(axis(1), ["v"])["v"].t == 5.0

@@ -97,21 +97,23 @@ class SegmentPicture:
     t_start: float | None
     t_end: float | None
     image: Image.Image
+    t: float | None = None  # when in the video this frame is (segments 1..)
 
     @property
     def segment(self) -> Segment:
         """Which segment this is, without the picture: what a prepared input keeps until its batch is committed
         (the picture is the scan's shared decode, megapixels large; a batch of them would stay in memory)."""
-        return Segment(self.index, self.t_start, self.t_end)
+        return Segment(self.index, self.t_start, self.t_end, self.t)
 
 
 @dataclass(frozen=True)
 class Segment:
-    """Segment 0 (the photo or the video's poster) or a video segment, and its time span."""
+    """Segment 0 (the photo or the video's poster) or a video segment, its time span, and the time of the frame."""
 
     index: int
     t_start: float | None
     t_end: float | None
+    t: float | None = None  # the frame's time (a long shot has several frames)
 
 
 def segment_pictures(item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[SegmentPicture]:
@@ -128,11 +130,14 @@ def segment_pictures(item: AssetItem, min_side: int, *, max_pixels: int = DEFAUL
     decoded = iter(frames_at(item.path, wanted, max(min_side, 320))) if wanted else iter(())
     for segment in segments:
         index = int(segment["index"])
+        times = [float(t) for t in segment.get("frame_times") or []]
         if index in cached:
             images: list[Image.Image | None] = list(cached[index])
         else:
-            images = [next(decoded) for _ in segment.get("frame_times") or []]
-        for image in images:
+            images = [next(decoded) for _ in times]
+        start, end = float(segment["t_start"]), float(segment["t_end"])
+        for n, image in enumerate(images):
             if image is not None:
-                pictures.append(SegmentPicture(index, float(segment["t_start"]), float(segment["t_end"]), image))
+                when = times[n] if n < len(times) else None
+                pictures.append(SegmentPicture(index, start, end, image, when))
     return pictures

@@ -127,7 +127,7 @@ class ClipPass(Analyzer):
 
     def _run(self, items: Sequence[AssetItem]) -> list[Outcome]:
         assert self.clip is not None
-        from chronicon.catalog.vectors import VectorRow
+        from chronicon.catalog.vectors import pooled_row
 
         frames = [(n, pic, arr) for n, item in enumerate(items) for pic, arr in item.cache[self.input_key]]
         step = max(1, self.batch_size)
@@ -143,14 +143,13 @@ class ClipPass(Analyzer):
             digest = item.row.get("content_hash")
             rows = []
             for index, entries in sorted(by_segment.items()):
-                # The video as a whole (segment 0) is the mean of everything seen in it.
-                use = [v for _, v in mine] if index == 0 and item.kind == MediaKind.VIDEO else [v for _, v in entries]
-                mean = np.mean(use, axis=0)
-                vector = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
                 pic = entries[0][0]
+                # The video as a whole (segment 0) is the mean of everything seen in it; a shot, of its frames.
+                seen = mine if index == 0 and item.kind == MediaKind.VIDEO else entries
+                timed: list[tuple[float | None, Any]] = [(p.t if index > 0 else None, v) for p, v in seen]
                 rows.append(
-                    VectorRow(item.id, vector, segment=index, t_start=pic.t_start, t_end=pic.t_end,
-                              content_hash=str(digest) if digest else None)
+                    pooled_row(item.id, index, timed,
+                               t_start=pic.t_start, t_end=pic.t_end, content_hash=str(digest) if digest else None)
                 )  # fmt: skip
             outcomes.append({VECTORS_KEY: {self.spec.space: (int(vectors.shape[1]), rows)}})
         return outcomes

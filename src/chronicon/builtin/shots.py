@@ -33,6 +33,9 @@ def sampling_options(config: Section) -> SamplingOptions:
         max_shot=config.float("max_shot"),
         max_segments=config.int("max_segments"),
         frames_per_segment=config.int("frames_per_segment"),
+        max_frames_per_segment=config.int("max_frames_per_segment"),
+        frame_gap=config.float("frame_gap"),
+        frame_change=config.float("frame_change"),
         frame_side=config.int("frame_side"),
         refine=config.bool("refine_cuts"),
         detector=config.str("detector"),
@@ -42,7 +45,7 @@ def sampling_options(config: Section) -> SamplingOptions:
 
 
 class ShotsPass(PerItemAnalyzer):
-    """Finds the shots of a video (cut detection on keyframes) and keeps a frame and a thumbnail per shot."""
+    """Finds the shots of a video and keeps a thumbnail and one or more frames per shot (by duration and change)."""
 
     name: ClassVar[str] = "shots"
     version: ClassVar[int] = 1
@@ -62,6 +65,13 @@ class ShotsPass(PerItemAnalyzer):
         "max_shot": Setting("float", 30.0, minimum=0.1),
         "max_segments": Setting("int", 64, minimum=1, maximum=10_000),
         "frames_per_segment": Setting("int", 1, minimum=1, maximum=16),
+        "max_frames_per_segment": Setting(
+            "int", 6, minimum=1, maximum=16, help="shots: frames for a long or changing shot (1: one per shot)"
+        ),
+        "frame_gap": Setting("float", 8.0, minimum=0.5, help="shots: at most this many seconds between two frames"),
+        "frame_change": Setting(
+            "float", 0.12, minimum=0.0, maximum=1.0, help="shots: grey-level change (0..1) that starts a new frame"
+        ),
         "frame_side": Setting("int", 320, minimum=32, maximum=4096),
         "refine_cuts": Setting("bool", False),
         "detector": Setting(
@@ -111,6 +121,8 @@ class ShotsPass(PerItemAnalyzer):
                                   o.frames_per_segment, o.refine)  # fmt: skip
         if o.mode == "shots" and o.detector == "accurate":  # (the fast detector's fingerprint stays what it was)
             knobs = (*knobs, "transnetv2", o.transition_threshold, o.model_fps)
+        if o.mode == "shots" and o.max_frames_per_segment > 1:  # several frames per shot (1: as before)
+            knobs = (*knobs, "frames", o.max_frames_per_segment, o.frame_gap, o.frame_change)
         return f"{self.version}:" + ",".join(str(k) for k in knobs)
 
     def _load(self) -> None:

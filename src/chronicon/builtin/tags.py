@@ -291,16 +291,30 @@ class TagsPass(Analyzer):
         if self.concepts is not None and self.text is not None:
             from chronicon.catalog.vectors import VectorRow
 
+            power = self.config.float("conse_power")
+
+            def conse(chosen: dict[str, float]) -> Any:
+                assert self.concepts is not None
+                return self.concepts.combine({k: v**power for k, v in chosen.items()} if power != 1.0 else chosen)
+
             rows: list[Any] = []
             for index, (pic, weights, _) in sorted(by_segment.items()):
-                power = self.config.float("conse_power")
-                chosen = overall if index == 0 else weights
-                vector = self.concepts.combine({k: v**power for k, v in chosen.items()} if power != 1.0 else chosen)
-                if vector is not None:
-                    rows.append(
-                        VectorRow(item.id, np.asarray(vector, dtype=np.float32), segment=index,
-                                  t_start=pic.t_start, t_end=pic.t_end, content_hash=_hash(item))
-                    )  # fmt: skip
+                # A shot's vector: the concepts of everything seen in its frames (best score per label); each of
+                # its frames' own vectors is kept too, so a hit can point at the frame that matched.
+                vector = conse(overall if index == 0 else weights)
+                if vector is None:
+                    continue
+                frame_vectors: list[tuple[float, Any]] = []
+                if index > 0:
+                    for frame_pic, frame_weights, _ in frames:
+                        v = conse(frame_weights) if frame_pic.index == index and frame_pic.t is not None else None
+                        if v is not None:
+                            frame_vectors.append((float(frame_pic.t), np.asarray(v, dtype=np.float32)))
+                rows.append(
+                    VectorRow(item.id, np.asarray(vector, dtype=np.float32), segment=index,
+                              t_start=pic.t_start, t_end=pic.t_end, content_hash=_hash(item),
+                              frames=frame_vectors if len(frame_vectors) > 1 else None)
+                )  # fmt: skip
             if rows:
                 columns[VECTORS_KEY] = {conse_space(self.text.space): (int(rows[0].vector.shape[0]), rows)}
         return columns

@@ -111,6 +111,11 @@ def list_spaces(db: Any) -> list[str]:
     return sorted(spaces)
 
 
+# A video segment seen through several frames: their times and vectors (row-major, n × dim), so a search hit can
+# point at the frame that matched best. The row's `vector` is their pooled (mean, re-normalised) vector.
+FRAME_FIELDS = (pa.field("frame_times", pa.list_(pa.float64())), pa.field("frame_vectors", pa.list_(pa.float32())))
+
+
 def vector_schema(space: str, dim: int) -> pa.Schema:
     """The schema of a space's table; the space and dimension are kept in its metadata."""
     return pa.schema(
@@ -121,6 +126,7 @@ def vector_schema(space: str, dim: int) -> pa.Schema:
             pa.field("t_end", pa.float64()),
             pa.field("content_hash", pa.string()),
             pa.field("vector", pa.list_(pa.float32(), dim)),
+            *FRAME_FIELDS,
         ],
         metadata={SPACE_KEY: space.encode("utf-8"), DIM_KEY: str(dim).encode()},
     )
@@ -136,6 +142,26 @@ class VectorRow:
     t_start: float | None = None  # seconds, for video segments
     t_end: float | None = None
     content_hash: str | None = None  # of the file the vector was computed from
+    frames: list[tuple[float, np.ndarray]] | None = None  # a video segment's frames: (time, vector), 2 or more
+
+
+def pooled_row(
+    asset_id: str,
+    segment: int,
+    frames: Sequence[tuple[float | None, np.ndarray]],
+    *,
+    t_start: float | None = None,
+    t_end: float | None = None,
+    content_hash: str | None = None,
+) -> VectorRow:
+    """One segment's row from the vectors of its frames: their mean, re-normalised, keeping each frame's vector
+    (with its time) when there are several, for `VectorTable.best_frames`."""
+    vectors = np.stack([np.asarray(v, dtype=np.float32).reshape(-1) for _, v in frames])
+    mean = vectors.mean(axis=0)
+    pooled = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    timed = [(float(t), vectors[i]) for i, (t, _) in enumerate(frames) if t is not None]
+    keep = timed if len(timed) > 1 and len(timed) == len(frames) else None
+    return VectorRow(asset_id, pooled, segment, t_start, t_end, content_hash, keep)
 
 
 @dataclass
@@ -147,6 +173,7 @@ class VectorHit:
     t_start: float | None
     t_end: float | None
     score: float
+    t: float | None = None  # the matched frame's time (best_moments), when known
 
 
 @dataclass
@@ -215,6 +242,8 @@ class VectorTable:
             raise CatalogError(f"table {self.name!r} belongs to space {stored_space.decode()!r}, not {space!r}")
         self._key = f"{getattr(db, 'uri', id(db))}::{self.name}"
         self._state: tuple[int, int, bool] | None = None  # (version, rows, has an index) of the last search
+        names = set(self._tbl.schema.names)
+        self._frame_columns = all(f.name in names for f in FRAME_FIELDS)  # (tables written before 2026-12 lack them)
 
     def fault_place(self) -> tuple[str, Path]:
         """The table and folder that storage errors name (see `faults.guard`)."""
@@ -254,6 +283,16 @@ class VectorTable:
                 raise ValueError(f"asset {row.asset_id}: segment {row.segment} given twice")
             seen.add(key)
             matrix[i] = vec
+        frame_times: list[list[float] | None] = []
+        frame_vectors: list[list[float] | None] = []
+        for row in rows:
+            frames = row.frames or []
+            if len(frames) < 2 or any(np.asarray(v).size != self.dim for _, v in frames):
+                frame_times.append(None)
+                frame_vectors.append(None)
+                continue
+            frame_times.append([float(t) for t, _ in frames])
+            frame_vectors.append(np.concatenate([np.asarray(v, np.float32).reshape(-1) for _, v in frames]).tolist())
         return pa.table(
             {
                 "asset_id": pa.array([r.asset_id for r in rows], pa.string()),
@@ -262,9 +301,17 @@ class VectorTable:
                 "t_end": pa.array([r.t_end for r in rows], pa.float64()),
                 "content_hash": pa.array([r.content_hash for r in rows], pa.string()),
                 "vector": pa.FixedSizeListArray.from_arrays(pa.array(matrix.reshape(-1)), self.dim),
+                "frame_times": pa.array(frame_times, pa.list_(pa.float64())),
+                "frame_vectors": pa.array(frame_vectors, pa.list_(pa.float32())),
             },
             schema=vector_schema(self.space, self.dim),
         )
+
+    def _add_frame_columns(self) -> None:
+        """Give a table written before frames were kept their (empty) columns: a metadata-only change."""
+        if not self._frame_columns:
+            self._tbl.add_columns(list(FRAME_FIELDS))
+            self._frame_columns = True
 
     @guard("write")
     def replace(self, rows: Sequence[VectorRow], also_clear: Iterable[str] = ()) -> None:
@@ -273,6 +320,7 @@ class VectorTable:
         if not rows:
             self.delete_assets(also_clear)
             return
+        self._add_frame_columns()
         data = self._to_arrow(rows)
         asset_ids = sorted({r.asset_id for r in rows} | set(also_clear))
         (
@@ -298,7 +346,8 @@ class VectorTable:
         out: dict[str, list[VectorRow]] = {}
         for start in range(0, len(ids), _IN_CHUNK):
             where = _in_clause("asset_id", ids[start : start + _IN_CHUNK])
-            data = self._tbl.search().where(where).limit(None).to_arrow()
+            columns = ["asset_id", "segment", "t_start", "t_end", "content_hash", "vector"]
+            data = self._tbl.search().where(where).select(columns).limit(None).to_arrow()
             vectors = data.column("vector").combine_chunks()
             flat = vectors.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
             matrix = flat.reshape(len(data), self.dim)
@@ -316,6 +365,40 @@ class VectorTable:
                 )
         for segments in out.values():
             segments.sort(key=lambda r: r.segment)
+        return out
+
+    @guard("read")
+    def best_moments(self, query: np.ndarray, asset_ids: Iterable[str]) -> dict[str, VectorHit]:
+        """For each of these videos, the frame of its segments (1..) that matches the query best, as a hit whose
+        `t` is that frame's time: a frame kept with its segment (several frames), else the segment's own vector at
+        its start. Assets without segments are left out."""
+        q = np.asarray(query, dtype=np.float32).reshape(-1)
+        out: dict[str, VectorHit] = {}
+        snap = self._snapshot(self._version(), with_vectors=False)  # (cached per table version)
+        positions = snap.rows_for(sorted(set(asset_ids)))
+        positions = positions[snap.segments[positions] > 0] if len(positions) else positions
+        if len(positions) == 0:
+            return out
+        columns = ["asset_id", "segment", "t_start", "t_end", "vector"]
+        columns += [f.name for f in FRAME_FIELDS] if self._frame_columns else []
+        for start in range(0, len(positions), _IN_CHUNK):
+            chunk = sorted(int(p) for p in positions[start : start + _IN_CHUNK])
+            data = self._tbl.take_offsets(chunk).select(columns).to_arrow()
+            flat = data.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
+            scores = np.ascontiguousarray(flat, dtype=np.float32).reshape(len(data), self.dim) @ q
+            cols = data.select([c for c in columns if c != "vector"]).to_pydict()
+            for i, asset_id in enumerate(cols["asset_id"]):
+                score, when = float(scores[i]), cols["t_start"][i]
+                times = cols.get("frame_times", [None] * len(data))[i]
+                frames = cols.get("frame_vectors", [None] * len(data))[i]
+                if times and frames and len(frames) == len(times) * self.dim:
+                    per_frame = np.asarray(frames, dtype=np.float32).reshape(len(times), self.dim) @ q
+                    best = int(np.argmax(per_frame))
+                    score, when = float(per_frame[best]), float(times[best])
+                known = out.get(asset_id)
+                if known is None or score > known.score:
+                    segment = int(cols["segment"][i] or 0)
+                    out[asset_id] = VectorHit(asset_id, segment, cols["t_start"][i], cols["t_end"][i], score, when)
         return out
 
     @guard("read")

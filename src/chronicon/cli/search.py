@@ -25,13 +25,15 @@ from chronicon.search.query import QueryError
 
 
 def where(hit: Any) -> str:
-    """'path' or 'path @ 00:01:23' for a hit inside a video."""
-    return f"{hit.path} @ {clock(hit.t_start)}" if hit.t_start is not None else hit.path
+    """'path' or 'path @ 00:01:23' for a hit inside a video (the moment that matched best)."""
+    when = hit.t if getattr(hit, "t", None) is not None else hit.t_start
+    return f"{hit.path} @ {clock(when)}" if when is not None else hit.path
 
 
 def _print_paths(hits: Sequence[Any], *, moments: bool, end: bytes) -> None:
     """The exact filesystem path of each hit (bytes as on disk, also for names that are not UTF-8): each file
-    once for `-f`; `path<TAB>start<TAB>end` per hit for `--moments`. Nothing else goes to stdout."""
+    once for `-f`; `path<TAB>start<TAB>end<TAB>moment` per hit for `--moments` (the shot's span and its
+    best-matching frame). Nothing else goes to stdout."""
     from chronicon.catalog.store import fs_path
 
     out = sys.stdout.buffer
@@ -39,7 +41,8 @@ def _print_paths(hits: Sequence[Any], *, moments: bool, end: bytes) -> None:
     for hit in hits:
         path = os.fsencode(fs_path(hit.row) if hit.row.get("path") else hit.path)
         if moments:
-            times = [b"" if t is None else f"{t:.3f}".encode() for t in (hit.t_start, hit.t_end)]
+            moment = hit.t if hit.t is not None else hit.t_start
+            times = [b"" if t is None else f"{t:.3f}".encode() for t in (hit.t_start, hit.t_end, moment)]
             out.write(b"\t".join([path, *times]) + end)
         elif hit.asset_id not in seen:
             seen.add(hit.asset_id)

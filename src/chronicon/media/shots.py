@@ -54,7 +54,10 @@ class SamplingOptions:
     min_shot: float = 1.0  # shots shorter than this (seconds) are merged into their neighbour
     max_shot: float = 30.0  # longer shots are split into windows of at most this length
     max_segments: int = 64  # cap per video (a long video gets longer windows, never more segments)
-    frames_per_segment: int = 1  # frames kept per segment for the model passes
+    frames_per_segment: int = 1  # frames kept per segment for the model passes (shots: at least this many)
+    max_frames_per_segment: int = 6  # shots: a long or changing shot gets up to this many (1: one per shot)
+    frame_gap: float = 8.0  # shots: at most this many seconds between two frames of one shot
+    frame_change: float = 0.12  # shots: this much visual change (0..1) from the last frame starts a new one
     frame_side: int = 320  # longest side of the kept frames
     max_keyframe_gap: float = 2.5  # sparser keyframes than this: sample by decoding (at `dense_fps`) instead
     dense_fps: float = 4.0
@@ -64,6 +67,8 @@ class SamplingOptions:
     model_fps: float = 30.0  # accurate: above this rate the model sees every n-th frame (60 fps: every other)
 
     def __post_init__(self) -> None:
+        if self.max_frames_per_segment < 1 or self.frame_gap <= 0:
+            raise ValueError("max_frames_per_segment must be at least 1 and frame_gap positive")
         if self.mode not in MODES:
             raise ValueError(f"sampling mode must be one of {', '.join(MODES)}, not {self.mode!r}")
         if self.detector not in DETECTORS:
@@ -228,7 +233,9 @@ def _accurate_shots(
             spans.append((times[run.first], after))
     start = times[0] if times[0] < 0.5 else 0.0
     segments = [Segment(i + 1, a, b) for i, (a, b) in enumerate(_bounds(cuts, start, end, opts))]
-    _attach_frames(container, stream, segments, kept, opts)
+    # A frame in the middle of a fade or dissolve shows neither shot well: never pick one.
+    clean = [s for s in kept if not any(a - 1e-6 <= s.t < b for a, b in spans)]
+    _attach_frames(container, stream, segments, clean, opts, adaptive=True)
     return SamplingResult(segments, end, index + 1, "transnetv2", cuts, partial, spans)
 
 
@@ -250,7 +257,7 @@ def _shots(container: InputContainer, stream: VideoStream, duration: float, opts
         cuts.append(when)
     bounds = _bounds(sorted(set(cuts)), samples[0].t if samples[0].t < 0.5 else 0.0, end, opts)
     segments = [Segment(i + 1, a, b) for i, (a, b) in enumerate(bounds)]
-    _attach_frames(container, stream, segments, samples, opts)
+    _attach_frames(container, stream, segments, samples, opts, adaptive=True)
     return SamplingResult(segments, end, decoded, method, cuts, partial)
 
 
@@ -377,12 +384,27 @@ def _attach_frames(
     segments: list[Segment],
     samples: list[_Sample],
     opts: SamplingOptions,
+    *,
+    adaptive: bool = False,
 ) -> None:
-    """Representative frames: a kept sample inside the segment near each wanted time, else one decoded there."""
+    """Representative frames: a kept sample inside the segment near each wanted time, else one decoded there.
+
+    `adaptive` (shots): the wanted times come from the kept samples themselves, one per visually distinct
+    stretch of the shot and at least one every `frame_gap` seconds (see `pick_frames`)."""
     kept = [s for s in samples if s.image is not None]
     for segment in segments:
+        inside = [s for s in kept if segment.t_start - 1e-6 <= s.t < segment.t_end]
+        if adaptive and inside:
+            picked = pick_frames(
+                [s.t for s in inside], [_signature(s.image) for s in inside if s.image is not None], segment, opts
+            )
+            for i in picked:
+                image = inside[i].image
+                assert image is not None
+                segment.frame_times.append(inside[i].t)
+                segment.frames.append(image)
+            continue
         for want in _frame_times(segment, opts.frames_per_segment):
-            inside = [s for s in kept if segment.t_start - 1e-6 <= s.t < segment.t_end]
             if inside:
                 best = min(inside, key=lambda s: abs(s.t - want))
                 if best.image is not None and best.t not in segment.frame_times:
@@ -393,6 +415,49 @@ def _attach_frames(
             if image is not None:
                 segment.frame_times.append(want)
                 segment.frames.append(image)
+
+
+def _signature(image: Image.Image) -> NDArray[np.float32]:
+    """What a frame looks like, coarsely: its 16×9 grey thumbnail in 0..1 (layout, not detail)."""
+    return np.asarray(image.convert("L").resize((16, 9), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0
+
+
+def pick_frames(
+    times: Sequence[float], signatures: Sequence[NDArray[np.float32]], segment: Segment, opts: SamplingOptions
+) -> list[int]:
+    """Which of a shot's candidate frames (in time order) stand for it, as indexes into `times`.
+
+    The shot is cut into stretches: a new one starts where the picture has changed by `frame_change` (mean
+    absolute difference of the grey thumbnails) from the stretch's first frame, or `frame_gap` seconds after it
+    began. Each stretch gives the candidate nearest its middle. Over `max_frames_per_segment` stretches, the
+    two neighbours that look most alike merge until under; under `frames_per_segment`, candidates evenly spaced
+    in time are taken instead. A still shot gets one frame; a pan across a room gets one per view."""
+    n = len(times)
+    if n == 0:
+        return []
+    runs: list[list[int]] = [[0]]
+    for i in range(1, n):
+        first = runs[-1][0]
+        changed = float(np.mean(np.abs(signatures[i] - signatures[first]))) >= opts.frame_change
+        if changed or times[i] - times[first] >= opts.frame_gap:
+            runs.append([i])
+        else:
+            runs[-1].append(i)
+
+    def middle(run: list[int]) -> int:
+        centre = 0.5 * (times[run[0]] + times[run[-1]])
+        return min(run, key=lambda i: abs(times[i] - centre))
+
+    limit = max(1, opts.max_frames_per_segment)
+    while len(runs) > limit:
+        picks = [middle(r) for r in runs]
+        gaps = [float(np.mean(np.abs(signatures[picks[j]] - signatures[picks[j + 1]]))) for j in range(len(runs) - 1)]
+        j = int(np.argmin(gaps))
+        runs[j : j + 2] = [runs[j] + runs[j + 1]]
+    if len(runs) < opts.frames_per_segment:
+        wanted = _frame_times(segment, min(opts.frames_per_segment, n))
+        return sorted({min(range(n), key=lambda i: abs(times[i] - w)) for w in wanted})
+    return [middle(r) for r in runs]
 
 
 def _seek_frame(container: InputContainer, stream: VideoStream, when: float, side: int) -> Image.Image | None:

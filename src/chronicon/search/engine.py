@@ -53,10 +53,11 @@ class SearchHit:
     rank: int = 0
     fused: float = 0.0  # reciprocal-rank-fusion score (the ordering key in hybrid searches)
     why: list[str] = field(default_factory=list)
-    t_start: float | None = None  # for a hit inside a video
+    t_start: float | None = None  # for a hit inside a video: the span of the shot (or sentence) that matched
     t_end: float | None = None
     segment: int = 0  # 0 = the photo / the video as a whole; 1.. = the video segment that matched
     row: dict[str, Any] = field(default_factory=dict)
+    t: float | None = None  # the moment to show: the best-matching frame of the shot, else t_start
     weak: bool = False  # below the relevance cutoff: hidden unless all results are asked for
     evidence: list[tuple[str, float | None]] = field(default_factory=list)  # (text list, its score) that found it
 
@@ -70,6 +71,7 @@ class SearchHit:
             "score": None if self.score is None else round(self.score, 4),
             "fused": round(self.fused, 6),
             "why": self.why,
+            "t": self.t if self.t is not None else self.t_start,
             "t_start": self.t_start,
             "t_end": self.t_end,
             "segment": self.segment,
@@ -355,9 +357,15 @@ class SearchEngine:
         while True:
             hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True,
                                 threshold=threshold)  # fmt: skip
-            sources: list[tuple[TextList | None, list[_Ranked]]] = [
-                (None, [_Ranked(h.asset_id, float(h.score), h.segment, h.t_start, h.t_end) for h in hits])
-            ]
+            # A video's moment: the frame (of any of its shots) that matches the query best, whichever of its
+            # rows ranked it (a shot's pooled vector, or the whole video's).
+            moments = table.best_moments(vector, [h.asset_id for h in hits])
+            ranked_main = []
+            for h in hits:
+                m = moments.get(h.asset_id)
+                where = (m.segment, m.t_start, m.t_end, m.t) if m is not None else (h.segment, h.t_start, h.t_end, None)
+                ranked_main.append(_Ranked(h.asset_id, float(h.score), *where))
+            sources: list[tuple[TextList | None, list[_Ranked]]] = [(None, ranked_main)]
             for text_list, text_table, query, _ in vector_lists:
                 floor = text_list.min_score
                 found = text_table.search(
@@ -499,6 +507,7 @@ class SearchEngine:
                 if entry.t_start is not None and strength > best_time.get(entry.asset_id, -2.0):
                     best_time[entry.asset_id] = strength
                     hit.t_start, hit.t_end, hit.segment = entry.t_start, entry.t_end, entry.segment
+                    hit.t = entry.t if entry.t is not None else entry.t_start
                     if text_list is not None and not text_list.moments:
                         hit.segment = 0  # e.g. a transcript sentence, not a visual segment
         missing_scores = [i for i, h in by_id.items() if h.score is None]
@@ -546,6 +555,7 @@ class _Ranked:
     segment: int
     t_start: float | None
     t_end: float | None
+    t: float | None = None  # the best-matching frame's time, when the segment kept several
 
 
 def _unchanged(row: dict[str, Any], path: str) -> bool:

@@ -27,6 +27,7 @@ class Hit(BaseModel):
     rank: int
     score: float | None = None
     why: list[str] = Field(default_factory=list)
+    t: float | None = None  # the moment inside a video: the best-matching frame of the shot
     t_start: float | None = None
     t_end: float | None = None
     segment: int = 0

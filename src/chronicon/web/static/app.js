@@ -102,15 +102,16 @@ function textRead(asset) {
 // -- results grid --------------------------------------------------------------------------------------------
 function card(hit, index) {
   const score = hit.score === null || hit.score === undefined ? "" : hit.score.toFixed(2);
-  const when = hit.kind === "video" && hit.t_start ? " @ " + clock(hit.t_start) : "";
+  const moment = hit.t ?? hit.t_start;
+  const when = hit.kind === "video" && moment ? " @ " + clock(moment) : "";
   const thumb = hit.thumbnail_url
     ? el("img", { class: "thumb", loading: index < 12 ? "eager" : "lazy", decoding: "async",
                   src: withToken(hit.thumbnail_url), alt: baseName(hit.path), "data-testid": "thumb" })
     : el("div", { class: "thumb" });
   const link = el("a", {
-    class: hit.weak ? "card weak" : "card", href: `#/asset/${encodeURIComponent(hit.id)}` + (hit.t_start ? `?t=${hit.t_start}` : ""),
+    class: hit.weak ? "card weak" : "card", href: `#/asset/${encodeURIComponent(hit.id)}` + (moment ? `?t=${moment}` : ""),
     "data-testid": "result", title: hit.path,
-    dataset: { id: hit.id, kind: hit.kind, name: baseName(hit.path), tStart: hit.t_start ?? "" },
+    dataset: { id: hit.id, kind: hit.kind, name: baseName(hit.path), tStart: moment ?? "" },
   },
   thumb,
   el("div", { class: "info" },
