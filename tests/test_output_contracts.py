@@ -96,16 +96,16 @@ def test_null_separated_output_keeps_odd_names_exact(library: Any) -> None:
     assert listed.returncode == 0, listed.stderr
 
 
-def test_moments_prints_path_start_end_per_hit(library: Any) -> None:
+def test_moments_prints_path_start_end_moment_per_hit(library: Any) -> None:
     _lib, env, _ = library
     out = run("search", "a scene", "--moments", "--kind", "video", "-n", "10", env=env).stdout
     rows = [line.split(b"\t") for line in _paths(out)]
-    assert rows and all(len(r) == 3 and os.path.isfile(r[0]) for r in rows)
-    for _path, start, end in rows:
-        if start:  # a shot of the video: seconds, start before end
-            assert 0.0 <= float(start) < float(end) <= 3.5
+    assert rows and all(len(r) == 4 and os.path.isfile(r[0]) for r in rows)
+    for _path, start, end, moment in rows:
+        if start:  # a shot of the video: seconds, start before end, the moment inside
+            assert 0.0 <= float(start) <= float(moment) < float(end) <= 3.5
     photos = _paths(run("search", "a cat", "--moments", "--kind", "image", "-n", "3", env=env).stdout)
-    assert photos and all(line.endswith(b"\t\t") for line in photos)
+    assert photos and all(line.endswith(b"\t\t\t") for line in photos)
 
 
 def test_json_output_is_quiet_on_stderr_and_parses(library: Any) -> None:

@@ -65,6 +65,7 @@ class FacesPass(PerItemAnalyzer):
     settings: ClassVar[dict[str, Setting]] = {
         **RUNTIME_SETTINGS,
         "detector": Setting("str", "hog", choices=("hog", "cnn"), help="hog: fast on CPU; cnn: dlib's MMOD CNN"),
+        "frames_per_shot": Setting("int", 3, minimum=1, maximum=16, help="a video shot's frames searched for faces"),
         "upsample": Setting("int", 0, minimum=0, maximum=4, help="times the picture is doubled before detecting"),
         "upsample_small": Setting(
             "bool", True, help="double pictures at most 3/4 of max_side once more (video frames, small photos)"
@@ -103,6 +104,8 @@ class FacesPass(PerItemAnalyzer):
         # the earlier settings (upsample 1, max_side 1024, both off) keep their fingerprint and are not redone.
         later = ("upsample_small", "grey") if self.config["detector"] == "hog" else ("upsample_small",)
         on = [f"{k}=True" for k in later if self.config.bool(k)]
+        if self.config.int("frames_per_shot") != 3:
+            on.append(f"frames_per_shot={self.config.int('frames_per_shot')}")
         return ":".join([str(self.version), "dlib-resnet-v1", *(f"{k}={self.config[k]}" for k in keys), *on])
 
     def _load(self) -> None:
@@ -137,7 +140,8 @@ class FacesPass(PerItemAnalyzer):
         if item.kind != MediaKind.VIDEO:
             return [SegmentPicture(0, None, None, self._photo(item, max_side))]
         limit = self.context.scan_section.int("max_image_pixels")
-        pictures = segment_pictures(item, min(max_side, 640), max_pixels=limit)
+        per_shot = self.config.int("frames_per_shot")
+        pictures = segment_pictures(item, min(max_side, 640), max_pixels=limit, per_segment=per_shot)
         shots = [p for p in pictures if p.index > 0]
         return shots or pictures[:1]
 

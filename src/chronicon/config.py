@@ -130,6 +130,7 @@ CORE_SETTINGS: dict[str, Setting] = {
     "search.min_score": Setting("float", None, minimum=-1.0, maximum=1.0, nullable=True),
     "search.rrf_k": Setting("float", 60.0, minimum=1.0),
     "search.speech_min_score": Setting("float", 0.15, minimum=-1.0, maximum=1.0),
+    "search.video_score": Setting("str", "best_frame", choices=("pooled", "best_frame")),
     "search.cutoff": Setting("bool", True),
     "search.cutoff_z": Setting("float", 2.0, minimum=0.0, maximum=20.0),
     "search.cutoff_gap": Setting("float", 3.0, minimum=0.0, maximum=20.0, nullable=True),

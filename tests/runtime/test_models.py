@@ -16,7 +16,8 @@ from chronicon.runtime.models import _reset_choices, choices, choose, model_kind
 from chronicon.runtime.runner import BUILDERS
 
 # Passes that read pixels or files with no learned model (their results are plain image statistics).
-MODEL_FREE = {"metadata", "content", "aesthetic", "summarize", "duplicates"}  # (shots runs TransNetV2, its accurate detector)
+# (shots runs TransNetV2, its accurate detector; duplicates hashes video frames)
+MODEL_FREE = {"metadata", "content", "aesthetic", "summarize", "duplicates"}
 
 
 def _section(**values: object) -> Section:

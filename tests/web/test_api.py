@@ -51,6 +51,7 @@ def test_video_hit_points_at_the_later_shot(client: Any, web_sample: Sample) -> 
     hit = first_id(client, "rocket", kind="video")
     assert Path(hit["path"]) == web_sample.video
     assert hit["segment"] == 3 and hit["t_start"] == pytest.approx(web_sample.cuts[1], abs=0.4)
+    assert hit["t_start"] <= hit["t"] < hit["t_end"]  # the moment: the shot's best-matching frame
     assert hit["thumbnail_url"].endswith("?segment=3")
     shot = client.get(hit["thumbnail_url"])
     assert shot.status_code == 200 and shot.headers["content-type"] == "image/webp" and shot.content[8:12] == b"WEBP"

@@ -116,28 +116,50 @@ class Segment:
     t: float | None = None  # the frame's time (a long shot has several frames)
 
 
-def segment_pictures(item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> list[SegmentPicture]:
+def spread(count: int, keep: int) -> list[int]:
+    """`keep` of `count` indexes, evenly spread (their middles): 1 of 5 -> [2], 2 of 6 -> [1, 4]."""
+    if keep >= count:
+        return list(range(count))
+    return sorted({min(count - 1, int((i + 0.5) * count / keep)) for i in range(max(1, keep))})
+
+
+def segment_pictures(
+    item: AssetItem, min_side: int, *, max_pixels: int = DEFAULT_MAX_PIXELS, per_segment: int | None = None
+) -> list[SegmentPicture]:
     """The photo; or the video's poster plus the frames of each of its segments (from the shots pass: from
-    memory when it ran in this scan, else decoded at the stored frame times)."""
+    memory when it ran in this scan, else decoded at the stored frame times). `per_segment` keeps at most that
+    many frames of each segment, evenly spread (for passes that cost seconds a frame, e.g. a captioner)."""
     from chronicon.media.shots import frames_at
 
     pictures = [SegmentPicture(0, None, None, picture(item, min_side, max_pixels=max_pixels))]
     if item.kind != MediaKind.VIDEO:
         return pictures
     segments = stored_segments(item.row)
+    if per_segment is not None:
+        segments = [{**s, "_keep": spread(len(s.get("frame_times") or []), per_segment)} for s in segments]
     cached: dict[int, list[Image.Image]] = item.cache.get(FRAMES_CACHE_KEY) or {}
-    wanted = [float(t) for s in segments if int(s["index"]) not in cached for t in s.get("frame_times") or []]
+
+    def chosen(segment: dict[str, Any]) -> list[int]:
+        count = len(segment.get("frame_times") or [])
+        return list(segment["_keep"]) if "_keep" in segment else list(range(count))
+
+    wanted = [
+        float(segment["frame_times"][k]) for segment in segments if int(segment["index"]) not in cached
+        for k in chosen(segment)
+    ]  # fmt: skip
     decoded = iter(frames_at(item.path, wanted, max(min_side, 320))) if wanted else iter(())
     for segment in segments:
         index = int(segment["index"])
         times = [float(t) for t in segment.get("frame_times") or []]
+        keep = chosen(segment)
         if index in cached:
-            images: list[Image.Image | None] = list(cached[index])
+            frames = list(cached[index])
+            images: list[Image.Image | None] = [frames[k] if k < len(frames) else None for k in keep]
         else:
-            images = [next(decoded) for _ in times]
+            images = [next(decoded) for _ in keep]
         start, end = float(segment["t_start"]), float(segment["t_end"])
-        for n, image in enumerate(images):
+        for k, image in zip(keep, images, strict=True):
             if image is not None:
-                when = times[n] if n < len(times) else None
+                when = times[k] if k < len(times) else None
                 pictures.append(SegmentPicture(index, start, end, image, when))
     return pictures

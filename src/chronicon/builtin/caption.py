@@ -49,6 +49,9 @@ class CaptionPass(Analyzer):
         "prompt": Setting("str", DEFAULT_PROMPT),
         "max_new_tokens": Setting("int", 48, minimum=1, maximum=1024),
         "resize": Setting("int", 384, minimum=32, maximum=4096),
+        "frames_per_shot": Setting(
+            "int", 2, minimum=1, maximum=16, help="a video shot's frames captioned, at most (seconds a frame)"
+        ),
         **RUNTIME_SETTINGS,
         "quantization": Setting(
             "str", "auto", choices=("auto", "4bit", "none"), help="(older key) 4bit = `precision: 4bit` on CUDA"
@@ -80,7 +83,8 @@ class CaptionPass(Analyzer):
     def fingerprint(self) -> str:
         c = self.config
         text_space = resolve_text_model(c.str("text_model"))[1]
-        return f"{self.version}:{c['model']}:{c['lora']}:{c['prompt']}:{c['max_new_tokens']}:{text_space}"
+        base = f"{self.version}:{c['model']}:{c['lora']}:{c['prompt']}:{c['max_new_tokens']}:{text_space}"
+        return base if c.int("frames_per_shot") == 2 else f"{base}:f{c.int('frames_per_shot')}"
 
     def _load(self) -> None:
         from chronicon.embed.captioner import Captioner
@@ -115,7 +119,7 @@ class CaptionPass(Analyzer):
     def prepare(self, item: AssetItem) -> Any:
         side = self.config.int("resize")
         limit = self.context.scan_section.int("max_image_pixels")
-        pictures = segment_pictures(item, side, max_pixels=limit)
+        pictures = segment_pictures(item, side, max_pixels=limit, per_segment=self.config.int("frames_per_shot"))
         for pic in pictures:
             pic.image = pic.image.copy()
             pic.image.thumbnail((side, side))

@@ -74,6 +74,13 @@ class TagsPass(Analyzer):
         # ConSE weights are score ** conse_power: above 1 the confident labels dominate the vector (a weak label
         # pulls it less), 1 = the scores as they are (Norouzi et al.).
         "conse_power": Setting("float", 1.0, minimum=0.1, maximum=8.0),
+        "segment_pooling": Setting(
+            "str",
+            "mean",
+            choices=("labels", "mean"),
+            help="a video shot's ConSE vector: from the labels of all its frames (best score each), or the mean "
+            "of its frames' own vectors",
+        ),
         **RUNTIME_SETTINGS,
     }
 
@@ -130,6 +137,8 @@ class TagsPass(Analyzer):
             parts.append(resolve_text_model(self.config.str("text_model"))[1])
             if self.config.float("conse_power") != 1.0:
                 parts.append(f"p{self.config.float('conse_power')}")
+            if self.config.str("segment_pooling") != "mean":  # (one-frame shots: the same either way)
+                parts.append(self.config.str("segment_pooling"))
         return ":".join(parts)
 
     def runtime_models(self) -> tuple[str, ...]:
@@ -289,7 +298,7 @@ class TagsPass(Analyzer):
                     first[pic.index] = [_detection_json(d) for d in found]
             columns["segment_detections"] = json.dumps({str(k): v for k, v in sorted(first.items())})
         if self.concepts is not None and self.text is not None:
-            from chronicon.catalog.vectors import VectorRow
+            from chronicon.catalog.vectors import VectorRow, pooled_row
 
             power = self.config.float("conse_power")
 
@@ -310,6 +319,10 @@ class TagsPass(Analyzer):
                         v = conse(frame_weights) if frame_pic.index == index and frame_pic.t is not None else None
                         if v is not None:
                             frame_vectors.append((float(frame_pic.t), np.asarray(v, dtype=np.float32)))
+                if len(frame_vectors) > 1 and self.config.str("segment_pooling") == "mean":
+                    rows.append(pooled_row(item.id, index, frame_vectors, t_start=pic.t_start, t_end=pic.t_end,
+                                           content_hash=_hash(item)))  # fmt: skip
+                    continue
                 rows.append(
                     VectorRow(item.id, np.asarray(vector, dtype=np.float32), segment=index,
                               t_start=pic.t_start, t_end=pic.t_end, content_hash=_hash(item),

@@ -360,11 +360,15 @@ class SearchEngine:
             # A video's moment: the frame (of any of its shots) that matches the query best, whichever of its
             # rows ranked it (a shot's pooled vector, or the whole video's).
             moments = table.best_moments(vector, [h.asset_id for h in hits])
+            by_frame = self.config.str("video_score") == "best_frame"
             ranked_main = []
             for h in hits:
                 m = moments.get(h.asset_id)
                 where = (m.segment, m.t_start, m.t_end, m.t) if m is not None else (h.segment, h.t_start, h.t_end, None)
-                ranked_main.append(_Ranked(h.asset_id, float(h.score), *where))
+                score = max(float(h.score), m.score) if by_frame and m is not None else float(h.score)
+                ranked_main.append(_Ranked(h.asset_id, score, *where))
+            if by_frame:
+                ranked_main.sort(key=lambda r: -(r.score or 0.0))
             sources: list[tuple[TextList | None, list[_Ranked]]] = [(None, ranked_main)]
             for text_list, text_table, query, _ in vector_lists:
                 floor = text_list.min_score
