@@ -94,3 +94,27 @@ def test_a_pan_across_three_photos_is_one_shot_with_a_frame_for_each(pan: tuple[
     assert 3 <= len(times) <= 6, times
     for t_from, t_to in views:  # every photo is seen while it fills the frame
         assert any(t_from <= t <= t_to for t in times), (times, views)
+
+
+def _thumbs(levels: list[float]) -> list[np.ndarray]:
+    return [np.full((9, 16), v, np.uint8) for v in levels]
+
+
+def test_a_lone_jump_in_a_still_stretch_is_a_cut_and_a_flash_is_not() -> None:
+    from chronicon.media.shots import Transition, spikes
+
+    n = 60
+    diffs = np.full(n, 0.5)
+    levels = [100.0] * n
+    diffs[20] = 10.0  # a same-colour cut at frame 20: the picture changes once and stays changed
+    levels[20:] = [112.0] * (n - 20)
+    diffs[40], diffs[42] = 60.0, 60.0  # a flash at 40-41: the picture comes back at 42
+    levels[40:42] = [200.0, 200.0]
+    found = spikes(diffs, _thumbs(levels), [])
+    assert found == [Transition(19, 19)]
+    # A fast pan changes every frame: no single jump stands out.
+    panning = np.full(n, 0.5)
+    panning[10:30] = 12.0
+    assert spikes(panning, _thumbs([100.0] * n), []) == []
+    # A jump next to a transition the model found is left to it.
+    assert spikes(diffs, _thumbs(levels), [Transition(18, 19)]) == []

@@ -41,6 +41,7 @@ def sampling_options(config: Section) -> SamplingOptions:
         detector=config.str("detector"),
         transition_threshold=config.float("transition_threshold"),
         model_fps=config.float("model_fps"),
+        spike_cuts=config.bool("spike_cuts"),
     )
 
 
@@ -88,6 +89,12 @@ class ShotsPass(PerItemAnalyzer):
             maximum=240.0,
             help="accurate: frames a second TransNetV2 sees (every n-th decoded frame)",
         ),
+        "spike_cuts": Setting(
+            "bool",
+            True,
+            help="accurate: also a cut where one frame jumps out of a still neighbourhood and the picture does not "
+            "come back (same-colour cuts TransNetV2 misses; flashes are not cuts)",
+        ),
         **RUNTIME_SETTINGS,
     }
 
@@ -120,7 +127,7 @@ class ShotsPass(PerItemAnalyzer):
         knobs: tuple[Any, ...] = (o.mode, o.count, o.fps, o.threshold, o.min_shot, o.max_shot, o.max_segments,
                                   o.frames_per_segment, o.refine)  # fmt: skip
         if o.mode == "shots" and o.detector == "accurate":  # (the fast detector's fingerprint stays what it was)
-            knobs = (*knobs, "transnetv2", o.transition_threshold, o.model_fps)
+            knobs = (*knobs, "transnetv2", o.transition_threshold, o.model_fps, *(("spikes",) if o.spike_cuts else ()))
         if o.mode == "shots" and o.max_frames_per_segment > 1:  # several frames per shot (1: as before)
             knobs = (*knobs, "frames", o.max_frames_per_segment, o.frame_gap, o.frame_change)
         return f"{self.version}:" + ",".join(str(k) for k in knobs)
