@@ -161,7 +161,8 @@ def spikes(
     levels, 8× the median change of the second around it and 4× the change of each neighbour (a pan, a zoom or
     shaking changes every frame; a cut changes one), and the picture does not come back within 6 frames (a
     flash, a glitch: frame i-1 and a later one look alike again, or frame i and one shortly before i-1). Frames
-    within 3 of a known transition are left to it. Each is returned as a one-frame Transition(i - 1, i - 1), as the model marks cuts."""
+    within 3 of a known transition are left to it. Each is returned as a one-frame Transition(i - 1, i - 1), as
+    the model marks cuts."""
     n = len(diffs)
     near = np.zeros(n, dtype=bool)
     for run in known:
