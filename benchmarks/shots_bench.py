@@ -14,8 +14,9 @@ black and dissolves, plus what must not count: fast pans, flashes and quick zoom
 Detectors, each timed on its own after an untimed warm-up (× realtime = video seconds / wall seconds), on the
 same files:
 
-- chronicon fast / fast+refine / accurate: `sample_video(path, SamplingOptions(mode="shots", detector=...))`'s
-  `cuts` (without a `detector` option in the checkout, fast is the default detector and accurate is skipped).
+- chronicon fast / fast+refine / accurate / accurate-nospikes (TransNetV2 alone, `spike_cuts=False`):
+  `sample_video(path, SamplingOptions(mode="shots", detector=...))`'s `cuts` (without a `detector` option in
+  the checkout, fast is the default detector and accurate is skipped).
   accurate (TransNetV2 on every frame) runs on keyint250-noscenecut only unless --accurate-everywhere: it
   decodes every frame whatever the keyframes, and costs about the clip's length on 2 cores;
 - PySceneDetect AdaptiveDetector (the baseline of the speed ratios, same encoding), ContentDetector and
@@ -80,9 +81,11 @@ class Detector:
     once: bool = False  # decodes every frame whatever the keyframes: by default run on one encoding only
 
 
-def _chronicon(detector: str | None, refine: bool = False) -> Callable[[Path], tuple[list[float], str, int]]:
+def _chronicon(
+    detector: str | None, refine: bool = False, **extra: Any
+) -> Callable[[Path], tuple[list[float], str, int]]:
     def run(path: Path) -> tuple[list[float], str, int]:
-        options: dict[str, Any] = {"mode": "shots", "refine": refine}
+        options: dict[str, Any] = {"mode": "shots", "refine": refine, **extra}
         if detector is not None:
             options["detector"] = detector
         boundaries = None
@@ -129,6 +132,8 @@ def detectors() -> list[Detector]:
         Detector("chronicon fast+refine", _chronicon(fast, refine=True)),
         Detector("chronicon accurate", _chronicon("accurate"), no_choice, once=True),
     ]
+    if "spike_cuts" in SamplingOptions.__dataclass_fields__:  # TransNetV2 alone, without the spike cuts
+        out.append(Detector("chronicon accurate-nospikes", _chronicon("accurate", spike_cuts=False), once=True))
     missing = None if _scenedetect_version() is not None else "scenedetect is not installed"
     logging.getLogger("pyscenedetect").setLevel(logging.ERROR)
     return out + [Detector(f"scenedetect {k}", _scenedetect(k), missing) for k in ("adaptive", "content", "histogram")]
