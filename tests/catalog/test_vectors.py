@@ -211,21 +211,24 @@ def test_a_segment_seen_through_several_frames_pools_them_and_points_at_the_best
     assert row.frames is not None and [t for t, _ in row.frames] == [2.0, 9.5, 14.0]
     assert np.allclose(row.vector, unit(axis(0) + axis(1) + axis(2)))  # the mean, re-normalised
     one = pooled_row("v", 2, [(21.0, axis(3))], t_start=20.0, t_end=25.0)
-    assert one.frames is None  # one frame: nothing to choose between
-    table.replace([VectorRow("v", axis(4), 0), row, one, VectorRow("p", axis(1))])
+    assert one.frames is not None and len(one.frames) == 1  # one frame: its time is kept (its vector is the row's)
+    untimed = pooled_row("v", 3, [(None, axis(5))], t_start=25.0, t_end=30.0)
+    assert untimed.frames is None
+    table.replace([VectorRow("v", axis(4), 0), row, one, untimed, VectorRow("p", axis(1))])
     moments = table.best_moments(axis(1), ["v", "p"])
     assert list(moments) == ["v"]  # a photo has no segments
     assert (moments["v"].segment, moments["v"].t, moments["v"].t_start) == (1, 9.5, 0.0)
     assert moments["v"].score == pytest.approx(1.0)
     assert table.best_moments(unit(axis(2) + 0.1 * axis(0)), ["v"])["v"].t == 14.0
-    # A one-frame segment is its own vector, at its start.
-    assert (table.best_moments(axis(3), ["v"])["v"].segment, table.best_moments(axis(3), ["v"])["v"].t) == (2, 20.0)
+    # A one-frame segment is its own vector, at its frame's time; one written without a time, at its start.
+    assert (table.best_moments(axis(3), ["v"])["v"].segment, table.best_moments(axis(3), ["v"])["v"].t) == (2, 21.0)
+    assert table.best_moments(axis(5), ["v"])["v"].t == 25.0
     assert table.best_moments(axis(1), []) == {}
     # Search ranks by the pooled vector: the shot (1/sqrt(3) on axis 1) comes after the photo that is axis 1.
     hits = table.search(axis(1), 2, per_asset=False)
     assert [(h.asset_id, h.segment) for h in hits] == [("p", 0), ("v", 1)]
     assert hits[1].score == pytest.approx(1 / np.sqrt(3), abs=1e-5)
-    assert [r.segment for r in table.vectors_for(["v"])["v"]] == [0, 1, 2]
+    assert [r.segment for r in table.vectors_for(["v"])["v"]] == [0, 1, 2, 3]
 
 
 def test_a_table_written_before_frames_were_kept_gains_their_columns_on_its_next_write(db: Any) -> None:

@@ -326,7 +326,7 @@ class TagsPass(Analyzer):
                 rows.append(
                     VectorRow(item.id, np.asarray(vector, dtype=np.float32), segment=index,
                               t_start=pic.t_start, t_end=pic.t_end, content_hash=_hash(item),
-                              frames=frame_vectors if len(frame_vectors) > 1 else None)
+                              frames=frame_vectors or None)
                 )  # fmt: skip
             if rows:
                 columns[VECTORS_KEY] = {conse_space(self.text.space): (int(rows[0].vector.shape[0]), rows)}

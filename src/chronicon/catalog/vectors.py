@@ -142,7 +142,7 @@ class VectorRow:
     t_start: float | None = None  # seconds, for video segments
     t_end: float | None = None
     content_hash: str | None = None  # of the file the vector was computed from
-    frames: list[tuple[float, np.ndarray]] | None = None  # a video segment's frames: (time, vector), 2 or more
+    frames: list[tuple[float, np.ndarray]] | None = None  # a video segment's frames: (time, vector)
 
 
 def pooled_row(
@@ -154,13 +154,13 @@ def pooled_row(
     t_end: float | None = None,
     content_hash: str | None = None,
 ) -> VectorRow:
-    """One segment's row from the vectors of its frames: their mean, re-normalised, keeping each frame's vector
-    (with its time) when there are several, for `VectorTable.best_frames`."""
+    """One segment's row from the vectors of its frames: their mean, re-normalised, keeping each frame's time
+    (and, when there are several, its vector) for `VectorTable.best_moments`."""
     vectors = np.stack([np.asarray(v, dtype=np.float32).reshape(-1) for _, v in frames])
     mean = vectors.mean(axis=0)
     pooled = (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
     timed = [(float(t), vectors[i]) for i, (t, _) in enumerate(frames) if t is not None]
-    keep = timed if len(timed) > 1 and len(timed) == len(frames) else None
+    keep = timed if timed and len(timed) == len(frames) else None
     return VectorRow(asset_id, pooled, segment, t_start, t_end, content_hash, keep)
 
 
@@ -287,11 +287,14 @@ class VectorTable:
         frame_vectors: list[list[float] | None] = []
         for row in rows:
             frames = row.frames or []
-            if len(frames) < 2 or any(np.asarray(v).size != self.dim for _, v in frames):
+            if not frames or any(np.asarray(v).size != self.dim for _, v in frames):
                 frame_times.append(None)
                 frame_vectors.append(None)
                 continue
             frame_times.append([float(t) for t, _ in frames])
+            if len(frames) == 1:  # one frame: its time; its vector is the row's
+                frame_vectors.append(None)
+                continue
             frame_vectors.append(np.concatenate([np.asarray(v, np.float32).reshape(-1) for _, v in frames]).tolist())
         return pa.table(
             {
@@ -371,7 +374,8 @@ class VectorTable:
     def best_moments(self, query: np.ndarray, asset_ids: Iterable[str]) -> dict[str, VectorHit]:
         """For each of these videos, the frame of its segments (1..) that matches the query best, as a hit whose
         `t` is that frame's time: a frame kept with its segment (several frames), else the segment's own vector at
-        its start. Assets without segments are left out."""
+        its one frame's time (at its start for rows written without frame times). Assets without segments are
+        left out."""
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         out: dict[str, VectorHit] = {}
         snap = self._snapshot(self._version(), with_vectors=False)  # (cached per table version)
@@ -395,6 +399,8 @@ class VectorTable:
                     per_frame = np.asarray(frames, dtype=np.float32).reshape(len(times), self.dim) @ q
                     best = int(np.argmax(per_frame))
                     score, when = float(per_frame[best]), float(times[best])
+                elif times and len(times) == 1:  # one frame: the row's vector, at the frame's time
+                    when = float(times[0])
                 known = out.get(asset_id)
                 if known is None or score > known.score:
                     segment = int(cols["segment"][i] or 0)
