@@ -328,7 +328,8 @@ class Library:
         """Semantic search: text (`"beach + sunset - people"`), an image, or both -> SearchHits, best first.
 
         Filters: kind="image"|"video", after="2024-06", before="2024", camera="canon", labels=["dog"],
-        under="/photos/2024", gps="48.8,2.2,48.9,2.4", and plugin filters such as person="Alice".
+        under="/photos/2024", gps="48.8,2.2,48.9,2.4", rating=4 and keywords=["paris"] (XMP), and plugin filters
+        such as person="Alice".
         `sort` orders the results by "date" (newest first) or a plugin's sort key (e.g. "aesthetic") instead of
         "relevance". Weak matches of a text query are hidden (`results.hidden` counts them) unless `show_all`.
 

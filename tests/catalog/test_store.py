@@ -115,3 +115,20 @@ def test_catalog_from_a_newer_chronicon_is_refused(tmp_path: Path) -> None:
     catalog.set_meta("schema_version", str(SCHEMA_VERSION + 5))
     with pytest.raises(CatalogError, match="newer than this Chronicon"):
         Catalog(tmp_path)
+
+
+def test_a_version_1_catalog_gets_the_sidecars_column(tmp_path: Path) -> None:
+    import lancedb
+
+    # What Chronicon before XMP support left: the assets table without `sidecars`, schema version 1.
+    old = pa.schema([f for f in schema_mod.ASSETS_SCHEMA if f.name != "sidecars"])
+    db = lancedb.connect(str(tmp_path))
+    db.create_table(schema_mod.META_TABLE, schema=schema_mod.META_SCHEMA)
+    meta = pa.Table.from_pylist([{"key": "schema_version", "value": "1"}], schema=schema_mod.META_SCHEMA)
+    db.open_table(schema_mod.META_TABLE).add(meta)
+    row = {**dict.fromkeys(old.names), "id": "a", "path": "/p/a.jpg", "size": 3, "mtime_ns": 7, "missing": False}
+    db.create_table(schema_mod.ASSETS_TABLE, data=pa.Table.from_pylist([row], schema=old))
+    catalog = Catalog(tmp_path)
+    assert catalog.schema_version == 2 and "sidecars" in catalog.schema.names
+    [entry] = catalog.index()
+    assert entry.id == "a" and entry.sidecars is None and entry.size == 3

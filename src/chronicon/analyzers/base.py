@@ -27,6 +27,8 @@ class AssetItem:
     size: int
     mtime_ns: int
     row: dict[str, Any] = field(default_factory=dict)
+    # The sidecar files (XMP) the scan found next to it, most specific first; None = not looked for.
+    sidecars: tuple[str, ...] | None = None
     # Scratch space shared by the passes of one item during one scan (e.g. a decoded image); never stored.
     cache: dict[str, Any] = field(default_factory=dict)
 
@@ -89,6 +91,8 @@ class Analyzer(ABC):
     # precision, batch size and threads from this pass's section (`runtime_choice`); a pass that runs models
     # declares the runtime keys too (`**RUNTIME_SETTINGS`).
     model_names: ClassVar[tuple[str, ...]] = ()
+    # Whether this pass reads the file's sidecars (`AssetItem.sidecars`): it alone re-runs when they change.
+    reads_sidecars: ClassVar[bool] = False
 
     def __init__(self, context: AnalyzerContext) -> None:
         self.context = context

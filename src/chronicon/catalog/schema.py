@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 # Bump when a table's shape changes, and add a migration to MIGRATIONS that brings version N-1 to N.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 ASSETS_TABLE = "assets"
 META_TABLE = "meta"
@@ -31,6 +31,9 @@ _CORE_FIELDS = [
     pa.field("error_kind", pa.string()),  # ErrorKind of the first failure
     pa.field("phases", pa.string()),  # JSON {pass: {"version", "status", "error", "at"}}
     pa.field("pass_signature", pa.string()),  # name@version of every pass run; equal = nothing to do
+    # The file's sidecars as the scan saw them, "name:size:mtime_ns" lines (null: none); a change re-runs the
+    # passes that read sidecars, and only those.
+    pa.field("sidecars", pa.string()),
     pa.field("missing", pa.bool_()),
     pa.field("missing_since", _TS),
     pa.field("first_seen", _TS),
@@ -88,6 +91,7 @@ INDEX_COLUMNS = [
     "status",
     "error_kind",
     "pass_signature",
+    "sidecars",
     "missing",
     "missing_since",
 ]
@@ -102,4 +106,17 @@ def empty_row(schema: pa.Schema = ASSETS_SCHEMA) -> dict[str, Any]:
 # Example for the day `segments` arrives:
 #   2: _create_segments_table  # why: video shots and photos get their own embeddings rows
 Migration = Callable[[Any], None]
-MIGRATIONS: dict[int, Migration] = {}
+
+
+def _add_sidecars_column(db: Any) -> None:
+    """Version 2: the `sidecars` column (XMP sidecars' size and mtime per asset); null = none seen yet."""
+    result = db.list_tables()
+    names = {str(n) for n in getattr(result, "tables", result)}
+    if ASSETS_TABLE not in names:
+        return
+    table = db.open_table(ASSETS_TABLE)
+    if "sidecars" not in table.schema.names:
+        table.add_columns([pa.field("sidecars", pa.string())])
+
+
+MIGRATIONS: dict[int, Migration] = {2: _add_sidecars_column}

@@ -81,6 +81,7 @@ class IndexEntry:
     pass_signature: str | None
     missing: bool
     missing_since: datetime | None
+    sidecars: str | None = None  # "name:size:mtime_ns" lines of its sidecars when last scanned
 
 
 class Catalog:
@@ -248,6 +249,7 @@ class Catalog:
                 data["pass_signature"],
                 [bool(m) for m in data["missing"]],
                 data["missing_since"],
+                data["sidecars"],
                 strict=True,
             )
         ]

@@ -63,6 +63,19 @@ def filter_options(func: Any) -> Any:
         click.option("--has-speech", is_flag=True, help="Only videos in which something is said."),
         click.option("--text", metavar="TEXT", help="Only pictures whose text (signs, pages, screens) contains TEXT."),
         click.option(
+            "--rating",
+            type=click.IntRange(-1, 5),
+            metavar="N",
+            help="XMP rating at least N (sidecar or embedded; -1 = rejected .. 5).",
+        ),
+        click.option(
+            "--keyword",
+            "keywords",
+            multiple=True,
+            metavar="K",
+            help="Has this XMP keyword, any case, or any level of a hierarchical one (repeatable: all).",
+        ),
+        click.option(
             "--min-count",
             "min_counts",
             multiple=True,
@@ -167,6 +180,8 @@ def _filters(opts: dict[str, Any]) -> dict[str, Any]:
         "under": _abs(opts["under"]),
         "has_speech": opts["has_speech"],
         "text": opts["text"],
+        "rating": opts["rating"],
+        "keywords": list(opts["keywords"]),
         "min_counts": _counts(opts["min_counts"]),
         "gps": opts["gps"],
         **{key[len(PLUGIN_PREFIX) :]: value for key, value in opts.items() if key.startswith(PLUGIN_PREFIX)},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import logging
 import os
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from chronicon.media.sniff import MEDIA_EXTENSIONS
+from chronicon.media.xmp import sidecar_names
 from chronicon.scan.globs import PathFilter
 
 log = logging.getLogger(__name__)
@@ -25,10 +27,18 @@ class FoundFile:
     mtime_ns: int
     dev: int
     ino: int
+    # Its sidecars next to it (`photo.jpg.xmp`, `photo.xmp`): (path, size, mtime_ns), most specific first.
+    sidecars: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def ext(self) -> str:
         return os.path.splitext(self.path)[1].lower()
+
+    def sidecar_signature(self) -> str | None:
+        """ "name:size:mtime_ns" of each sidecar, one per line (None: no sidecar); what the catalog keeps."""
+        if not self.sidecars:
+            return None
+        return "\n".join(f"{os.path.basename(p)}:{size}:{mtime}" for p, size, mtime in self.sidecars)
 
 
 @dataclass
@@ -48,6 +58,8 @@ class Walker:
     follow_symlinks: bool = True
     skip_dirs: frozenset[str] = frozenset()  # real paths never entered (the catalog folder)
     skip_extensions: frozenset[str] = frozenset()
+    # Extensions of sidecar files (".xmp"): found next to each file and reported with it (never yielded).
+    sidecar_extensions: tuple[str, ...] = ()
     on_file: Callable[[int], None] | None = None
     problems: list[WalkProblem] = field(default_factory=list)
     missing_roots: list[str] = field(default_factory=list)
@@ -86,6 +98,7 @@ class Walker:
         except OSError as exc:
             self.problems.append(WalkProblem(folder, f"folder cannot be listed: {_reason(exc)}"))
             return
+        sidecars = self._sidecar_entries(entries)
         for entry in entries:
             name = entry.name
             if name.startswith("."):
@@ -117,7 +130,32 @@ class Walker:
                     continue
                 if not self.path_filter.keeps_file(rel_path):
                     continue
-                yield FoundFile(entry.path, root, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
+                found = FoundFile(entry.path, root, st.st_size, st.st_mtime_ns, st.st_dev, st.st_ino)
+                if sidecars:
+                    found = self._with_sidecars(found, name, sidecars)
+                yield found
+
+    def _sidecar_entries(self, entries: Sequence[os.DirEntry[str]]) -> dict[str, os.DirEntry[str]]:
+        """The folder's possible sidecars by lower-case name (their stat is looked up only when a file has one)."""
+        if not self.sidecar_extensions:
+            return {}
+        wanted = self.sidecar_extensions
+        return {e.name.lower(): e for e in entries
+                if not e.name.startswith(".") and os.path.splitext(e.name)[1].lower() in wanted}  # fmt: skip
+
+    def _with_sidecars(self, found: FoundFile, name: str, sidecars: dict[str, os.DirEntry[str]]) -> FoundFile:
+        present: list[tuple[str, int, int]] = []
+        for candidate in sidecar_names(name, self.sidecar_extensions):
+            entry = sidecars.get(candidate)
+            if entry is None:
+                continue
+            try:
+                st = entry.stat(follow_symlinks=True)  # (cached: the walk stats every entry anyway)
+            except OSError:
+                continue
+            if stat_mod.S_ISREG(st.st_mode):
+                present.append((entry.path, st.st_size, st.st_mtime_ns))
+        return dataclasses.replace(found, sidecars=tuple(present)) if present else found
 
     def _file_problem(self, path: str, exc: OSError, *, is_link: bool) -> None:
         reason = _reason(exc)

@@ -22,6 +22,7 @@ from chronicon.config import core_section
 from chronicon.errors import MediaError, ModelUnavailableError
 from chronicon.events import AssetEvent
 from chronicon.media.sniff import IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, SNIFF_BYTES, describe_head, sniff_bytes
+from chronicon.media.xmp import SIDECAR_EXTENSION
 from chronicon.scan.discover import FoundFile, Walker
 from chronicon.scan.globs import PathFilter
 from chronicon.scan.hashing import content_hash
@@ -75,6 +76,7 @@ class WorkItem:
     needs_sniff: bool = False
     needs_hash: bool = False
     reset: bool = False  # the file changed: previous analysis is void
+    sidecars_changed: bool = False  # a sidecar was added, edited or removed: the passes that read them re-run
     previous: dict[str, Any] | None = None  # the catalog row before a change, kept until the hash decides
     phases: dict[str, dict[str, Any]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
@@ -173,6 +175,7 @@ class Scanner:
             follow_symlinks=self.cfg.bool("follow_symlinks"),
             skip_dirs=frozenset({os.path.realpath(self.catalog.dir)}),
             skip_extensions=frozenset(e.lower() for e in self.cfg.list("skip_extensions")),
+            sidecar_extensions=(SIDECAR_EXTENSION,),
             on_file=lambda n: self.progress.advance(1),
         )
         self.progress.stage("discovering", None)
@@ -233,7 +236,10 @@ class Scanner:
             or (entry.status == AssetStatus.ERROR and (opts.retry_errors or entry.error_kind == ErrorKind.IO))
         )
         if not stale:
-            return None
+            if entry.sidecars == found.sidecar_signature():
+                return None
+            # Only a sidecar changed: the passes that read sidecars re-run (`_load_rows` sees the difference).
+            return WorkItem(item, Change.UNCHANGED, found)
         # A file that failed before may never have been sniffed or hashed: do both again (cheap).
         retry = entry.status == AssetStatus.ERROR
         return WorkItem(item, Change.UNCHANGED, found, needs_sniff=retry, needs_hash=retry or not entry.content_hash)
@@ -359,6 +365,9 @@ class Scanner:
         now = _now()
         for w in batch:
             row = rows.get(w.item.id)
+            signature = w.found.sidecar_signature()
+            w.item.sidecars = tuple(path for path, _, _ in w.found.sidecars)
+            w.sidecars_changed = row is not None and row.get("sidecars") != signature
             fresh = empty_row(self.catalog.schema)
             if row is None:
                 fresh["first_seen"] = now
@@ -385,6 +394,8 @@ class Scanner:
                 missing=False,
                 missing_since=None,
             )
+            if "sidecars" in self.schema_names:
+                w.item.row["sidecars"] = signature
 
     def _run_chain(
         self, w: WorkItem, analyzers: Sequence[PerItemAnalyzer], batched: Sequence[Analyzer] = ()
@@ -437,7 +448,8 @@ class Scanner:
         """A file whose mtime changed but whose bytes did not (touched, copied back): keep its analysis."""
         assert w.previous is not None
         row = dict(w.previous)
-        for key in ("path", "path_raw", "root", "size", "mtime_ns", "missing", "missing_since", "content_hash"):
+        for key in ("path", "path_raw", "root", "size", "mtime_ns", "missing", "missing_since", "content_hash",
+                    "sidecars"):  # fmt: skip
             row[key] = w.item.row[key]
         w.item.row = row
         w.phases = _load_phases(row.get("phases"))
@@ -484,7 +496,7 @@ class Scanner:
     def _needed(self, analyzer: Analyzer, w: WorkItem) -> bool:
         if not analyzer.applies_to(w.item):
             return False
-        if w.reset or w.change == Change.NEW:
+        if w.reset or w.change == Change.NEW or (w.sidecars_changed and analyzer.reads_sidecars):
             return True
         record = w.phases.get(analyzer.name)
         if record is None or str(record.get("fingerprint", record.get("version"))) != analyzer.fingerprint():

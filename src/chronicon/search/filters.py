@@ -1,4 +1,4 @@
-"""Search filters (kind, dates, camera, labels, paths) turned into a SQL predicate on the assets table."""
+"""Search filters (kind, dates, camera, labels, paths, XMP rating and keywords) as a SQL predicate on the assets."""
 
 from __future__ import annotations
 
@@ -56,6 +56,8 @@ class Filters:
     min_counts: dict[str, int] = field(default_factory=dict)  # at least this many of an object in one picture
     gps: str | tuple[float, float, float, float] | None = None  # box "south,west,north,east" in degrees
     text: str | None = None  # the text read in the picture (ocr pass) contains this, any case
+    rating: int | None = None  # XMP rating at least this (xmp pass; -1 = rejected .. 5)
+    keywords: list[str] = field(default_factory=list)  # every one of these XMP keywords (or hierarchy levels), any case
     # Plugin filters (`--person Alice`, `--min-aesthetic 0.6`) with their converted values.
     extra: list[tuple[SearchFilter, Any]] = field(default_factory=list)
 
@@ -72,6 +74,8 @@ class Filters:
             or self.has_speech
             or self.min_counts
             or self.text
+            or self.rating is not None
+            or self.keywords
         )
 
     def where(self) -> str:
@@ -101,6 +105,14 @@ class Filters:
         if self.text:
             needle = self.text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             parts.append(f"lower(ocr_text) LIKE {sql_str('%' + needle + '%')} ESCAPE '\\'")
+        if self.rating is not None:
+            rating = _rating(self.rating)
+            parts.append(f"(xmp_rating IS NOT NULL AND xmp_rating >= {rating})")
+        for keyword in self.keywords:
+            term = "|".join(level.strip() for level in keyword.split("|") if level.strip()).lower()
+            if not term:
+                raise FilterError("--keyword needs a keyword, e.g. --keyword Paris or --keyword 'Places|France'")
+            parts.append(f"array_has(xmp_terms, {sql_str(term)})")
         if self.under:
             prefix = self.under.rstrip("/") + "/"
             parts.append(f"starts_with(path, {sql_str(prefix)})")
@@ -130,15 +142,30 @@ class Filters:
     def to_json(self) -> dict[str, Any]:
         """The filters that are set, as JSON-able values (for `--json` output and saved album rules)."""
         out: dict[str, Any] = {}
-        for name in ("kind", "after", "before", "camera", "labels", "under", "has_speech", "min_counts", "text"):
+        for name in ("kind", "after", "before", "camera", "labels", "under", "has_speech", "min_counts", "text",
+                     "keywords"):  # fmt: skip
             value = getattr(self, name)
             if value:
                 out[name] = value
+        if self.rating is not None:
+            out["rating"] = self.rating
         if self.gps:
             out["gps"] = ",".join(f"{v:g}" for v in parse_gps_box(self.gps))
         for extension, value in self.extra:
             out[extension.name] = value
         return out
+
+
+def _rating(value: Any) -> int:
+    try:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
+        rating = int(value)
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise FilterError(f"--rating {value!r}: give a whole number from -1 (rejected) to 5") from exc
+    if not -1 <= rating <= 5:
+        raise FilterError(f"--rating {value!r}: give a whole number from -1 (rejected) to 5")
+    return rating
 
 
 _COUNT = re.compile(r"(.+)=([0-9]{1,6})", re.ASCII)

@@ -57,10 +57,12 @@ def filters_of(
     min_count: Annotated[list[str] | None, Query(description="LABEL=N: at least N of an object (repeatable).")] = None,
     gps: Annotated[str | None, Query(max_length=200, description="GPS box SOUTH,WEST,NORTH,EAST in degrees.")] = None,
     text: Annotated[str | None, Query(max_length=MAX_TEXT, description="Text in the picture has this.")] = None,
+    rating: Annotated[int | None, Query(ge=-1, le=5, description="XMP rating at least this (-1..5).")] = None,
+    keyword: Annotated[list[str] | None, Query(description="Has this XMP keyword (repeatable, all).")] = None,
 ) -> dict[str, Any]:
     """The core filters, plus every plugin filter (`person`, `min_aesthetic`, ...) given as a query parameter."""
     library: Library = request.app.state.library
-    for name, values in (("label", label), ("min_count", min_count)):
+    for name, values in (("label", label), ("min_count", min_count), ("keyword", keyword)):
         _check_repeated(name, values or [])
     for name, day in (("after", after), ("before", before)):
         if day:
@@ -82,6 +84,7 @@ def filters_of(
         "min_counts": parse_min_counts(min_count or []),  # FilterError -> 400
         "gps": gps,
         "text": text,
+        "keywords": [x for x in (keyword or []) if x.strip()],
     }
     for name in library.search_filters:
         value = request.query_params.get(name)
@@ -89,7 +92,10 @@ def filters_of(
             if len(value) > MAX_TEXT:
                 raise HTTPException(status_code=400, detail=f"{name}: at most {MAX_TEXT} characters")
             chosen[name] = value
-    return {k: v for k, v in chosen.items() if v not in (None, [], {}, False, "")}
+    kept = {k: v for k, v in chosen.items() if v not in (None, [], {}, False, "")}
+    if rating is not None:  # (0 is a rating, not "unset")
+        kept["rating"] = rating
+    return kept
 
 
 def _check_repeated(name: str, values: list[str]) -> None:
