@@ -84,7 +84,7 @@ def test_label_album_holds_exactly_the_assets_with_that_label(ml_library: Any) -
     assert row["id"] in expected
 
 
-def test_video_album_hit_has_the_shot_time_and_m3u_starts_there(ml_library: Any, tmp_path: Path) -> None:
+def test_video_album_hit_has_the_shot_time_and_m3u_starts_at_its_moment(ml_library: Any, tmp_path: Path) -> None:
     from chronicon_albums.export import export
 
     library, media, cuts = ml_library
@@ -95,11 +95,12 @@ def test_video_album_hit_has_the_shot_time_and_m3u_starts_there(ml_library: Any,
     hit = album.members[0]
     assert hit["path"] == str(media / "videos" / "party.mp4")
     assert hit["t_start"] == pytest.approx(cuts[0], abs=1 / FPS + 0.26) and hit["segment"] == 2
+    assert hit["t_start"] <= hit["t"] < hit["t_end"]  # the moment: the shot's best-matching frame
     result = export(library.catalog, album, str(tmp_path / "cats.m3u"), "m3u")
     lines = (tmp_path / "cats.m3u").read_text().splitlines()
     assert lines[0] == "#EXTM3U" and result.written == 1
     start = next(line for line in lines if line.startswith("#EXTVLCOPT:start-time="))
-    assert float(start.split("=", 1)[1]) == pytest.approx(hit["t_start"])
+    assert float(start.split("=", 1)[1]) == pytest.approx(hit["t"])
     assert any(line.startswith("#EXTINF:") and "party.mp4 @ 00:00:0" in line for line in lines)
     assert lines[-1] == str(media / "videos" / "party.mp4")
 

@@ -97,8 +97,8 @@ def test_search_shows_the_cat_first(page: Any, record_property: Any) -> None:
 def test_video_hit_plays_from_the_matched_moment(page: Any, web_sample: Sample) -> None:
     first = search(page, "rocket", kind="video")
     assert first.get_attribute("data-name") == web_sample.video.name
-    expected = float(first.get_attribute("data-t-start"))
-    assert expected == pytest.approx(web_sample.cuts[1], abs=0.4)
+    expected = float(first.get_attribute("data-t-start"))  # the moment: the shot's best-matching frame
+    assert web_sample.cuts[1] - 0.4 <= expected < web_sample.cuts[1] + 3.0  # (the shot that shows the rocket)
     first.click()
     player = page.get_by_test_id("player")
     player.wait_for()
