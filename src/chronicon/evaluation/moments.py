@@ -13,6 +13,8 @@ import numpy as np
 from numpy.typing import NDArray
 from PIL import Image, ImageOps
 
+from chronicon.evaluation.transitions import smoothstep
+
 
 @dataclass(frozen=True)
 class InView:
@@ -31,11 +33,6 @@ class PanClip:
     path: Path
     duration: float
     views: list[InView] = field(default_factory=list)
-
-
-def _smooth(x: float) -> float:
-    x = min(1.0, max(0.0, x))
-    return x * x * (3.0 - 2.0 * x)
 
 
 def make_pan_clip(
@@ -69,7 +66,7 @@ def make_pan_clip(
             t = k / fps
             i = min(n - 1, int(t // (hold + move)))
             into = t - i * (hold + move)
-            offset = i + (_smooth((into - hold) / move) if into > hold and i < n - 1 else 0.0)
+            offset = i + (smoothstep((into - hold) / move) if into > hold and i < n - 1 else 0.0)
             x = round(offset * width)
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(strip[:, x : x + width]), format="rgb24")
             for packet in stream.encode(frame):

@@ -164,7 +164,7 @@ class _Scene:
         cx, cy = (self.c0[0] + (self.c1[0] - self.c0[0]) * u, self.c0[1] + (self.c1[1] - self.c0[1]) * u)
         a, b = self.inner_at
         if self.inner in ("pan", "zoom"):
-            ramp = _smooth((j - a) / max(1, b - a))
+            ramp = smoothstep((j - a) / max(1, b - a))
             if self.inner == "pan":
                 cx += 0.8 * ramp  # a fast pan over most of the free range
             else:
@@ -176,7 +176,8 @@ class _Scene:
         return (x - ww / 2, y - wh / 2, x + ww / 2, y + wh / 2)
 
 
-def _smooth(x: float) -> float:
+def smoothstep(x: float) -> float:
+    """Ease in and out over 0..1 (clamped): 3x² - 2x³."""
     x = min(1.0, max(0.0, x))
     return x * x * (3 - 2 * x)
 

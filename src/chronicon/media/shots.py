@@ -234,10 +234,10 @@ def _accurate_shots(
     diffs: list[float] = []  # mean absolute grey change from the frame before, per model frame (0..255)
     thumbs: list[NDArray[np.uint8]] = []  # 16×9 grey of each model frame (144 bytes), to tell flashes from cuts
 
-    previous: list[NDArray[np.float32]] = []
+    previous: NDArray[np.float32] | None = None
 
     def frames() -> Iterator[NDArray[np.uint8]]:
-        nonlocal partial, index
+        nonlocal partial, index, previous
         next_t = 0.0
         try:
             for frame in _decoded(container, stream):
@@ -257,8 +257,8 @@ def _accurate_shots(
                 )
                 if opts.spike_cuts:
                     grey = rgb.mean(axis=2, dtype=np.float32)
-                    diffs.append(float(np.abs(grey - previous[0]).mean()) if previous else 0.0)
-                    previous[:] = [grey]
+                    diffs.append(float(np.abs(grey - previous).mean()) if previous is not None else 0.0)
+                    previous = grey
                     thumbs.append(np.asarray(Image.fromarray(grey.astype(np.uint8)).resize((16, 9)), np.uint8))
                 yield rgb
         except (MediaError, av.FFmpegError) as exc:
@@ -448,14 +448,10 @@ def _attach_frames(
     for segment in segments:
         inside = [s for s in kept if segment.t_start - 1e-6 <= s.t < segment.t_end]
         if adaptive and inside:
-            picked = pick_frames(
-                [s.t for s in inside], [_signature(s.image) for s in inside if s.image is not None], segment, opts
-            )
-            for i in picked:
-                image = inside[i].image
-                assert image is not None
+            images = [s.image for s in inside if s.image is not None]  # (all of them: `kept` has images only)
+            for i in pick_frames([s.t for s in inside], [_signature(im) for im in images], segment, opts):
                 segment.frame_times.append(inside[i].t)
-                segment.frames.append(image)
+                segment.frames.append(images[i])
             continue
         for want in _frame_times(segment, opts.frames_per_segment):
             if inside:

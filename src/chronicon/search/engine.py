@@ -559,7 +559,7 @@ class _Ranked:
     segment: int
     t_start: float | None
     t_end: float | None
-    t: float | None = None  # the best-matching frame's time, when the segment kept several
+    t: float | None = None  # the best-matching frame's time (best_moments), when the segments kept frame times
 
 
 def _unchanged(row: dict[str, Any], path: str) -> bool:
