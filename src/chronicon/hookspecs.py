@@ -11,6 +11,7 @@ if TYPE_CHECKING:
 
     from chronicon.analyzers.base import Analyzer
     from chronicon.analyzers.spaces import TextList, VectorSpace
+    from chronicon.analyzers.stacks import StackKind
     from chronicon.config import Setting
     from chronicon.events import AssetEvent
     from chronicon.library import Library
@@ -63,6 +64,13 @@ def chronicon_register_spaces() -> list[VectorSpace | TextList]:  # type: ignore
     the ranked lists fused into searches with words (`TextList`: vectors of what was said or written, or a
     full-text column). Search knows spaces only through this hook; the built-in clip, conse and caption spaces
     are registered here too."""
+
+
+@hookspec
+def chronicon_register_stacks() -> list[StackKind]:  # type: ignore[empty-body]
+    """Return the kinds of stack a plugin's passes form (`StackKind`: RAW + JPEG pairs, bursts, Live Photos): each
+    names the assets column its pass writes with the cover's id on every member. Search, browse and the web app
+    show a stack once, by its cover (`chronicon.analyzers.stacks`)."""
 
 
 @hookspec

@@ -21,6 +21,7 @@ import pyarrow as pa
 from chronicon import __version__
 from chronicon.analyzers.base import Analyzer, AnalyzerContext
 from chronicon.analyzers.graph import order_analyzers
+from chronicon.analyzers.stacks import StackKind
 from chronicon.catalog.lock import ScanLock
 from chronicon.catalog.store import Catalog, display_path
 from chronicon.config import CORE_SETTINGS, Config, read_layers, resolve
@@ -263,6 +264,14 @@ class Library:
     def full_text_columns(self) -> list[str]:
         """The assets columns of the full-text lists passes contribute (`labels_text`, `transcript_text`, ...)."""
         return [t.column for t in self.plugins.search_spaces()[1] if t.column is not None]
+
+    @property
+    def stack_kinds(self) -> list[StackKind]:
+        """The kinds of stack the enabled passes form (RAW + JPEG pairs, bursts, Live Photos), whose column the
+        catalog has: `chronicon.analyzers.stacks`."""
+        enabled = {a.name for a in self.analyzers()}
+        have = set(self.catalog.schema.names)
+        return [k for k in self.plugins.stack_kinds() if k.column in have and (k.owner is None or k.owner in enabled)]
 
     @property
     def space_kinds(self) -> list[str]:

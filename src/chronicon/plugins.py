@@ -19,6 +19,7 @@ import pluggy
 from chronicon import hookspecs
 from chronicon.analyzers.base import Analyzer
 from chronicon.analyzers.spaces import TextList, VectorSpace, validate_contribution
+from chronicon.analyzers.stacks import StackKind, validate_stack
 from chronicon.config import Setting
 from chronicon.errors import PluginError
 from chronicon.search.extensions import SearchFilter, SortKey, validate
@@ -84,6 +85,7 @@ class PluginHost:
         self.infos: list[PluginInfo] = []
         self._extensions: tuple[dict[str, SearchFilter], dict[str, SortKey]] | None = None
         self._spaces: tuple[list[VectorSpace], list[TextList]] | None = None
+        self._stacks: list[StackKind] | None = None
 
     # -- discovery -------------------------------------------------------------------------------------
     def load(self, *, paths: Iterable[str] = (), disabled: Iterable[str] = (), entry_points: bool = True) -> None:
@@ -273,6 +275,25 @@ class PluginHost:
         spaces.sort(key=lambda s: s.priority)  # stable: registration order breaks ties
         self._spaces = (spaces, lists)
         return self._spaces
+
+    def stack_kinds(self) -> list[StackKind]:
+        """The kinds of stack the plugins' passes form, by priority; malformed or clashing ones are reported (once)
+        and dropped."""
+        if self._stacks is not None:
+            return self._stacks
+        kinds: list[StackKind] = []
+        for plugin, answer in self.call("chronicon_register_stacks"):
+            for item in answer:
+                problem = validate_stack(item)
+                if problem is None and any(k.name == item.name or k.column == item.column for k in kinds):
+                    problem = f"stack kind {item.name!r} (column {item.column!r}) is already taken"
+                if problem is not None:
+                    self._problem(plugin, "chronicon_register_stacks", PluginError(problem))
+                else:
+                    kinds.append(item)
+        kinds.sort(key=lambda k: k.priority)  # stable: registration order breaks ties
+        self._stacks = kinds
+        return self._stacks
 
     def space_kinds(self) -> list[str]:
         """What `--space` accepts besides `auto`, best first."""

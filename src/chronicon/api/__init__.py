@@ -16,6 +16,7 @@ from chronicon.analyzers.inputs import (
     stored_segments,
 )
 from chronicon.analyzers.spaces import RankedHit, SpaceEncoder, TextEmbedder, TextList, VectorSpace
+from chronicon.analyzers.stacks import StackKind
 from chronicon.api.cli import (
     EXIT_CANNOT_RUN,
     EXIT_FAILED_FILES,
@@ -69,9 +70,10 @@ __all__ = [
     "Column", "ConfigError", "ExtensionError", "FilterError", "Filters", "Library", "MediaError", "MediaKind",
     "ModelUnavailableError", "Outcome", "PerItemAnalyzer", "Phase", "PluginError", "PluginTable", "QueryError",
     "RankedHit", "ScanLock", "ScanSummary", "SearchFilter", "SearchHit", "SearchResults", "Section", "SegmentPicture",
-    "Setting", "SortKey", "SpaceEncoder", "TextEmbedder", "TextList", "UsageError", "VectorHit", "VectorRow",
-    "VectorSpace", "VectorTable", "Where", "center_crop_array", "chunked", "clock", "col", "display_path", "fail",
-    "fs_path", "guard", "hookimpl", "is_pixel_space", "json_default", "open_image", "parse_day", "parse_gps_box",
-    "picture", "print_json", "read_poster_frame", "register_heif", "segment_pictures", "sniff_bytes",
-    "sniff_file", "square_array", "storage_message", "storage_status", "stored_segments", "write_thumbnail",
+    "Setting", "SortKey", "SpaceEncoder", "StackKind", "TextEmbedder", "TextList", "UsageError", "VectorHit",
+    "VectorRow", "VectorSpace", "VectorTable", "Where", "center_crop_array", "chunked", "clock", "col",
+    "display_path", "fail", "fs_path", "guard", "hookimpl", "is_pixel_space", "json_default", "open_image",
+    "parse_day", "parse_gps_box", "picture", "print_json", "read_poster_frame", "register_heif", "segment_pictures",
+    "sniff_bytes", "sniff_file", "square_array", "storage_message", "storage_status", "stored_segments",
+    "write_thumbnail",
 ]  # fmt: skip
