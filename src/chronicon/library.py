@@ -33,6 +33,7 @@ from chronicon.scan.summary import ScanSummary
 from chronicon.search.engine import DATE_SORT, RELEVANCE, NoVectorsError, SearchEngine, SearchHit, SearchResults
 from chronicon.search.extensions import SearchFilter, SortKey
 from chronicon.search.filters import FilterError, Filters
+from chronicon.search.stacks import describe, members, membership
 
 log = logging.getLogger(__name__)
 
@@ -240,6 +241,25 @@ class Library:
         target = os.path.abspath(os.fspath(path))
         return self.catalog.row_by_path(target)
 
+    def stack_of(self, row: dict[str, Any]) -> dict[str, Any] | None:
+        """The stack a catalog row is in (RAW + JPEG pair, burst, Live Photo): kind, label, cover id and every
+        present member as {id, path, kind, cover}; None when it is in none (or its stack has only it left)."""
+        kinds = self.stack_kinds
+        place = membership(row, kinds)
+        if place is None:
+            return None
+        ids = members(self.catalog, place.kind, [place.cover]).get(place.cover, [])
+        if len(ids) < 2:
+            return None
+        rows = self.catalog.rows_by_id(ids, columns=["id", "path", "path_raw", "kind"])
+        listed = [
+            {"id": i, "path": display_path(rows[i]["path"]), "kind": rows[i].get("kind"), "cover": i == place.cover}
+            for i in ids
+            if i in rows
+        ]
+        listed.sort(key=lambda m: (not m["cover"], m["path"]))
+        return {**describe(place.kind, place.cover, ids), "members": listed}
+
     def stats(self) -> dict[str, Any]:
         stats = self.catalog.stats()
         stats["vectors"] = {}
@@ -257,7 +277,12 @@ class Library:
         if self._search is None:
             spaces, text_lists = self.plugins.search_spaces()
             self._search = SearchEngine(
-                self.catalog, self.analyzers(), self.config.section("search"), spaces=spaces, text_lists=text_lists
+                self.catalog,
+                self.analyzers(),
+                self.config.section("search"),
+                spaces=spaces,
+                text_lists=text_lists,
+                stacks=self._enabled_stacks(),
             )
         return self._search
 
@@ -269,9 +294,12 @@ class Library:
     def stack_kinds(self) -> list[StackKind]:
         """The kinds of stack the enabled passes form (RAW + JPEG pairs, bursts, Live Photos), whose column the
         catalog has: `chronicon.analyzers.stacks`."""
-        enabled = {a.name for a in self.analyzers()}
         have = set(self.catalog.schema.names)
-        return [k for k in self.plugins.stack_kinds() if k.column in have and (k.owner is None or k.owner in enabled)]
+        return [k for k in self._enabled_stacks() if k.column in have]
+
+    def _enabled_stacks(self) -> list[StackKind]:
+        enabled = {a.name for a in self.analyzers()}
+        return [k for k in self.plugins.stack_kinds() if k.owner is None or k.owner in enabled]
 
     @property
     def space_kinds(self) -> list[str]:
@@ -332,6 +360,7 @@ class Library:
         hybrid: bool | None = None,
         sort: str | None = None,
         show_all: bool = False,
+        expand_stacks: bool = False,
         **filters: Any,
     ) -> SearchResults:
         """Semantic search: text (`"beach + sunset - people"`), an image, or both -> SearchHits, best first.
@@ -341,6 +370,7 @@ class Library:
         such as person="Alice".
         `sort` orders the results by "date" (newest first) or a plugin's sort key (e.g. "aesthetic") instead of
         "relevance". Weak matches of a text query are hidden (`results.hidden` counts them) unless `show_all`.
+        A stack (RAW + JPEG pair, burst, Live Photo) is one result, its cover, unless `expand_stacks`.
 
         >>> for hit in lib.search("dog jumping into a lake", kind="image", limit=5):  # doctest: +SKIP
         ...     print(hit.score, hit.path, hit.why)
@@ -356,11 +386,23 @@ class Library:
             hybrid=hybrid,
             sort=self.sort_key(sort),
             show_all=show_all,
+            expand_stacks=expand_stacks,
         )
 
-    def browse(self, *, limit: int = 100, offset: int = 0, sort: str | None = None, **filters: Any) -> list[SearchHit]:
-        """Assets that pass the filters, without a query (newest first, or by a plugin's sort key)."""
-        return self.search_engine.browse(self.filters(**filters), limit=limit, offset=offset, sort=self.sort_key(sort))
+    def browse(
+        self,
+        *,
+        limit: int = 100,
+        offset: int = 0,
+        sort: str | None = None,
+        expand_stacks: bool = False,
+        **filters: Any,
+    ) -> list[SearchHit]:
+        """Assets that pass the filters, without a query (newest first, or by a plugin's sort key); a stack once,
+        by its cover, unless `expand_stacks`."""
+        return self.search_engine.browse(
+            self.filters(**filters), limit=limit, offset=offset, sort=self.sort_key(sort), expand_stacks=expand_stacks
+        )
 
     def image_space(self) -> str | None:
         """The vector space searches use for pictures here (CLIP when its vectors and model are present, else the
@@ -380,7 +422,8 @@ class Library:
         import av
 
         versions: dict[str, str] = {"chronicon": __version__, "python": platform.python_version()}
-        for dist in ("lancedb", "pyarrow", "numpy", "pillow", "pillow-heif", "av", "click", "pluggy", "rich"):
+        for dist in ("lancedb", "pyarrow", "numpy", "pillow", "pillow-heif", "pillow-jxl-plugin", "rawpy", "pyexiv2",
+                     "av", "click", "pluggy", "rich"):  # fmt: skip
             try:
                 versions[dist] = importlib.metadata.version(dist)
             except importlib.metadata.PackageNotFoundError:

@@ -40,6 +40,7 @@ def info(state: AppState, path: str, as_json: bool) -> None:
     """Everything the catalog knows about one file."""
     row = dict(catalog_row(state, path))
     row["phases"] = json.loads(row["phases"]) if row.get("phases") else {}
+    row["stack"] = state.library().stack_of(row)  # the RAW + JPEG pair, burst or Live Photo it belongs to
     if as_json:
         row.pop("path_raw", None)
         print_json(stamp(row))
@@ -50,6 +51,9 @@ def info(state: AppState, path: str, as_json: bool) -> None:
     for key, value in row.items():
         if key in _INFO_HIDDEN or value is None or value == []:
             continue
+        if key == "stack":
+            names = [m["path"] + (" (shown)" if m["cover"] else "") for m in value["members"]]
+            value = f"{value['label']}, {value['size']} files: " + ", ".join(names)
         table.add_row(key, Text(str(value)))
     for name, record in row["phases"].items():
         line = f"{record.get('status')} (v{record.get('version')}, {record.get('at')})"

@@ -100,6 +100,11 @@ def filter_options(func: Any) -> Any:
             callback=_finite,
             help="Hide results whose similarity is below this (-1..1).",
         ),
+        click.option(
+            "--expand-stacks",
+            is_flag=True,
+            help="List every member of a stack (RAW + JPEG pair, burst, Live Photo) on its own, not just its cover.",
+        ),
         click.option("--space", type=SpaceKind(), help="Vector space to search."),
         click.option("--no-hybrid", is_flag=True, help="Vectors only: no full-text match on labels."),
         click.option("--json", "as_json", is_flag=True, help="Print results as JSON."),
@@ -202,6 +207,7 @@ def _search(library: Library, query: str | None, image: str | None, filters: dic
             hybrid=False if opts["no_hybrid"] else None,
             sort=opts["sort"],
             show_all=opts["show_all"],
+            expand_stacks=opts["expand_stacks"],
             **filters,
         )
     except (QueryError, FilterError) as exc:
@@ -256,7 +262,8 @@ def _print_table(hits: SearchResults, seconds: float) -> None:
     table.add_column("why", style="dim", overflow="fold")
     for hit in hits:
         score = "" if hit.score is None else f"{hit.score:.3f}"
-        why = "; ".join(hit.why) + ("; weak match" if hit.weak else "")
+        stack = [f"{hit.stack['label']}, {hit.stack['size']} files"] if hit.stack else []
+        why = "; ".join(stack + hit.why) + ("; weak match" if hit.weak else "")
         table.add_row(str(hit.rank), score, Text(where(hit)), Text(why))
     console = Console() if sys.stdout.isatty() else Console(width=160)
     console.print(table)

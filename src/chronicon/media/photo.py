@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import struct
@@ -14,11 +15,12 @@ import numpy as np
 from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 
 from chronicon.errors import MediaError
+from chronicon.media.colour import to_srgb
 
 # The still-image formats Chronicon reads (the JPEG opener also returns MPO, the multi-picture JPEG of
 # phones). Image.open only tries these plugins, so a file that merely claims to be a photo never reaches
 # Pillow's exotic ones (EPS would start Ghostscript, for example).
-PHOTO_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "HEIF", "AVIF", "WEBP", "TIFF", "GIF", "BMP")
+PHOTO_FORMATS: tuple[str, ...] = ("JPEG", "PNG", "HEIF", "AVIF", "JXL", "WEBP", "TIFF", "GIF", "BMP")
 
 _setup_lock = threading.Lock()
 _setup_done = False
@@ -28,7 +30,8 @@ _formats: tuple[str, ...] = PHOTO_FORMATS  # narrowed to the registered ones (AV
 def register_heif() -> None:
     """Set Pillow up for scanning; idempotent, cheap and thread-safe, so call it as often as you like.
 
-    Registers the HEIC/HEIF opener of pillow-heif (a no-op when it is not installed) and lifts Pillow's own
+    Registers the HEIC/HEIF opener of pillow-heif and the JPEG XL one of pillow-jxl-plugin (each a no-op when it
+    is not installed) and lifts Pillow's own
     pixel limit, which would refuse even to read the header of a big photo: `open_image` applies
     `scan.max_image_pixels` itself, before decoding, and `read_photo_metadata` never decodes pixels.
     Both readers call this themselves.
@@ -46,6 +49,8 @@ def register_heif() -> None:
             pass
         else:
             pillow_heif.register_heif_opener()
+        with contextlib.suppress(ImportError):
+            import pillow_jxl  # noqa: F401 - importing it registers Pillow's JPEG XL opener
         Image.init()
         _formats = tuple(name for name in PHOTO_FORMATS if name in Image.OPEN)
         _setup_done = True
@@ -327,7 +332,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def open_image(path: str, *, max_pixels: int, draft_size: int | None = None) -> Image.Image:
-    """Decode a photo to upright RGB (first frame of an animation; transparency over white).
+    """Decode a photo to upright sRGB (first frame of an animation; transparency over white; colour through its
+    ICC profile or HDR / wide-gamut colour description, `media.colour`).
 
     Refuses, before decoding, an image whose header declares more than `max_pixels` pixels. With
     `draft_size`, a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale whose sides are still at least
@@ -346,7 +352,7 @@ def open_image(path: str, *, max_pixels: int, draft_size: int | None = None) -> 
         img.load()  # Pillow's own bomb check is off (register_heif): the pixel limit above replaced it
         orientation = _orientation(img)
         upright = img.transpose(_TRANSPOSE[orientation]) if orientation in _TRANSPOSE else img
-        result = _to_rgb(upright)
+        result = _to_rgb(to_srgb(upright))
         if result is img:
             result = img.copy()  # the caller gets an image of its own; the file is closed below
         return result

@@ -12,6 +12,7 @@ SNIFF_BYTES = 64
 
 IMAGE_EXTENSIONS: frozenset[str] = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp", ".heic", ".heif", ".hif", ".avif"}
+    | {".jxl"}
 )
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".3gp", ".3g2"})
 MEDIA_EXTENSIONS: frozenset[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
@@ -33,6 +34,7 @@ _TIFF = Sniffed(MediaKind.IMAGE, "tiff")
 _WEBP = Sniffed(MediaKind.IMAGE, "webp")
 _HEIF = Sniffed(MediaKind.IMAGE, "heif")
 _AVIF = Sniffed(MediaKind.IMAGE, "avif")
+_JXL = Sniffed(MediaKind.IMAGE, "jxl")
 _MP4 = Sniffed(MediaKind.VIDEO, "mp4")
 _MOV = Sniffed(MediaKind.VIDEO, "mov")
 _3GP = Sniffed(MediaKind.VIDEO, "3gp")
@@ -174,6 +176,8 @@ def sniff_bytes(head: bytes) -> Sniffed | None:
         return _JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
         return _PNG
+    if head.startswith((b"\xff\x0a", b"\x00\x00\x00\x0cJXL \r\n\x87\n")):  # bare codestream, ISO-BMFF container
+        return _JXL
     if head.startswith((b"GIF87a", b"GIF89a")):
         return _GIF
     if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
@@ -224,8 +228,6 @@ _KNOWN_OTHER: tuple[tuple[bytes, str], ...] = (
     (b"OggS", "Ogg data"),
     (b"\x7fELF", "ELF executable"),
     (b"\x00\x00\x00\x0cjP  ", "JPEG 2000 image"),
-    (b"\xff\x0a", "JPEG XL image"),
-    (b"\x00\x00\x00\x0cJXL ", "JPEG XL image"),
     (b"8BPS", "Photoshop document"),
     (b"\x00\x00\x01\x00", "Windows icon"),
 )

@@ -15,6 +15,7 @@ from numpy.typing import NDArray
 
 from chronicon.analyzers.base import Analyzer
 from chronicon.analyzers.spaces import RankedHit, SpaceEncoder, TextEmbedder, TextList, VectorSpace
+from chronicon.analyzers.stacks import StackKind
 from chronicon.catalog.store import Catalog, display_path
 from chronicon.catalog.vectors import VectorTable
 from chronicon.config import core_section
@@ -23,6 +24,7 @@ from chronicon.search.cutoff import SAMPLE, Calibration, CalibrationCache, weak_
 from chronicon.search.extensions import SortKey, sort_rows
 from chronicon.search.filters import FilterError, Filters
 from chronicon.search.query import QueryError, parse_query, positive_text
+from chronicon.search.stacks import describe, members, membership
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +62,7 @@ class SearchHit:
     t: float | None = None  # the moment to show: the best-matching frame of the shot, else t_start
     weak: bool = False  # below the relevance cutoff: hidden unless all results are asked for
     evidence: list[tuple[str, float | None]] = field(default_factory=list)  # (text list, its score) that found it
+    stack: dict[str, Any] | None = None  # the stack it stands for (RAW + JPEG, burst, Live Photo): search.stacks
 
     def to_json(self) -> dict[str, Any]:
         row = self.row
@@ -84,6 +87,7 @@ class SearchHit:
             "width": row.get("width"),
             "height": row.get("height"),
             "duration": row.get("duration"),
+            "stack": self.stack,
         }
 
 
@@ -121,8 +125,10 @@ class SearchEngine:
         spaces: Sequence[VectorSpace] = (),
         text_lists: Sequence[TextList] = (),
         encoders: list[SpaceEncoder] | None = None,
+        stacks: Sequence[StackKind] = (),
     ) -> None:
         self.catalog = catalog
+        self.stack_kinds = list(stacks)  # what the enabled passes group (`chronicon_register_stacks`), by priority
         self.config = core_section("search", config)
         self.passes = {a.name: a for a in analyzers}
         self.spaces = list(spaces)  # what plugins contribute (`chronicon_register_spaces`), best first
@@ -199,11 +205,14 @@ class SearchEngine:
         hybrid: bool | None = None,
         sort: SortKey | None = None,
         show_all: bool = False,
+        expand_stacks: bool = False,
     ) -> SearchResults:
         """Text and/or image query -> the best `limit` assets, best first (or in `sort`'s order).
 
         Weak matches of a text query (below the relevance cutoff, `chronicon.search.cutoff`) are left out and
-        counted in `hidden`; `show_all` keeps them, marked `weak`."""
+        counted in `hidden`; `show_all` keeps them, marked `weak`. A stack (a RAW + JPEG pair, a burst, a Live
+        Photo) is one result, its cover, credited with the best match of any member (`hit.stack` says which);
+        `expand_stacks` lists every member on its own."""
         if not query and image is None:
             raise QueryError("give a text query, an image, or both")
         if query and not _is_text(query):
@@ -228,7 +237,7 @@ class SearchEngine:
         cutoff = bool(terms) and image is None and min_score is None and self.config.bool("cutoff")
         hits, info = self._retrieve(encoder, vector, terms_text=positive_text(terms) if use_text else "",
                                     filters=filters, limit=limit, min_score=min_score, exclude=exclude,
-                                    cutoff=cutoff)  # fmt: skip
+                                    cutoff=cutoff, collapse=not expand_stacks)  # fmt: skip
         hidden = sum(1 for h in hits[:limit] if h.weak)
         shown = (hits if show_all else [h for h in hits if not h.weak])[:limit]
         for rank, hit in enumerate(shown, 1):
@@ -237,8 +246,9 @@ class SearchEngine:
         return SearchResults(ordered, kind=encoder.kind, space=encoder.space, hidden=hidden, cutoff=info)
 
     def browse(self, filters: Filters | None = None, *, limit: int = 100, offset: int = 0,
-               sort: SortKey | None = None) -> list[SearchHit]:  # fmt: skip
-        """Assets that pass the filters, without a query: newest first, or in `sort`'s order."""
+               sort: SortKey | None = None, expand_stacks: bool = False) -> list[SearchHit]:  # fmt: skip
+        """Assets that pass the filters, without a query: newest first, or in `sort`'s order; a stack once, by its
+        cover (unless `expand_stacks`)."""
         filters = filters or Filters()
         sort = None if sort == DATE_SORT else sort  # (newest first is browse's own order)
         allowed = filters.allowed_ids(self.catalog)  # plugin id filters; the SQL ones apply in the scan below
@@ -246,22 +256,104 @@ class SearchEngine:
         have = set(self.catalog.schema.names)
         if order not in have:
             raise FilterError(f"cannot sort by {order!r}: no such column (is its plugin's pass enabled?)")
-        table = self._filtered(["id", order, "mtime_ns"], filters)
+        kinds = [] if expand_stacks else self._stacks()
+        stack_columns = [k.column for k in kinds if k.column != order]
+        table = self._filtered(list(dict.fromkeys(["id", order, "mtime_ns", *stack_columns])), filters)
         keyed = [
             (i, v, m)
             for i, v, m in zip(*(table.column(c).to_pylist() for c in ("id", order, "mtime_ns")), strict=True)
             if allowed is None or i in allowed
         ]
+        if kinds:  # members whose cover is listed too are shown by it
+            listed = {r[0] for r in keyed}
+            stacked = {c: table.column(c).to_pylist() for c in stack_columns}
+            hidden = set()
+            for index, asset_id in enumerate(table.column("id").to_pylist()):
+                found = membership({c: values[index] for c, values in stacked.items()}, kinds)
+                if found is not None and found.cover != asset_id and found.cover in listed:
+                    hidden.add(asset_id)
+            keyed = [r for r in keyed if r[0] not in hidden]
         if sort is None:  # newest first: capture time, else the file's time (as the date filters do)
             keyed.sort(key=lambda r: (r[1] or _iso_mtime(r[2]), r[2] or 0), reverse=True)
         else:
             keyed = sort_rows(keyed, sort, lambda r: r[1])
         page = [r[0] for r in keyed[offset : offset + limit]]
-        rows = self.catalog.rows_by_id(page, columns=RESULT_COLUMNS)
+        rows = self.catalog.rows_by_id(page, columns=RESULT_COLUMNS + [k.column for k in kinds])
         hits = [SearchHit(i, _path(rows[i]), str(rows[i].get("kind")), None, row=rows[i]) for i in page if i in rows]
         for rank, hit in enumerate(hits, offset + 1):
             hit.rank = rank
+        self._describe_stacks(hits, kinds)
         return hits
+
+    # -- stacks ------------------------------------------------------------------------------------------
+    def _stacks(self) -> list[StackKind]:
+        """The stack kinds whose column this catalog has."""
+        have = set(self.catalog.schema.names)
+        return [k for k in self.stack_kinds if k.column in have]
+
+    def _collapse(
+        self, hits: list[SearchHit], allowed: set[str] | None, exclude: set[str], columns: list[str]
+    ) -> list[SearchHit]:
+        """Each stack once: a member's hit becomes its cover's (when the cover may be shown: present, passing the
+        filters, not the query's own file), placed where its best member ranked; a member whose cover may not be
+        shown stays itself."""
+        kinds = self._stacks()
+        if not kinds:
+            return hits
+        found = {h.asset_id: membership(h.row, kinds) for h in hits}
+        wanted = {m.cover for i, m in found.items() if m is not None and m.cover != i}
+        wanted -= set(found)
+        covers = {h.asset_id: h.row for h in hits}
+        covers.update(self.catalog.rows_by_id(wanted, columns=columns) if wanted else {})
+        out: list[SearchHit] = []
+        seen: set[str] = set()
+        for hit in hits:
+            place = found[hit.asset_id]
+            key = hit.asset_id
+            if place is not None and place.cover != hit.asset_id:
+                cover_row = covers.get(place.cover)
+                shown = (allowed is None or place.cover in allowed) and place.cover not in exclude
+                if cover_row is not None and not cover_row.get("missing") and shown:
+                    key = place.cover
+                    if key not in seen:
+                        self._credit(hit, place.cover, cover_row, place.kind.label)
+            if key in seen:
+                continue
+            seen.add(key)
+            out.append(hit)
+        self._describe_stacks(out, kinds)
+        return out
+
+    @staticmethod
+    def _credit(hit: SearchHit, cover: str, row: dict[str, Any], label: str) -> None:
+        """Turn a member's hit into its cover's: the cover is shown, the member said to be what matched."""
+        via = hit.path
+        if str(row.get("kind")) != hit.kind:  # a moment of a Live Photo's motion is not a moment of the still
+            hit.t = hit.t_start = hit.t_end = None
+            hit.segment = 0
+        hit.asset_id, hit.path, hit.kind, hit.row = cover, _path(row), str(row.get("kind")), row
+        hit.why.insert(0, f"matched its {label} member {os.path.basename(via)}")
+        hit.stack = {"via": via}
+
+    def _describe_stacks(self, hits: list[SearchHit], kinds: list[StackKind]) -> None:
+        """Fill `hit.stack` (kind, cover, size, members) for the hits that stand for a stack."""
+        if not kinds or not hits:
+            return
+        places = [(h, membership(h.row, kinds)) for h in hits]
+        by_kind: dict[str, set[str]] = {}
+        for _, place in places:
+            if place is not None:
+                by_kind.setdefault(place.kind.name, set()).add(place.cover)
+        listed = {k.name: members(self.catalog, k, by_kind[k.name]) for k in kinds if k.name in by_kind}
+        for hit, place in places:
+            if place is None:
+                continue
+            ids = listed.get(place.kind.name, {}).get(place.cover, [])
+            if len(ids) < 2:
+                hit.stack = None  # a stack of one (its other members are gone): nothing to say
+                continue
+            via = (hit.stack or {}).get("via")
+            hit.stack = describe(place.kind, place.cover, ids, via)
 
     def _sorted(self, hits: list[SearchHit], sort: SortKey) -> list[SearchHit]:
         """Results re-ordered by a plugin's sort column (those without a value last), ranks renumbered."""
@@ -333,6 +425,7 @@ class SearchEngine:
         min_score: float | None,
         exclude: set[str],
         cutoff: bool = False,
+        collapse: bool = True,
     ) -> tuple[list[SearchHit], dict[str, Any] | None]:
         """Every fused result found (at least `limit` when there are that many), best first, the weak ones marked
         when `cutoff`; and what the cutoff was."""
@@ -353,7 +446,8 @@ class SearchEngine:
             if (query := self._embed_query(embedder, terms_text)) is not None
         ]
         full_text = [t for t in self.text_lists if t.column is not None] if terms_text else []
-        columns = list(dict.fromkeys(RESULT_COLUMNS + [c for t in self.text_lists for c in t.columns]))
+        stack_columns = [k.column for k in self._stacks()] if collapse else []
+        columns = list(dict.fromkeys(RESULT_COLUMNS + [c for t in self.text_lists for c in t.columns] + stack_columns))
         while True:
             hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True,
                                 threshold=threshold)  # fmt: skip
@@ -393,6 +487,8 @@ class SearchEngine:
             live = {i for i, r in rows.items() if not r.get("missing")}
             words = [w.lower() for w in terms_text.split() if len(w) > 1]
             results = self._fuse(encoder, vector, sources, rows, live, table, min_score, words)
+            if collapse:
+                results = self._collapse(results, allowed, exclude, columns)
             exhausted = all(len(ranked) < fetch for _, ranked in sources)
             if len(results) >= limit or exhausted or fetch >= 10_000:
                 break

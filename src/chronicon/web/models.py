@@ -16,6 +16,17 @@ class ErrorBody(BaseModel):
     status: int
 
 
+class Stack(BaseModel):
+    """The stack a result stands for (RAW + JPEG pair, burst, Live Photo): shown once, by its cover."""
+
+    kind: str
+    label: str
+    cover: str
+    size: int
+    members: list[str]
+    via: str | None = None  # the member whose match this is (None: the cover's own)
+
+
 class Hit(BaseModel):
     """One search or browse result: `SearchHit.to_json()` plus the URLs of its thumbnail and file."""
 
@@ -32,6 +43,7 @@ class Hit(BaseModel):
     t_end: float | None = None
     segment: int = 0
     weak: bool = False  # below the relevance cutoff (listed only with all=true)
+    stack: Stack | None = None
     thumbnail_url: str | None = None
     media_url: str
 
@@ -79,6 +91,25 @@ class Asset(BaseModel):
     kind: str | None
     thumbnail_url: str | None = None
     media_url: str
+    stack: AssetStack | None = None
+
+
+class StackMember(BaseModel):
+    id: str
+    path: str
+    kind: str | None
+    cover: bool
+
+
+class AssetStack(BaseModel):
+    """The stack an asset is in (RAW + JPEG pair, burst, Live Photo), with every present member."""
+
+    kind: str
+    label: str
+    cover: str
+    size: int
+    members: list[StackMember]
+    via: str | None = None
 
 
 class VectorSpaceStats(BaseModel):

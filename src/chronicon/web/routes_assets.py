@@ -64,6 +64,7 @@ def asset(library: LibraryDep, asset_id: AssetId) -> dict[str, Any]:
     data = {k: _plain(v) for k, v in row.items() if k not in INTERNAL and not k.endswith("_text")}
     data["thumbnail_url"] = thumbnail_url(asset_id) if row.get("thumbnail") else None
     data["media_url"] = media_url(asset_id)
+    data["stack"] = library.stack_of(row)
     return data
 
 

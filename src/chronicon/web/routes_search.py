@@ -73,11 +73,14 @@ def search(
     limit: Annotated[int, Query(ge=1, le=1000, description="Number of results.")] = 40,
     space: Annotated[str | None, Query(max_length=100, description="auto, or a kind in /api/meta.")] = None,
     hybrid: Annotated[bool | None, Query(description="Also match words in labels, transcripts, captions.")] = None,
+    expand_stacks: Annotated[
+        bool, Query(description="List every member of a stack (RAW + JPEG, burst, Live Photo), not just its cover.")
+    ] = False,
 ) -> dict[str, Any]:
     """Semantic search by text, with filters; plugin filters (see `/api/meta`) are accepted by name."""
     started = time.perf_counter()
     hits = library.search(q, limit=limit, min_score=min_score, space=space, hybrid=hybrid, sort=sort,
-                          show_all=show_all, **filters)  # fmt: skip
+                          show_all=show_all, expand_stacks=expand_stacks, **filters)  # fmt: skip
     return _results(q, filters, hits, started)
 
 
@@ -134,7 +137,11 @@ def browse(
     sort: Annotated[
         str | None, Query(max_length=100, description="Order by a plugin's sort key; default newest first.")
     ] = None,
+    expand_stacks: Annotated[
+        bool, Query(description="List every member of a stack (RAW + JPEG, burst, Live Photo), not just its cover.")
+    ] = False,
 ) -> dict[str, Any]:
-    """Assets that pass the filters, without a query: newest first, or by a plugin's sort key."""
-    hits = library.browse(limit=limit, offset=offset, sort=sort, **filters)
+    """Assets that pass the filters, without a query: newest first, or by a plugin's sort key; a stack (RAW + JPEG,
+    burst, Live Photo) once, by its cover."""
+    hits = library.browse(limit=limit, offset=offset, sort=sort, expand_stacks=expand_stacks, **filters)
     return {"offset": offset, "limit": limit, "results": [hit_json(h) for h in hits]}

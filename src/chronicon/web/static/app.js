@@ -116,7 +116,9 @@ function card(hit, index) {
   thumb,
   el("div", { class: "info" },
     el("div", { class: "name" }, el("span", { class: "badge", text: hit.kind === "video" ? "▶" : "◼" }),
-       " " + baseName(hit.path) + when),
+       " " + baseName(hit.path) + when,
+       hit.stack ? el("span", { class: "stack", "data-testid": "stack", title: `${hit.stack.label}: ${hit.stack.size} files`,
+                                text: ` ⧉ ${hit.stack.size}` }) : ""),
     el("div", { class: "why", "data-testid": "why", text: [score, (hit.why || []).join(", ")].filter(Boolean).join(" · ") })));
   return link;
 }
@@ -229,6 +231,13 @@ async function showAsset(id, t) {
     ["camera", camera], ["duration", asset.duration && clock(asset.duration)], ["labels", (asset.labels || []).join(", ")],
     ["caption", asset.caption], ["title", asset.title], ["summary", asset.summary], ["text in picture", textRead(asset)]];
   for (const [k, v] of rows) if (v) meta.append(el("dt", { text: k }), el("dd", { text: String(v) }));
+  if (asset.stack) {  // the RAW + JPEG pair, burst or Live Photo it is in: every member, one click away
+    const links = asset.stack.members.map((m) => el("a", {
+      href: `#/asset/${encodeURIComponent(m.id)}`, "data-testid": "stack-member",
+      class: m.id === asset.id ? "current" : "", text: baseName(m.path) + (m.cover ? " (shown)" : "") }));
+    const dd = el("dd", {}, ...links.flatMap((a, i) => (i ? [", ", a] : [a])));
+    meta.append(el("dt", { text: asset.stack.label }), dd);
+  }
 }
 
 async function loadTranscript(id, around) {
