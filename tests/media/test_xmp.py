@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import struct
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -232,3 +233,76 @@ def test_a_truncated_jpeg_header_gives_no_packet(tmp_path: Path) -> None:
     photo.write_bytes(b"\xff\xd8\xff\xe1\x40\x00http://ns.adobe.com/xap")  # length beyond the end
     assert jpeg_xmp(str(photo)) is None
     assert read_xmp(str(photo)).data.is_empty()
+
+
+NS_ATTRS = (
+    'xmlns:x="adobe:ns:meta/"',
+    'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"',
+    'xmlns:xmp="http://ns.adobe.com/xap/1.0/"',
+    'xmlns:dc="http://purl.org/dc/elements/1.1/"',
+)
+
+
+def _write_with_exiv(path: Path, *, xmp: dict[str, Any] | None = None, iptc: dict[str, Any] | None = None) -> None:
+    pyexiv2 = pytest.importorskip("pyexiv2")
+    with pyexiv2.Image(str(path)) as image:
+        if xmp:
+            image.modify_xmp(xmp)
+        if iptc:
+            image.modify_iptc(iptc)
+
+
+@pytest.mark.parametrize(("suffix", "fmt"), [(".png", "png"), (".tif", "tiff"), (".webp", "webp")])
+def test_embedded_xmp_in_other_formats_through_exiv2(tmp_path: Path, suffix: str, fmt: str) -> None:
+    from PIL import Image
+
+    photo = tmp_path / f"shot{suffix}"
+    Image.new("RGB", (40, 30), (90, 120, 200)).save(photo)
+    _write_with_exiv(photo, xmp={"Xmp.dc.subject": ["Lisbon", "Tram"], "Xmp.xmp.Rating": "4"})
+    before = photo.read_bytes()
+    result = read_xmp(str(photo), [], fmt=fmt)
+    assert result.sources == ["embedded"] and result.problems == []
+    assert result.data.keywords == ["Lisbon", "Tram"] and result.data.rating == 4
+    assert photo.read_bytes() == before
+
+
+def test_embedded_xmp_in_a_heic(tmp_path: Path) -> None:
+    pytest.importorskip("pillow_heif")
+    from PIL import Image
+
+    from chronicon.media.photo import register_heif
+
+    register_heif()
+    photo = tmp_path / "IMG_0042.HEIC"
+    packet = (f'<x:xmpmeta {" ".join(NS_ATTRS)}><rdf:RDF><rdf:Description rdf:about="" xmp:Rating="5">'
+              "<dc:subject><rdf:Bag><rdf:li>Harbour</rdf:li></rdf:Bag></dc:subject>"
+              "</rdf:Description></rdf:RDF></x:xmpmeta>")  # fmt: skip
+    Image.new("RGB", (64, 48), (10, 200, 90)).save(photo, xmp=packet.encode())
+    result = read_xmp(str(photo), [], fmt="heif")
+    assert result.sources == ["embedded"], result.problems
+    assert result.data.keywords == ["Harbour"] and result.data.rating == 5
+
+
+def test_iptc_keywords_title_and_caption_under_xmp(tmp_path: Path) -> None:
+    photo = tmp_path / "agency.jpg"
+    make_jpeg(photo)
+    _write_with_exiv(photo, iptc={"Iptc.Application2.Keywords": ["press", "election"],
+                                  "Iptc.Application2.ObjectName": "Count night",
+                                  "Iptc.Application2.Caption": "Volunteers count the ballots"})  # fmt: skip
+    only_iptc = read_xmp(str(photo), [], fmt="jpeg")
+    assert only_iptc.sources == ["iptc"]
+    assert only_iptc.data.keywords == ["press", "election"] and only_iptc.data.title == "Count night"
+    assert only_iptc.data.description == "Volunteers count the ballots"
+    assert "election" in (only_iptc.data.text() or "")
+    _write_with_exiv(photo, xmp={"Xmp.dc.title": {'lang="x-default"': "Election night"}})
+    both = read_xmp(str(photo), [], fmt="jpeg")
+    assert both.sources == ["embedded", "iptc"]
+    assert both.data.title == "Election night"  # XMP over IPTC, field by field
+    assert both.data.keywords == ["press", "election"]
+
+
+def test_metadata_exiv2_cannot_read_is_a_problem_not_a_crash(tmp_path: Path) -> None:
+    photo = tmp_path / "fake.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
+    result = read_xmp(str(photo), [], fmt="png")
+    assert result.data.is_empty() and result.problems and result.problems[0].startswith("embedded metadata:")

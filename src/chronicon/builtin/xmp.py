@@ -1,4 +1,5 @@
-"""Built-in pass `xmp`: rating, colour label, keywords, title and description from XMP sidecars and embedded XMP."""
+"""Built-in pass `xmp`: rating, colour label, keywords, title and description from XMP sidecars, embedded XMP and
+IPTC."""
 
 from __future__ import annotations
 
@@ -19,13 +20,14 @@ log = logging.getLogger(__name__)
 
 
 class XmpPass(PerItemAnalyzer):
-    """Reads `photo.jpg.xmp` / `photo.xmp` next to the file and the XMP packet of a JPEG (never writes either).
+    """Reads `photo.jpg.xmp` / `photo.xmp` next to the file, the XMP packet embedded in a photo (JPEG, HEIC, PNG,
+    TIFF, WebP, RAW) and its IPTC records (never writes any of them).
 
     It re-runs alone when a sidecar is added, edited or removed (the scanner keeps the sidecars' size and mtime
     per asset): the other passes keep their results."""
 
     name: ClassVar[str] = "xmp"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: XMP embedded in formats other than JPEG, and IPTC
     phase: ClassVar[Phase] = Phase.METADATA
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     reads_sidecars: ClassVar[bool] = True
@@ -42,7 +44,7 @@ class XmpPass(PerItemAnalyzer):
         "xmp_problem": pa.string(),  # XMP that could not be read (left out), one source per line
     }
     settings: ClassVar[dict[str, Setting]] = {
-        # Also read the XMP packet embedded in JPEGs (sidecars win where both say something).
+        # Also read the XMP and IPTC embedded in photos (sidecars win where both say something, XMP over IPTC).
         "embedded": Setting("bool", True),
     }
 
@@ -51,7 +53,7 @@ class XmpPass(PerItemAnalyzer):
 
     def analyze(self, item: AssetItem) -> dict[str, Any]:
         embedded = self.config.bool("embedded") and item.kind == MediaKind.IMAGE
-        found = read_xmp(item.path, item.sidecars, embedded=embedded)
+        found = read_xmp(item.path, item.sidecars, embedded=embedded, fmt=item.format)
         for problem in found.problems:
             log.warning("%s: XMP left out: %s", item.path, problem)
         data = found.data

@@ -1,4 +1,5 @@
-"""XMP metadata (rating, colour label, keywords, title, description) from sidecars and from JPEG APP1 packets."""
+"""XMP and IPTC metadata (rating, colour label, keywords, title, description) from sidecars, JPEG APP1 packets,
+the XMP exiv2 finds in other formats (HEIC, PNG, TIFF, WebP, RAW) and IPTC-IIM records."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from chronicon.errors import MediaError
+from chronicon.media.exiv import EXIV_FORMATS, read_exiv
 
 SIDECAR_EXTENSION = ".xmp"
 MAX_PACKET_BYTES = 4 * 1024 * 1024  # an XMP sidecar or packet larger than this is refused, not parsed
@@ -219,10 +221,51 @@ def jpeg_xmp(path: str) -> bytes | None:
                 fh.seek(size, os.SEEK_CUR)
 
 
-def read_xmp(path: str, sidecars: Sequence[str] | None = None, *, embedded: bool = True) -> XmpResult:
+def _listed(value: Any) -> list[str]:
+    values = value if isinstance(value, list) else [value]
+    return [v.strip() for v in values if isinstance(v, str) and v.strip()]
+
+
+def iptc_data(records: dict[str, Any]) -> XmpData:
+    """What IPTC-IIM records say, in XMP's terms: Keywords, ObjectName (the title) and Caption/Abstract."""
+    keywords = _listed(records.get("Iptc.Application2.Keywords"))
+    title = _listed(records.get("Iptc.Application2.ObjectName"))
+    caption = _listed(records.get("Iptc.Application2.Caption"))
+    return XmpData(keywords=keywords or None, title=title[0] if title else None,
+                   description=caption[0] if caption else None)  # fmt: skip
+
+
+def _embedded(path: str, fmt: str | None, result: XmpResult) -> list[tuple[str, XmpData]]:
+    """The embedded XMP packet, then the IPTC records, of a photo (least specific last)."""
+    found: list[tuple[str, XmpData]] = []
+    packet: bytes | str | None = None
+    records: dict[str, Any] = {}
+    try:
+        if fmt in (None, "jpeg"):
+            packet = jpeg_xmp(path)  # the headers only: faster than exiv2 for the common case
+        if fmt in EXIV_FORMATS:
+            tags = read_exiv(path, xmp=fmt != "jpeg")
+            packet = packet if fmt == "jpeg" else tags.xmp_packet
+            records = tags.iptc
+    except MediaError as exc:
+        result.problems.append(f"embedded metadata: {exc}")
+    if packet is not None:
+        try:
+            found.append(("embedded", parse_xmp(packet)))
+        except XmpError as exc:
+            result.problems.append(f"embedded XMP: {exc}")
+    if records:
+        found.append(("iptc", iptc_data(records)))
+    return found
+
+
+def read_xmp(
+    path: str, sidecars: Sequence[str] | None = None, *, embedded: bool = True, fmt: str | None = None
+) -> XmpResult:
     """The XMP of the photo or video at `path`: its sidecars (`sidecars`, most specific first; None = look for
-    them) over the packet embedded in a JPEG. A source that cannot be read or parsed is left out and named in
-    `problems`; this never raises for bad XMP. Only reads files."""
+    them) over the XMP packet embedded in the file (`fmt`, the sniffed format, says where to look: JPEG APP1, or
+    exiv2 for HEIC, PNG, TIFF, WebP and RAW; None = JPEG only) over its IPTC records. A source that cannot be
+    read or parsed is left out and named in `problems`; this never raises for bad XMP. Only reads files."""
     result = XmpResult()
     found: list[tuple[str, XmpData]] = []
     for sidecar in find_sidecars(path) if sidecars is None else sidecars:
@@ -236,12 +279,7 @@ def read_xmp(path: str, sidecars: Sequence[str] | None = None, *, embedded: bool
         except OSError as exc:
             result.problems.append(f"{name}: {exc.strerror or exc}")
     if embedded:
-        try:
-            packet = jpeg_xmp(path)
-            if packet is not None:
-                found.append(("embedded", parse_xmp(packet)))
-        except XmpError as exc:
-            result.problems.append(f"embedded XMP: {exc}")
+        found.extend(_embedded(path, fmt, result))
     merged = XmpData()
     for source, data in reversed(found):  # the least specific first: each later one wins where it says
         if not data.is_empty():
