@@ -306,3 +306,35 @@ def test_metadata_exiv2_cannot_read_is_a_problem_not_a_crash(tmp_path: Path) -> 
     photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 40)
     result = read_xmp(str(photo), [], fmt="png")
     assert result.data.is_empty() and result.problems and result.problems[0].startswith("embedded metadata:")
+
+
+PEOPLE = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+ <rdf:Description rdf:about="" xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/"
+   xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#" xmlns:stDim="http://ns.adobe.com/xap/1.0/sType/Dimensions#"
+   xmlns:MP="http://ns.microsoft.com/photo/1.2/" xmlns:MPRI="http://ns.microsoft.com/photo/1.2/t/RegionInfo#"
+   xmlns:MPReg="http://ns.microsoft.com/photo/1.2/t/Region#"
+   xmlns:Iptc4xmpExt="http://iptc.org/std/Iptc4xmpExt/2008-02-29/" xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <dc:subject><rdf:Bag><rdf:li>beach</rdf:li></rdf:Bag></dc:subject>
+  <mwg-rs:Regions rdf:parseType="Resource">
+   <mwg-rs:AppliedToDimensions stDim:w="4000" stDim:h="3000" stDim:unit="pixel"/>
+   <mwg-rs:RegionList><rdf:Bag>
+    <rdf:li><rdf:Description mwg-rs:Name="Anna Smith" mwg-rs:Type="Face">
+     <mwg-rs:Area stArea:x="0.5" stArea:y="0.4" stArea:w="0.1" stArea:h="0.15" stArea:unit="normalized"/>
+    </rdf:Description></rdf:li>
+    <rdf:li><rdf:Description mwg-rs:Name="Rex" mwg-rs:Type="Pet"/></rdf:li>
+    <rdf:li rdf:parseType="Resource"><mwg-rs:Name>Bo Chen</mwg-rs:Name><mwg-rs:Type>Face</mwg-rs:Type></rdf:li>
+   </rdf:Bag></mwg-rs:RegionList>
+  </mwg-rs:Regions>
+  <MP:RegionInfo rdf:parseType="Resource"><MPRI:Regions><rdf:Bag>
+   <rdf:li MPReg:PersonDisplayName="Carla Diaz" MPReg:Rectangle="0.1, 0.1, 0.2, 0.2"/>
+  </rdf:Bag></MPRI:Regions></MP:RegionInfo>
+  <Iptc4xmpExt:PersonInImage><rdf:Bag><rdf:li>Anna Smith</rdf:li><rdf:li>Dev Patel</rdf:li></rdf:Bag>
+  </Iptc4xmpExt:PersonInImage>
+ </rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+def test_people_from_face_regions_and_person_in_image() -> None:
+    data = parse_xmp(PEOPLE)
+    assert data.people == ["Anna Smith", "Bo Chen", "Carla Diaz", "Dev Patel"]  # the pet region is not a person
+    assert data.keywords == ["beach"]
+    assert "anna smith" in data.terms() and "Bo Chen" in (data.text() or "")

@@ -27,7 +27,7 @@ class XmpPass(PerItemAnalyzer):
     per asset): the other passes keep their results."""
 
     name: ClassVar[str] = "xmp"
-    version: ClassVar[int] = 2  # 2: XMP embedded in formats other than JPEG, and IPTC
+    version: ClassVar[int] = 2  # 2: XMP embedded in formats other than JPEG, IPTC, people regions
     phase: ClassVar[Phase] = Phase.METADATA
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
     reads_sidecars: ClassVar[bool] = True
@@ -38,6 +38,7 @@ class XmpPass(PerItemAnalyzer):
         "xmp_hierarchy": pa.list_(pa.string()),  # lr:hierarchicalSubject, "Places|France|Paris"
         "xmp_title": pa.string(),  # dc:title
         "xmp_description": pa.string(),  # dc:description
+        "xmp_people": pa.list_(pa.string()),  # names of tagged people (face regions, PersonInImage)
         "xmp_terms": pa.list_(pa.string()),  # lower-case keywords and every hierarchy level (`--keyword`)
         "xmp_text": pa.string(),  # keywords, title and description, full-text indexed (the search box)
         "xmp_source": pa.string(),  # where the values came from: "sidecar photo.xmp, embedded"
@@ -64,6 +65,7 @@ class XmpPass(PerItemAnalyzer):
             "xmp_hierarchy": data.hierarchy or [],
             "xmp_title": data.title,
             "xmp_description": data.description,
+            "xmp_people": data.people or [],
             "xmp_terms": data.terms(),
             "xmp_text": data.text(),
             "xmp_source": ", ".join(found.sources) or None,

@@ -25,7 +25,12 @@ _NS = {
     "lr": "http://ns.adobe.com/lightroom/1.0/",
     "digikam": "http://www.digikam.org/ns/1.0/",
     "darktable": "http://darktable.sf.net/",
+    "mwg-rs": "http://www.metadataworkinggroup.com/schemas/regions/",
+    "MPReg": "http://ns.microsoft.com/photo/1.2/t/Region#",
+    "Iptc4xmpExt": "http://iptc.org/std/Iptc4xmpExt/2008-02-29/",
 }
+# Region types whose names are people (MWG: Face; absent = unspecified, which editors use for faces too).
+_PERSON_REGION_TYPES = {None, "", "Face"}
 # darktable's colour labels (darktable:colorlabels, a Seq of these numbers) as the label names Lightroom writes.
 _DARKTABLE_LABELS = {"0": "Red", "1": "Yellow", "2": "Green", "3": "Blue", "4": "Purple"}
 _DOCTYPE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
@@ -45,6 +50,7 @@ class XmpData:
     hierarchy: list[str] | None = None  # lr:hierarchicalSubject ("Places|France|Paris"), digiKam's tags as "|"
     title: str | None = None  # dc:title (x-default, else the first language)
     description: str | None = None  # dc:description
+    people: list[str] | None = None  # names of the face regions (MWG, Microsoft Photo) and Iptc4xmpExt:PersonInImage
 
     def is_empty(self) -> bool:
         return all(getattr(self, f.name) is None for f in fields(self))
@@ -57,7 +63,7 @@ class XmpData:
     def terms(self) -> list[str]:
         """Lower-case keywords a `--keyword` filter matches: each keyword, each hierarchical path and its levels."""
         out: list[str] = []
-        for keyword in self.keywords or []:
+        for keyword in [*(self.keywords or []), *(self.people or [])]:
             out.append(keyword.lower())
         for path in self.hierarchy or []:
             levels = [level.strip() for level in path.split("|") if level.strip()]
@@ -67,7 +73,7 @@ class XmpData:
 
     def text(self) -> str | None:
         """The words for full-text search: keywords (hierarchy levels too), title and description."""
-        words: list[str] = list(self.keywords or [])
+        words: list[str] = [*(self.keywords or []), *(self.people or [])]
         for path in self.hierarchy or []:
             words.extend(level.strip() for level in path.split("|") if level.strip())
         parts = [" ".join(dict.fromkeys(words)), self.title or "", self.description or ""]
@@ -138,7 +144,41 @@ def parse_xmp(packet: bytes | str) -> XmpData:
             _take(data, tags, prop.tag, _values(prop), is_alt=prop.find(f"{{{_RDF}}}Alt") is not None, element=prop)
     if data.hierarchy is None and tags:  # digiKam's TagsList ("Places/France/Paris") when Lightroom's is absent
         data.hierarchy = [t.replace("/", "|") for t in tags]
+    people = _people(root)
+    data.people = people or None
     return data
+
+
+def _field_text(node: ET.Element, ns: str, local: str) -> str | None:
+    """A simple property given as an attribute or as a child element of `node`."""
+    tag = f"{{{_NS[ns]}}}{local}"
+    value = node.get(tag)
+    if value is None:
+        child = node.find(tag)
+        value = child.text if child is not None else None
+    return value.strip() if value and value.strip() else None
+
+
+def _people(root: ET.Element) -> list[str]:
+    """Names of the people a packet tags: MWG face regions (Lightroom, digiKam, Picasa's successors), Microsoft
+    Photo regions (Windows Photo Gallery) and Iptc4xmpExt:PersonInImage, each once, in order."""
+    names: list[str] = []
+    for region_list in root.iter(f"{{{_NS['mwg-rs']}}}RegionList"):
+        for item in region_list.iter(f"{{{_RDF}}}li"):
+            node = item.find(f"{{{_RDF}}}Description")
+            node = node if node is not None else item  # rdf:parseType="Resource" puts the fields on the li itself
+            name = _field_text(node, "mwg-rs", "Name")
+            if name and _field_text(node, "mwg-rs", "Type") in _PERSON_REGION_TYPES:
+                names.append(name)
+    for node in root.iter():
+        name = node.get(f"{{{_NS['MPReg']}}}PersonDisplayName")
+        if name is None and node.tag == f"{{{_NS['MPReg']}}}PersonDisplayName":
+            name = node.text
+        if name and name.strip():
+            names.append(name.strip())
+    for prop in root.iter(f"{{{_NS['Iptc4xmpExt']}}}PersonInImage"):
+        names.extend(v for v in _values(prop) if v)
+    return list(dict.fromkeys(names))
 
 
 def _values(prop: ET.Element) -> list[str]:
