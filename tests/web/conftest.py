@@ -13,7 +13,7 @@ pytest.importorskip("fastapi")
 from chronicon.library import Library
 from ci_skips import provided_reason
 from mediafactory import add_audio, espeak_available, make_slideshow, make_speech_audio
-from websample import FPS, PHOTOS, SHOW, SPEECH_START, SPOKEN, TEST_HOSTS, Sample, sample_settings
+from websample import FPS, PHOTOS, SHOW, SIDECAR, SPEECH_START, SPOKEN, TEST_HOSTS, Sample, sample_settings
 
 
 @pytest.fixture(scope="session")
@@ -25,6 +25,7 @@ def web_sample(tmp_path_factory: pytest.TempPathFactory, sample_photos: Path, mo
     (root / "videos").mkdir()
     for name in PHOTOS:
         shutil.copy(sample_photos / f"{name}.jpg", root / "photos" / f"{name}.jpg")
+    (root / "photos" / "chelsea.xmp").write_text(SIDECAR)  # what a photo manager recorded: the viewer shows it
     video = root / "videos" / "slideshow.mp4"
     if not espeak_available():
         pytest.skip(provided_reason("espeak-ng is not installed: the web sample's video speaks (.ci/run installs it)"))

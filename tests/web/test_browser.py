@@ -94,6 +94,17 @@ def test_search_shows_the_cat_first(page: Any, record_property: Any) -> None:
     print(f"screenshot: {shot}")
 
 
+def test_the_viewer_shows_what_the_photo_manager_recorded(page: Any) -> None:
+    first = search(page, "cat", kind="image")
+    first.click()
+    page.get_by_test_id("detail-photo").wait_for()
+    assert page.get_by_test_id("meta-rating").inner_text() == "★★★★★"
+    assert page.get_by_test_id("meta-keywords").inner_text() == "tabby"
+    assert page.get_by_test_id("meta-people").inner_text() == "Chelsea"
+    page.get_by_test_id("detail-close").click()
+    page.get_by_test_id("detail").wait_for(state="hidden")
+
+
 def test_video_hit_plays_from_the_matched_moment(page: Any, web_sample: Sample) -> None:
     first = search(page, "rocket", kind="video")
     assert first.get_attribute("data-name") == web_sample.video.name

@@ -15,6 +15,15 @@ SHOW = ("coffee", "chelsea", "rocket")  # the slideshow's shots, in order
 SPOKEN = "Happy birthday to you."  # said over the rocket, from 6.3 s (it ends before the video does)
 SPEECH_START = 6.3
 PHOTOS = ("chelsea", "coffee", "rocket", "astronaut", "moon")
+# A Lightroom-style sidecar of chelsea.jpg: a rating, a keyword and a tagged face.
+SIDECAR = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+ <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"
+   xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/" xmp:Rating="5">
+  <dc:subject><rdf:Bag><rdf:li>tabby</rdf:li></rdf:Bag></dc:subject>
+  <mwg-rs:Regions rdf:parseType="Resource"><mwg-rs:RegionList><rdf:Bag>
+   <rdf:li><rdf:Description mwg-rs:Name="Chelsea" mwg-rs:Type="Face"/></rdf:li>
+  </rdf:Bag></mwg-rs:RegionList></mwg-rs:Regions>
+ </rdf:Description></rdf:RDF></x:xmpmeta>"""
 # The Host header Starlette's TestClient sends; the app answers only the Host names it is told to (and loopback).
 TEST_HOSTS = ("testserver",)
 

@@ -230,7 +230,11 @@ async function showAsset(id, t) {
   const rows = [["path", asset.path], ["taken", asset.taken_at], ["size", asset.width && `${asset.width}×${asset.height}`],
     ["camera", camera], ["duration", asset.duration && clock(asset.duration)], ["labels", (asset.labels || []).join(", ")],
     ["caption", asset.caption], ["title", asset.title], ["summary", asset.summary], ["text in picture", textRead(asset)]];
-  for (const [k, v] of rows) if (v) meta.append(el("dt", { text: k }), el("dd", { text: String(v) }));
+  // What photo managers recorded (XMP sidecars, embedded XMP, IPTC): the xmp pass's columns.
+  const stars = Number.isInteger(asset.xmp_rating) ? (asset.xmp_rating < 0 ? "rejected" : "★".repeat(asset.xmp_rating) || "0") : null;
+  rows.push(["rating", stars], ["colour label", asset.xmp_label], ["keywords", (asset.xmp_keywords || []).join(", ")],
+    ["people", (asset.xmp_people || []).join(", ")], ["XMP title", asset.xmp_title], ["description", asset.xmp_description]);
+  for (const [k, v] of rows) if (v) meta.append(el("dt", { text: k }), el("dd", { "data-testid": `meta-${k}`, text: String(v) }));
   if (asset.stack) {  // the RAW + JPEG pair, burst or Live Photo it is in: every member, one click away
     const links = asset.stack.members.map((m) => el("a", {
       href: `#/asset/${encodeURIComponent(m.id)}`, "data-testid": "stack-member",
