@@ -129,6 +129,30 @@ def test_a_version_1_catalog_gets_the_sidecars_column(tmp_path: Path) -> None:
     row = {**dict.fromkeys(old.names), "id": "a", "path": "/p/a.jpg", "size": 3, "mtime_ns": 7, "missing": False}
     db.create_table(schema_mod.ASSETS_TABLE, data=pa.Table.from_pylist([row], schema=old))
     catalog = Catalog(tmp_path)
-    assert catalog.schema_version == 2 and "sidecars" in catalog.schema.names
+    assert catalog.schema_version == SCHEMA_VERSION and "sidecars" in catalog.schema.names
     [entry] = catalog.index()
     assert entry.id == "a" and entry.sidecars is None and entry.size == 3
+
+
+def test_a_version_2_catalog_gets_the_taken_at_source_columns(tmp_path: Path) -> None:
+    import lancedb
+
+    # What Chronicon before issue 19's dates left: no `taken_at_source` / `taken_at_offset`, schema version 2.
+    new = ("taken_at_source", "taken_at_offset")
+    old = pa.schema([f for f in schema_mod.ASSETS_SCHEMA if f.name not in new])
+    db = lancedb.connect(str(tmp_path))
+    db.create_table(schema_mod.META_TABLE, schema=schema_mod.META_SCHEMA)
+    meta = pa.Table.from_pylist([{"key": "schema_version", "value": "2"}], schema=schema_mod.META_SCHEMA)
+    db.open_table(schema_mod.META_TABLE).add(meta)
+    row = {
+        **dict.fromkeys(old.names),
+        "id": "a",
+        "path": "/p/a.jpg",
+        "taken_at": "2020-01-02T03:04:05",
+        "missing": False,
+    }
+    db.create_table(schema_mod.ASSETS_TABLE, data=pa.Table.from_pylist([row], schema=old))
+    catalog = Catalog(tmp_path)
+    assert catalog.schema_version == 3 and set(new) <= set(catalog.schema.names)
+    got = catalog.rows_by_id(["a"])["a"]
+    assert got["taken_at"] == "2020-01-02T03:04:05" and got["taken_at_source"] is None

@@ -27,6 +27,8 @@ KEYS = {
     "bitrate",
     "has_audio",
     "taken_at",
+    "taken_at_source",
+    "taken_at_offset",
     "gps_lat",
     "gps_lon",
     "gps_alt",
@@ -59,7 +61,7 @@ def test_metadata(tmp_path: Path, name: str, fmt: str) -> None:
     assert (meta["width"], meta["height"], meta["rotation"]) == (64, 48, 0)
     assert meta["video_codec"] == "h264" and meta["audio_codec"] == "aac" and meta["has_audio"] is True
     assert isinstance(meta["bitrate"], int) and meta["bitrate"] > 0
-    assert meta["taken_at"] == "2023-05-01T12:00:00+00:00"
+    assert meta["taken_at"] == "2023-05-01T05:00:00-07:00"  # creation_time is UTC: shown as San Francisco's time
     assert meta["gps_lat"] == pytest.approx(37.7749) and meta["gps_lon"] == pytest.approx(-122.4194)
     assert meta["gps_alt"] == pytest.approx(10.0)
 

@@ -1,4 +1,4 @@
-"""Built-in metadata pass: photo EXIF (Pillow, pillow-heif) and video container/stream facts (PyAV)."""
+"""Built-in metadata pass: photo EXIF (Pillow), XMP and IPTC dates (Exiv2), video container facts (PyAV)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class MetadataPass(PerItemAnalyzer):
     """Reads headers only (no pixel decoding for photos, one frame for videos)."""
 
     name: ClassVar[str] = "metadata"
-    version: ClassVar[int] = 1
+    version: ClassVar[int] = 2  # 2: the capture time from every date source, with taken_at_source/_offset
     phase: ClassVar[Phase] = Phase.METADATA
     kinds: ClassVar[frozenset[MediaKind]] = frozenset(MediaKind)
 

@@ -8,7 +8,7 @@ from typing import Any
 import pyarrow as pa
 
 # Bump when a table's shape changes, and add a migration to MIGRATIONS that brings version N-1 to N.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 ASSETS_TABLE = "assets"
 META_TABLE = "meta"
@@ -45,7 +45,9 @@ METADATA_FIELDS = [
     pa.field("width", pa.int64()),
     pa.field("height", pa.int64()),
     pa.field("orientation", pa.int64()),
-    pa.field("taken_at", pa.string()),  # ISO 8601, with the UTC offset when the file records one
+    pa.field("taken_at", pa.string()),  # ISO 8601 local time, with its UTC offset when known (docs/dates.md)
+    pa.field("taken_at_source", pa.string()),  # the tag it came from: "exif DateTimeOriginal", "gps", ...
+    pa.field("taken_at_offset", pa.string()),  # how the offset was known: file, gps time, place, utc; null
     pa.field("camera_make", pa.string()),
     pa.field("camera_model", pa.string()),
     pa.field("lens", pa.string()),
@@ -119,4 +121,19 @@ def _add_sidecars_column(db: Any) -> None:
         table.add_columns([pa.field("sidecars", pa.string())])
 
 
-MIGRATIONS: dict[int, Migration] = {2: _add_sidecars_column}
+def _add_taken_at_source_columns(db: Any) -> None:
+    """Version 3: `taken_at_source` and `taken_at_offset` (where the capture time came from); null until the
+    metadata pass (version 2) re-reads each asset's dates on the next scan."""
+    result = db.list_tables()
+    names = {str(n) for n in getattr(result, "tables", result)}
+    if ASSETS_TABLE not in names:
+        return
+    table = db.open_table(ASSETS_TABLE)
+    new = [
+        pa.field(name, pa.string()) for name in ("taken_at_source", "taken_at_offset") if name not in table.schema.names
+    ]
+    if new:
+        table.add_columns(new)
+
+
+MIGRATIONS: dict[int, Migration] = {2: _add_sidecars_column, 3: _add_taken_at_source_columns}

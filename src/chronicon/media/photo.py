@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import struct
 import threading
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta, timezone
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -16,6 +15,8 @@ from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 
 from chronicon.errors import MediaError
 from chronicon.media.colour import to_srgb
+from chronicon.media.date_tags import read_embedded_dates
+from chronicon.media.dates import CaptureTime, DateTags, capture_time
 
 # The still-image formats Chronicon reads (the JPEG opener also returns MPO, the multi-picture JPEG of
 # phones). Image.open only tries these plugins, so a file that merely claims to be a photo never reaches
@@ -151,63 +152,41 @@ def _text(value: Any) -> str | None:
     return cleaned or None
 
 
-_EXIF_DATE = re.compile(r"^(\d{4})[:\-/.](\d{2})[:\-/.](\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-_OFFSET = re.compile(r"^([+-])(\d{2}):?(\d{2})$")
-
-
-def _exif_datetime(value: Any) -> datetime | None:
-    text = _text(value)
-    match = _EXIF_DATE.match(text) if text else None
-    if not match:
+def _gps_time(value: Any) -> tuple[float | None, ...] | None:
+    """GPSTimeStamp (three rationals) as numbers for `dates`; None when it is not three values."""
+    if not isinstance(value, (tuple, list)) or len(value) != 3:
         return None
-    year, month, day, hour, minute, second = (int(group) for group in match.groups())
-    try:
-        return datetime(year, month, day, hour, minute, second)
-    except ValueError:  # "0000:00:00 00:00:00", month 13 and other impossible dates
-        return None
+    return tuple(_num(part) for part in value)
 
 
-def _subsec(value: Any) -> int:
-    """SubSecTime* ("123", "05", "  ") as microseconds."""
-    text = _text(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-    if not text or not text.isdigit():
-        return 0
-    return int(text[:6].ljust(6, "0"))
-
-
-def _offset(value: Any) -> timezone | None:
-    text = _text(value)
-    if text == "Z":
-        return UTC
-    match = _OFFSET.match(text) if text else None
-    if not match:
-        return None
-    sign, hours, minutes = match.groups()
-    delta = timedelta(hours=int(hours), minutes=int(minutes))
-    if delta > timedelta(hours=14) or int(minutes) >= 60:
-        return None
-    return timezone(-delta if sign == "-" else delta)
-
-
-def _taken_at(base: Mapping[int, Any], exif_ifd: Mapping[int, Any]) -> str | None:
-    """DateTimeOriginal, else DateTimeDigitized, else DateTime, as ISO 8601; aware when an offset is known."""
-    candidates = (
-        (_field(exif_ifd, _Tags.DateTimeOriginal), _Tags.SubsecTimeOriginal, _Tags.OffsetTimeOriginal),
-        (_field(exif_ifd, _Tags.DateTimeDigitized), _Tags.SubsecTimeDigitized, _Tags.OffsetTimeDigitized),
-        (_field(base, _Tags.DateTime), _Tags.SubsecTime, _Tags.OffsetTime),
+def _capture_time(
+    path: str,
+    base: Mapping[int, Any],
+    exif_ifd: Mapping[int, Any],
+    gps_ifd: Mapping[int, Any],
+    position: tuple[float | None, float | None],
+) -> CaptureTime:
+    """The capture time by the priority order of `dates`: EXIF through Pillow, and the XMP and IPTC dates
+    through Exiv2 only when EXIF has neither DateTimeOriginal nor CreateDate (they could not win otherwise)."""
+    tags = DateTags(
+        exif_original=_field(exif_ifd, _Tags.DateTimeOriginal),
+        exif_original_subsec=_field(exif_ifd, _Tags.SubsecTimeOriginal),
+        exif_original_offset=_field(exif_ifd, _Tags.OffsetTimeOriginal),
+        exif_create=_field(exif_ifd, _Tags.DateTimeDigitized),
+        exif_create_subsec=_field(exif_ifd, _Tags.SubsecTimeDigitized),
+        exif_create_offset=_field(exif_ifd, _Tags.OffsetTimeDigitized),
+        exif_modify=_field(base, _Tags.DateTime),
+        exif_modify_subsec=_field(exif_ifd, _Tags.SubsecTime),
+        exif_modify_offset=_field(exif_ifd, _Tags.OffsetTime),
+        exif_ifd0_original=_field(base, _Tags.DateTimeOriginal),
+        gps_date=_field(gps_ifd, _Gps.GPSDateStamp),
+        gps_time=_gps_time(_field(gps_ifd, _Gps.GPSTimeStamp)),
+        gps_lat=position[0],
+        gps_lon=position[1],
     )
-    offsets = [_offset(_field(exif_ifd, tag)) for _, _, tag in candidates]
-    for index, (value, subsec_tag, _) in enumerate(candidates):
-        moment = _exif_datetime(value)
-        if moment is None:
-            continue
-        moment = moment.replace(microsecond=_subsec(_field(exif_ifd, subsec_tag)))
-        # The offset written for this date, else any other one of the photo (they share a time zone).
-        zone = offsets[index] or next((offset for offset in offsets if offset is not None), None)
-        return moment.replace(tzinfo=zone).isoformat()
-    return None
+    if not tags.has_exif_capture_date():
+        tags = replace(tags, **read_embedded_dates(path))
+    return capture_time(tags)
 
 
 def _gps_coord(value: Any, ref: Any, limit: float) -> float | None:
@@ -234,7 +213,8 @@ def _altitude(value: Any, ref: Any) -> float | None:
 
 
 def read_photo_metadata(path: str) -> dict[str, Any]:
-    """Format, oriented size, date, camera, exposure and GPS from a photo's header (pixels are not decoded).
+    """Format, oriented size, date (and its source), camera, exposure and GPS from a photo's header (pixels are
+    not decoded).
 
     Every key is always present; a value is None when the photo does not say or says something malformed.
     """
@@ -254,12 +234,17 @@ def read_photo_metadata(path: str) -> dict[str, Any]:
         width, height = height, width
     lens = _text(_field(exif_ifd, _Tags.LensModel)) or _text(_field(exif_ifd, _Tags.LensMake))
     iso = _int(_field(exif_ifd, _Tags.ISOSpeedRatings)) or _int(_field(exif_ifd, _Tags.ISOSpeed))
+    lat = _gps_coord(_field(gps_ifd, _Gps.GPSLatitude), _field(gps_ifd, _Gps.GPSLatitudeRef), 90)
+    lon = _gps_coord(_field(gps_ifd, _Gps.GPSLongitude), _field(gps_ifd, _Gps.GPSLongitudeRef), 180)
+    taken = _capture_time(path, exif, exif_ifd, gps_ifd, (lat, lon))
     return {
         "format": fmt,
         "width": width,
         "height": height,
         "orientation": orientation,
-        "taken_at": _taken_at(exif, exif_ifd),
+        "taken_at": taken.taken_at,
+        "taken_at_source": taken.source,
+        "taken_at_offset": taken.offset,
         "camera_make": _text(_field(exif, _Tags.Make)),
         "camera_model": _text(_field(exif, _Tags.Model)),
         "lens": lens,
@@ -267,8 +252,8 @@ def read_photo_metadata(path: str) -> dict[str, Any]:
         "f_number": _positive(_field(exif_ifd, _Tags.FNumber), 3),
         "exposure_time": _positive(_field(exif_ifd, _Tags.ExposureTime), 9),
         "focal_length": _positive(_field(exif_ifd, _Tags.FocalLength), 3),
-        "gps_lat": _gps_coord(_field(gps_ifd, _Gps.GPSLatitude), _field(gps_ifd, _Gps.GPSLatitudeRef), 90),
-        "gps_lon": _gps_coord(_field(gps_ifd, _Gps.GPSLongitude), _field(gps_ifd, _Gps.GPSLongitudeRef), 180),
+        "gps_lat": lat,
+        "gps_lon": lon,
         "gps_alt": _altitude(_field(gps_ifd, _Gps.GPSAltitude), _field(gps_ifd, _Gps.GPSAltitudeRef)),
     }
 

@@ -8,7 +8,6 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
 from typing import Any
 
 import av
@@ -19,13 +18,12 @@ from av.video.stream import VideoStream
 from PIL import Image
 
 from chronicon.errors import MediaError
+from chronicon.media.dates import CaptureTime, DateTags, capture_time
 
 # ISO 6709 as QuickTime/MP4/Android write it: ±DD.DDDD±DDD.DDDD[±AAA.AAA][CRS...]/
 _ISO6709 = re.compile(r"^\s*([+-]\d{1,2}(?:\.\d+)?)([+-]\d{1,3}(?:\.\d+)?)([+-]\d+(?:\.\d+)?)?")
 # Metadata keys, lower-cased (Matroska tags come back upper-case: "LOCATION").
 _LOCATION_KEYS = ("com.apple.quicktime.location.iso6709", "location", "location-eng")
-# The QuickTime key keeps the camera's local offset; creation_time is UTC (naive for AVI's IDIT).
-_DATE_KEYS = ("com.apple.quicktime.creationdate", "creation_time")
 # How far past the keyframe a seek lands on the poster search decodes before settling (stream seconds).
 _MAX_DECODE_AHEAD = 2.0
 # Undecodable packets tolerated at the start before a stream counts as having no decodable frame.
@@ -184,20 +182,6 @@ def _parse_iso6709(text: str) -> tuple[float, float, float | None] | None:
     return round(lat, 7), round(lon, 7), (round(alt, 3) if alt is not None else None)
 
 
-def _parse_date(text: str) -> str | None:
-    cleaned = text.strip()
-    if cleaned.endswith(("Z", "z")):
-        cleaned = cleaned[:-1] + "+00:00"
-    cleaned = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", cleaned)  # +0200 -> +02:00
-    try:
-        moment = datetime.fromisoformat(cleaned)
-    except ValueError:
-        return None
-    if moment.year < 1971:  # the 1904/1970 epoch zeros that devices write when they do not know
-        return None
-    return moment.replace(microsecond=0).isoformat()
-
-
 def _metadata(container: InputContainer, stream: VideoStream) -> dict[str, str]:
     """Stream then container tags (the container wins), keys lower-cased."""
     merged: dict[str, str] = {}
@@ -216,12 +200,18 @@ def _location(meta: Mapping[str, str]) -> tuple[float | None, float | None, floa
     return None, None, None
 
 
-def _taken_at(meta: Mapping[str, str]) -> str | None:
-    for key in _DATE_KEYS:
-        taken = _parse_date(meta[key]) if key in meta else None
-        if taken:
-            return taken
-    return None
+def _capture_time(meta: Mapping[str, str], lat: float | None, lon: float | None) -> CaptureTime:
+    """The QuickTime key (local time with its offset), creation_time (UTC), then a vendor's "date" (QuickTime
+    ©day, Matroska DATE or DATE_RECORDED), by the order of `dates`."""
+    return capture_time(
+        DateTags(
+            quicktime_creationdate=meta.get("com.apple.quicktime.creationdate"),
+            creation_time=meta.get("creation_time"),
+            container_date=meta.get("date") or meta.get("date_recorded"),
+            gps_lat=lat,
+            gps_lon=lon,
+        )
+    )
 
 
 def _audio_codec(audio: AudioStream | None) -> str | None:
@@ -250,6 +240,7 @@ def read_video_metadata(path: str) -> dict[str, Any]:
         )
         duration = _duration(container, stream)
         lat, lon, alt = _location(meta)
+        taken = _capture_time(meta, lat, lon)
         return {
             "format": container.format.name.split(",")[0],
             "duration": round(duration, 3) if duration is not None else None,
@@ -261,7 +252,9 @@ def read_video_metadata(path: str) -> dict[str, Any]:
             "audio_codec": _audio_codec(audio),
             "bitrate": int(container.bit_rate) if container.bit_rate else None,
             "has_audio": audio is not None,
-            "taken_at": _taken_at(meta),
+            "taken_at": taken.taken_at,
+            "taken_at_source": taken.source,
+            "taken_at_offset": taken.offset,
             "gps_lat": lat,
             "gps_lon": lon,
             "gps_alt": alt,

@@ -227,7 +227,10 @@ async function showAsset(id, t) {
   const meta = $("#detail-meta");
   meta.replaceChildren();
   const camera = [asset.camera_make, asset.camera_model].filter(Boolean).join(" ");
-  const rows = [["path", asset.path], ["taken", asset.taken_at], ["size", asset.width && `${asset.width}×${asset.height}`],
+  // Where the capture time came from ("exif DateTimeOriginal", "gps", ...) and how its offset was known.
+  const source = [asset.taken_at_source, asset.taken_at_offset && `offset: ${asset.taken_at_offset}`].filter(Boolean);
+  const taken = asset.taken_at && (source.length ? `${asset.taken_at} (${source.join(", ")})` : asset.taken_at);
+  const rows = [["path", asset.path], ["taken", taken], ["size", asset.width && `${asset.width}×${asset.height}`],
     ["camera", camera], ["duration", asset.duration && clock(asset.duration)], ["labels", (asset.labels || []).join(", ")],
     ["caption", asset.caption], ["title", asset.title], ["summary", asset.summary], ["text in picture", textRead(asset)]];
   // What photo managers recorded (XMP sidecars, embedded XMP, IPTC): the xmp pass's columns.
