@@ -32,6 +32,7 @@ def options_from(config: Any, **given: Any) -> Options:
         video_min_coverage=section.float("video_min_coverage"),
         video_max_trim=section.float("video_max_trim"),
         video_max_trim_ratio=section.float("video_max_trim_ratio"),
+        bursts="enabled" in (found := config.section("bursts")) and bool(found["enabled"]),  # not a disabled pass's
     )
     for key, value in given.items():
         if value is not None:

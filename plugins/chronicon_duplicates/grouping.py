@@ -19,6 +19,7 @@ from .videos import COLUMNS as VIDEO_COLUMNS
 from .videos import Alignment, FrameSequence, compare, sequence_of, video_links
 
 RANKS = ("resolution", "duration", "sharpness", "aesthetic", "size")
+BURST_COLUMN = "burst_cover"  # the bursts pass's stack column: the frames of one burst share its value
 _COLUMNS = ["id", "path", "kind", "width", "height", "size", "sharpness", "phash", "missing", "colors", "color_shares",
             "duration"]  # fmt: skip
 
@@ -39,6 +40,7 @@ class Options:
     video_max_trim_ratio: float = 0.2
     kind: str | None = None
     under: str | None = None
+    bursts: bool = True  # frames of one burst (the bursts pass's `burst_cover`) are never each other's duplicates
 
 
 @dataclass
@@ -99,7 +101,8 @@ class UnionFind:
 def load_assets(catalog: Catalog, options: Options) -> list[dict[str, Any]]:
     """Present assets with a pHash, of the asked kind and under the asked folder (both filtered in the query)."""
     names = catalog.schema.names
-    optional = ["aesthetic", *VIDEO_COLUMNS.values()] if options.kind != "image" else ["aesthetic"]
+    optional = ["aesthetic", *([BURST_COLUMN] if options.bursts else []),
+                *(VIDEO_COLUMNS.values() if options.kind != "image" else ())]  # fmt: skip
     columns = _COLUMNS + [name for name in optional if name in names]
     parts = [col("phash").not_null(), col("missing").is_not_true()]
     if options.kind:
@@ -261,6 +264,31 @@ def find_edges(
     return edges, vectors
 
 
+def apart_from_bursts(rows: list[dict[str, Any]], edges: dict[tuple[int, int], Edge]) -> dict[tuple[int, int], Edge]:
+    """Frames of one burst (the same `burst_cover`) are not duplicates of each other: their links are dropped, and
+    an asset outside a burst keeps only its closest link into it (a copy of one frame in another folder groups
+    with that frame, not with its siblings through it)."""
+    burst = [r.get(BURST_COLUMN) for r in rows]
+    if not any(burst):
+        return edges
+
+    def into(i: int, j: int) -> list[tuple[int, str]]:
+        """(the asset outside, the burst) for each side of the link that leads into a burst the other is not in."""
+        return [(o, str(burst[m])) for o, m in ((i, j), (j, i)) if burst[m] and burst[o] != burst[m]]
+
+    def closeness(edge: Edge) -> tuple[float, float]:
+        distance = float(edge.phash_distance) if edge.phash_distance is not None else math.inf
+        return distance, -(edge.cosine if edge.cosine is not None else -1.0)
+
+    apart = {k: e for k, e in edges.items() if not (burst[k[0]] and burst[k[0]] == burst[k[1]])}
+    best: dict[tuple[int, str], tuple[tuple[float, float], tuple[int, int]]] = {}
+    for (i, j), edge in sorted(apart.items()):
+        for key in into(i, j):
+            if key not in best or closeness(edge) < best[key][0]:
+                best[key] = (closeness(edge), (i, j))
+    return {(i, j): e for (i, j), e in apart.items() if all(best[key][1] == (i, j) for key in into(i, j))}
+
+
 def video_sequences(rows: list[dict[str, Any]]) -> list[FrameSequence | None]:
     """Each row's frame sequence when its signature can decide (enough informative frames), else None."""
     out: list[FrameSequence | None] = []
@@ -309,6 +337,7 @@ def group_rows(
             progress(f"{kind}: {len(subset)} assets")
         sequences = video_sequences(subset) if kind == "video" else []
         edges, vectors = find_edges(catalog, subset, options, space, sequences)
+        edges = apart_from_bursts(subset, edges)
         sets = UnionFind(len(subset))
         for i, j in edges:
             sets.union(i, j)

@@ -37,6 +37,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.metadata",
     "chronicon.builtin.xmp",
     "chronicon.builtin.content",
+    "chronicon.builtin.bursts",
     "chronicon.builtin.shots",
     "chronicon.builtin.tags",
     "chronicon.builtin.clip",
