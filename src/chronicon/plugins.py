@@ -30,12 +30,13 @@ ENTRY_POINT_GROUP = "chronicon.plugins"
 # Filter names the core search owns (`Filters` fields and search arguments); plugins cannot take them.
 CORE_FILTERS = frozenset({
     "kind", "after", "before", "camera", "labels", "label", "under", "has_speech", "min_counts", "gps", "query",
-    "image", "limit", "min_score", "space", "hybrid", "sort", "rating", "keywords", "keyword",
+    "image", "limit", "min_score", "space", "hybrid", "sort", "rating", "keywords", "keyword", "motion_parts",
 })  # fmt: skip
 # Built-in passes are plugins too, registered through the same hooks as everyone else's.
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.metadata",
     "chronicon.builtin.xmp",
+    "chronicon.builtin.live",
     "chronicon.builtin.content",
     "chronicon.builtin.bursts",
     "chronicon.builtin.shots",

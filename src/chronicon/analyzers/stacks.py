@@ -20,13 +20,16 @@ class StackKind:
     """One kind of stack: `name` ("raw-pair", "burst", "live"), the assets `column` that holds the cover's id on
     every member (the cover included), the `label` people read ("RAW + JPEG", "burst", "Live Photo"), and the
     pass that writes the column (`owner`; the kind applies only while that pass is enabled and its column
-    exists). `priority` orders kinds when one asset is in several (lowest first: that kind's cover is shown)."""
+    exists). `priority` orders kinds when one asset is in several (lowest first: that kind's cover is shown).
+    `parts`: the members are parts of the cover, not pictures of their own (a Live Photo's motion): they are never
+    listed alone, even when the filters leave the cover out, unless asked (`Filters.motion_parts`)."""
 
     name: str
     column: str
     label: str
     owner: str | None = None
     priority: int = 100
+    parts: bool = False
 
 
 def validate_stack(item: Any) -> str | None:

@@ -61,6 +61,12 @@ def filter_options(func: Any) -> Any:
         click.option("--label", "labels", multiple=True, metavar="LABEL", help="Has this label (repeatable: all)."),
         click.option("--under", metavar="FOLDER", type=click.Path(), help="Only files under FOLDER."),
         click.option("--has-speech", is_flag=True, help="Only videos in which something is said."),
+        click.option(
+            "--with-motion",
+            "motion_parts",
+            is_flag=True,
+            help="Also list Live Photos' motion parts (their MOVs) as videos of their own, e.g. with --kind video.",
+        ),
         click.option("--text", metavar="TEXT", help="Only pictures whose text (signs, pages, screens) contains TEXT."),
         click.option(
             "--rating",
@@ -184,6 +190,7 @@ def _filters(opts: dict[str, Any]) -> dict[str, Any]:
         "labels": list(opts["labels"]),
         "under": _abs(opts["under"]),
         "has_speech": opts["has_speech"],
+        "motion_parts": opts["motion_parts"],
         "text": opts["text"],
         "rating": opts["rating"],
         "keywords": list(opts["keywords"]),

@@ -26,7 +26,7 @@ from numpy.typing import NDArray
 from chronicon.embed.packaged import package_dir
 from chronicon.errors import ModelUnavailableError
 from chronicon.media.timecode import cue
-from chronicon.media.video import _is_access_error, _opened, _short
+from chronicon.media.video import VideoSource, _is_access_error, _opened, _short
 
 log = logging.getLogger(__name__)
 
@@ -73,12 +73,12 @@ class Transcript:
     audio_seconds: float
 
 
-def has_audio(path: str) -> bool:
+def has_audio(path: VideoSource) -> bool:
     with _opened(path) as container:
         return bool(container.streams.audio)
 
 
-def audio_windows(path: str, window: float = WINDOW_SECONDS) -> Iterator[tuple[float, NDArray[np.float32]]]:
+def audio_windows(path: VideoSource, window: float = WINDOW_SECONDS) -> Iterator[tuple[float, NDArray[np.float32]]]:
     """(offset seconds, 16 kHz mono float32 samples) windows of the first audio stream, decoded by PyAV."""
     with _opened(path) as container:
         if not container.streams.audio:
@@ -237,7 +237,7 @@ class Transcriber:
             except (RuntimeError, OSError, ValueError) as exc:
                 raise ModelUnavailableError(f"cannot load the Whisper model {self.source!r}: {exc}") from exc
 
-    def transcribe(self, path: str) -> Transcript:
+    def transcribe(self, path: VideoSource) -> Transcript:
         """Timed segments of the whole audio track (empty when the file has no audio)."""
         segments: list[SpeechSegment] = []
         language: str | None = self.language

@@ -25,6 +25,7 @@ from PIL import Image
 
 from chronicon.errors import MediaError
 from chronicon.media.video import (
+    VideoSource,
     _decoded,
     _duration,
     _frame_near,
@@ -191,7 +192,7 @@ def spikes(
 
 
 def sample_video(
-    path: str, options: SamplingOptions | None = None, boundaries: BoundaryModel | None = None
+    path: VideoSource, options: SamplingOptions | None = None, boundaries: BoundaryModel | None = None
 ) -> SamplingResult:
     """Segments with their representative frames, by the options' mode. Raises MediaError on unreadable files;
     a video damaged part-way gives the segments of the readable part (`partial` says where it stopped).
@@ -520,7 +521,7 @@ def _seek_frame(container: InputContainer, stream: VideoStream, when: float, sid
 
 
 # -- uniform / fps ------------------------------------------------------------------------------------------
-def _spaced(path: str, duration: float, opts: SamplingOptions) -> SamplingResult:
+def _spaced(path: VideoSource, duration: float, opts: SamplingOptions) -> SamplingResult:
     if duration <= 0:
         raise MediaError("the video has no duration: use the shots sampling mode for it")
     if opts.mode == "uniform":
@@ -552,7 +553,7 @@ def iter_frames(result: SamplingResult) -> Iterator[tuple[Segment, Image.Image]]
             yield segment, frame
 
 
-def frames_at(path: str, times: Sequence[float], side: int) -> list[Image.Image | None]:
+def frames_at(path: VideoSource, times: Sequence[float], side: int) -> list[Image.Image | None]:
     """Frames at these times (seeking, in time order), for segments whose frames are not in memory."""
     out: dict[float, Image.Image | None] = {}
     with _opened(path) as container:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import errno
+import io
 import math
 import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import av
@@ -56,14 +58,78 @@ def _failure(exc: Exception, what: str) -> Exception:
     return MediaError(f"{what}: {_short(exc)}")
 
 
+@dataclass(frozen=True)
+class EmbeddedVideo:
+    """A video stored inside another file: bytes [offset, offset + length) of `path` (a motion photo's MP4)."""
+
+    path: str
+    offset: int
+    length: int
+
+    def __str__(self) -> str:
+        return f"{self.path} (video at byte {self.offset}, {self.length} bytes)"
+
+
+# What the readers here open: a video file's path, or a video inside another file.
+VideoSource = str | EmbeddedVideo
+
+
+class ByteSlice(io.RawIOBase):
+    """A read-only, seekable view of bytes [offset, offset + length) of a file, for PyAV (nothing is copied)."""
+
+    def __init__(self, path: str, offset: int, length: int) -> None:
+        super().__init__()
+        self._fh = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self._start = offset
+        self._length = length
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, pos: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._length}[whence]
+        self._pos = max(0, base + pos)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self._length - self._pos)
+        if wanted <= 0:
+            return 0
+        self._fh.seek(self._start + self._pos)
+        got = self._fh.readinto(view[:wanted]) or 0
+        self._pos += got
+        return got
+
+    def close(self) -> None:
+        if not self.closed:
+            self._fh.close()
+        super().close()
+
+
 @contextmanager
-def _opened(path: str) -> Iterator[InputContainer]:
-    """The file opened read-only; always closed. Errors inside the block are translated too."""
-    if os.path.getsize(path) == 0:
+def _opened(source: VideoSource) -> Iterator[InputContainer]:
+    """The file (or the video inside one) opened read-only; always closed. Errors inside the block are translated
+    too."""
+    raw: ByteSlice | None = None
+    if isinstance(source, EmbeddedVideo):
+        if source.length <= 0 or source.offset < 0:
+            raise MediaError("empty embedded video")
+        raw = ByteSlice(source.path, source.offset, source.length)
+    elif os.path.getsize(source) == 0:
         raise MediaError("empty file")
     try:
-        container = av.open(path, mode="r", metadata_errors="replace")
+        container = av.open(raw if raw is not None else source, mode="r", metadata_errors="replace")
     except (av.FFmpegError, ValueError) as exc:
+        if raw is not None:
+            raw.close()
         error = _failure(exc, "not a readable video")
         if error is exc:
             raise
@@ -77,6 +143,8 @@ def _opened(path: str) -> Iterator[InputContainer]:
         raise error from exc
     finally:
         container.close()
+        if raw is not None:
+            raw.close()
 
 
 def _video_stream(container: InputContainer) -> VideoStream:
@@ -219,7 +287,7 @@ def _audio_codec(audio: AudioStream | None) -> str | None:
     return str(context.name) if context is not None else None
 
 
-def read_video_metadata(path: str) -> dict[str, Any]:
+def read_video_metadata(path: VideoSource) -> dict[str, Any]:
     """Container, duration, fps, display size, rotation, codecs, bitrate, audio, date and GPS of a video.
 
     Reads the headers and decodes one frame (for the rotation, which FFmpeg attaches to decoded frames).
@@ -290,7 +358,7 @@ def _upright(image: Image.Image, rotation: int) -> Image.Image:
     return image.transpose(turns[rotation]) if rotation in turns else image
 
 
-def read_poster_frame(path: str, *, at_fraction: float = 0.1, max_side: int = 640) -> Image.Image:
+def read_poster_frame(path: VideoSource, *, at_fraction: float = 0.1, max_side: int = 640) -> Image.Image:
     """One upright RGB frame from about `at_fraction` into the video, its longest side at most `max_side`.
 
     Seeks (never decodes the whole file); falls back to the first frame when seeking fails or finds nothing.

@@ -256,7 +256,7 @@ class SearchEngine:
         have = set(self.catalog.schema.names)
         if order not in have:
             raise FilterError(f"cannot sort by {order!r}: no such column (is its plugin's pass enabled?)")
-        kinds = [] if expand_stacks else self._stacks()
+        kinds = [] if expand_stacks else self._stacks(filters)
         stack_columns = [k.column for k in kinds if k.column != order]
         table = self._filtered(list(dict.fromkeys(["id", order, "mtime_ns", *stack_columns])), filters)
         keyed = [
@@ -270,7 +270,7 @@ class SearchEngine:
             hidden = set()
             for index, asset_id in enumerate(table.column("id").to_pylist()):
                 found = membership({c: values[index] for c, values in stacked.items()}, kinds)
-                if found is not None and found.cover != asset_id and found.cover in listed:
+                if found is not None and found.cover != asset_id and (found.cover in listed or found.kind.parts):
                     hidden.add(asset_id)
             keyed = [r for r in keyed if r[0] not in hidden]
         if sort is None:  # newest first: capture time, else the file's time (as the date filters do)
@@ -286,18 +286,20 @@ class SearchEngine:
         return hits
 
     # -- stacks ------------------------------------------------------------------------------------------
-    def _stacks(self) -> list[StackKind]:
-        """The stack kinds whose column this catalog has."""
+    def _stacks(self, filters: Filters | None = None) -> list[StackKind]:
+        """The stack kinds whose column this catalog has; with `filters.motion_parts`, not those whose members are
+        parts of their cover (the motion of a Live Photo is then a video of its own)."""
         have = set(self.catalog.schema.names)
-        return [k for k in self.stack_kinds if k.column in have]
+        keep_parts = filters is not None and filters.motion_parts
+        return [k for k in self.stack_kinds if k.column in have and not (keep_parts and k.parts)]
 
     def _collapse(
-        self, hits: list[SearchHit], allowed: set[str] | None, exclude: set[str], columns: list[str]
+        self, hits: list[SearchHit], filters: Filters, allowed: set[str] | None, exclude: set[str], columns: list[str]
     ) -> list[SearchHit]:
         """Each stack once: a member's hit becomes its cover's (when the cover may be shown: present, passing the
         filters, not the query's own file), placed where its best member ranked; a member whose cover may not be
-        shown stays itself."""
-        kinds = self._stacks()
+        shown stays itself, unless it is a part of its cover (a Live Photo's motion), which is then left out."""
+        kinds = self._stacks(filters)
         if not kinds:
             return hits
         found = {h.asset_id: membership(h.row, kinds) for h in hits}
@@ -317,6 +319,8 @@ class SearchEngine:
                     key = place.cover
                     if key not in seen:
                         self._credit(hit, place.cover, cover_row, place.kind.label)
+                elif place.kind.parts and cover_row is not None and not cover_row.get("missing"):
+                    continue  # the motion of a still the filters leave out: not a video of its own
             if key in seen:
                 continue
             seen.add(key)
@@ -446,7 +450,7 @@ class SearchEngine:
             if (query := self._embed_query(embedder, terms_text)) is not None
         ]
         full_text = [t for t in self.text_lists if t.column is not None] if terms_text else []
-        stack_columns = [k.column for k in self._stacks()] if collapse else []
+        stack_columns = [k.column for k in self._stacks(filters)] if collapse else []
         columns = list(dict.fromkeys(RESULT_COLUMNS + [c for t in self.text_lists for c in t.columns] + stack_columns))
         while True:
             hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True,
@@ -488,7 +492,7 @@ class SearchEngine:
             words = [w.lower() for w in terms_text.split() if len(w) > 1]
             results = self._fuse(encoder, vector, sources, rows, live, table, min_score, words)
             if collapse:
-                results = self._collapse(results, allowed, exclude, columns)
+                results = self._collapse(results, filters, allowed, exclude, columns)
             exhausted = all(len(ranked) < fetch for _, ranked in sources)
             if len(results) >= limit or exhausted or fetch >= 10_000:
                 break

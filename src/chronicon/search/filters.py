@@ -58,6 +58,8 @@ class Filters:
     text: str | None = None  # the text read in the picture (ocr pass) contains this, any case
     rating: int | None = None  # XMP rating at least this (xmp pass; -1 = rejected .. 5)
     keywords: list[str] = field(default_factory=list)  # every one of these XMP keywords (or hierarchy levels), any case
+    # Also list Live Photo motion parts (the MOVs of `live` stacks) as videos of their own (`--with-motion`).
+    motion_parts: bool = False
     # Plugin filters (`--person Alice`, `--min-aesthetic 0.6`) with their converted values.
     extra: list[tuple[SearchFilter, Any]] = field(default_factory=list)
 
@@ -143,7 +145,7 @@ class Filters:
         """The filters that are set, as JSON-able values (for `--json` output and saved album rules)."""
         out: dict[str, Any] = {}
         for name in ("kind", "after", "before", "camera", "labels", "under", "has_speech", "min_counts", "text",
-                     "keywords"):  # fmt: skip
+                     "keywords", "motion_parts"):  # fmt: skip
             value = getattr(self, name)
             if value:
                 out[name] = value

@@ -59,6 +59,9 @@ def filters_of(
     text: Annotated[str | None, Query(max_length=MAX_TEXT, description="Text in the picture has this.")] = None,
     rating: Annotated[int | None, Query(ge=-1, le=5, description="XMP rating at least this (-1..5).")] = None,
     keyword: Annotated[list[str] | None, Query(description="Has this XMP keyword (repeatable, all).")] = None,
+    with_motion: Annotated[
+        bool, Query(description="Also list Live Photos' motion parts (their MOVs) as videos of their own.")
+    ] = False,
 ) -> dict[str, Any]:
     """The core filters, plus every plugin filter (`person`, `min_aesthetic`, ...) given as a query parameter."""
     library: Library = request.app.state.library
@@ -85,6 +88,7 @@ def filters_of(
         "gps": gps,
         "text": text,
         "keywords": [x for x in (keyword or []) if x.strip()],
+        "motion_parts": with_motion,
     }
     for name in library.search_filters:
         value = request.query_params.get(name)
