@@ -71,17 +71,19 @@ def motion_xmp(length: int, *, flavour: str) -> bytes:
 
 
 def make_motion_photo(path: Path, work: Path, *, flavour: str = "MotionPhoto", claim_shift: int = 0,
-                      seconds: float = 1.5) -> int:  # fmt: skip
-    """A JPEG, its motion-photo XMP packet, and a PyAV-written MP4 (with a 440 Hz tone) appended after the image;
-    the XMP's length is off by `claim_shift` bytes when asked. Returns where the MP4 starts."""
+                      seconds: float = 1.5, video: bytes | None = None) -> int:  # fmt: skip
+    """A JPEG, its motion-photo XMP packet, and a PyAV-written MP4 (with a 440 Hz tone; or the MP4 `video`)
+    appended after the image; the XMP's length is off by `claim_shift` bytes when asked. Returns where the MP4
+    starts."""
     still, clip = work / f"{path.stem}-still.jpg", work / f"{path.stem}-clip.mp4"
     make_jpeg(still, make="Google", model="Pixel 8")
-    make_mp4(clip, seconds=seconds, cuts=(seconds / 2,))
-    video = clip.read_bytes()
+    if video is None:
+        make_mp4(clip, seconds=seconds, cuts=(seconds / 2,))
+        video = clip.read_bytes()
+        clip.unlink()
     raw = still.read_bytes()
     payload = JPEG_XMP_HEADER + motion_xmp(len(video) + claim_shift, flavour=flavour)
     image = raw[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + raw[2:]
     path.write_bytes(image + video)
     still.unlink()
-    clip.unlink()
     return len(image)

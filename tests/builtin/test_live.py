@@ -161,3 +161,40 @@ def test_browse_shows_a_live_photo_once_and_its_motion_only_when_asked(make_libr
         "IMG_4001.HEIC",
         "exported_clip.MOV",
     ]
+
+
+def test_a_motion_photos_speech_and_shots_belong_to_the_photo(tmp_path: Path, sample_photos: Path,
+                                                              model_cache: Path) -> None:  # fmt: skip
+    pytest.importorskip("faster_whisper")
+    pytest.importorskip("ai_edge_litert")
+    from chronicon.library import Library
+    from ci_skips import provided_reason
+    from mediafactory import add_audio, espeak_available, make_slideshow, make_speech_audio
+
+    if not espeak_available():
+        pytest.skip(provided_reason("espeak-ng is not installed: the motion photo speaks (.ci/run installs it)"))
+    work, root = tmp_path / "work", tmp_path / "library"
+    work.mkdir()
+    root.mkdir()
+    cuts = make_slideshow(work / "silent.mp4", [sample_photos / "chelsea.jpg", sample_photos / "coffee.jpg"],
+                          seconds_each=2.0, fps=12)  # fmt: skip
+    make_speech_audio("Happy birthday to you.", work / "speech.wav")
+    add_audio(work / "silent.mp4", work / "speech.wav", work / "clip.mp4", start=0.3)
+    make_motion_photo(root / "PXL_0003.MP.jpg", work, video=(work / "clip.mp4").read_bytes())
+    before = _snapshot(root)
+    settings = {"clip.enabled": False, "tags.enabled": True, "ocr.enabled": False, "caption.enabled": False,
+                "transcribe.enabled": True, "model_cache": str(model_cache)}  # fmt: skip
+    library = Library(tmp_path / "catalog", overrides=settings, environ={}, entry_points=False)
+    summary = library.scan([root])
+    assert summary.counts["new"] == 1 and not summary.failures, summary.failures
+    row = library.info(root / "PXL_0003.MP.jpg")
+    assert row["kind"] == "image" and row["motion_part"] == "embedded"
+    assert "birthday" in (row["transcript_text"] or "").lower(), row["transcript"]
+    import json
+
+    shots = json.loads(row["segments"])
+    assert len(shots) == 2 and shots[1]["t_start"] == pytest.approx(cuts[0], abs=0.35)
+    hits = library.search("birthday", limit=3)
+    assert hits and Path(hits[0].path).name == "PXL_0003.MP.jpg"
+    assert any("said" in why for why in hits[0].why), hits[0].why
+    assert _snapshot(root) == before  # nothing extracted next to the original, nothing written into it

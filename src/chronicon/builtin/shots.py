@@ -16,6 +16,7 @@ from chronicon.analyzers.inputs import FRAMES_CACHE_KEY
 from chronicon.config import Section, Setting
 from chronicon.hookspecs import hookimpl
 from chronicon.media.imaging import write_thumbnail
+from chronicon.media.motion import stored_motion
 from chronicon.media.shots import DETECTORS, MODES, SamplingOptions, sample_video
 from chronicon.runtime.backends import RUNTIME_SETTINGS
 from chronicon.types import MediaKind, Phase
@@ -47,12 +48,13 @@ def sampling_options(config: Section) -> SamplingOptions:
 
 
 class ShotsPass(PerItemAnalyzer):
-    """Finds the shots of a video and keeps a thumbnail and one or more frames per shot (by duration and change)."""
+    """Finds the shots of a video and keeps a thumbnail and one or more frames per shot (by duration and change);
+    also of the video inside a motion photo (the live pass found it), stored on the photo."""
 
     name: ClassVar[str] = "shots"
     version: ClassVar[int] = 1
     phase: ClassVar[Phase] = Phase.CONTENT
-    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO, MediaKind.IMAGE})
     columns: ClassVar[dict[str, pa.DataType]] = {
         # JSON [{"index", "t_start", "t_end", "frame_times", "thumbnail"}], in time order; index 1..n
         "segments": pa.string(),
@@ -154,8 +156,13 @@ class ShotsPass(PerItemAnalyzer):
             batch_size=choice.batch_size or 1, threads=choice.threads, cache_dir=self.context.model_cache_dir,
         )  # fmt: skip
 
+    def applies_to(self, item: AssetItem) -> bool:
+        return item.kind == MediaKind.VIDEO or stored_motion(item.path, item.row) is not None
+
     def analyze(self, item: AssetItem) -> dict[str, Any]:
-        result = sample_video(item.path, self._options(), self.boundaries)
+        source = stored_motion(item.path, item.row) if item.kind == MediaKind.IMAGE else item.path
+        assert source is not None  # (applies_to)
+        result = sample_video(source, self._options(), self.boundaries)
         frames: dict[int, list[Any]] = {}
         out: list[dict[str, Any]] = []
         for segment in result.segments:

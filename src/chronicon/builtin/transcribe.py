@@ -30,6 +30,7 @@ from chronicon.embed.speech import (
 from chronicon.embed.text import DEFAULT_TEXT_MODEL, derived_space, resolve_text_model, shared_text_embedder
 from chronicon.errors import ModelUnavailableError
 from chronicon.hookspecs import hookimpl
+from chronicon.media.motion import stored_motion
 from chronicon.runtime.backends import RUNTIME_SETTINGS
 from chronicon.types import MediaKind, Phase
 
@@ -46,12 +47,13 @@ COMPUTE_TYPES = {"int8": "int8", "int8_fp16": "int8_float16", "fp16": "float16",
 
 
 class TranscribePass(Analyzer):
-    """Transcribes each video's audio; the segments keep their times, so searches can point into the video."""
+    """Transcribes each video's audio (and that of the video inside a motion photo, stored on the photo); the
+    segments keep their times, so searches can point into the video."""
 
     name: ClassVar[str] = "transcribe"
     version: ClassVar[int] = 2  # 2: speech over music is transcribed, `[music]` markers
     phase: ClassVar[Phase] = Phase.ML
-    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO})
+    kinds: ClassVar[frozenset[MediaKind]] = frozenset({MediaKind.VIDEO, MediaKind.IMAGE})
     model_names: ClassVar[tuple[str, ...]] = ("whisper", "openai-whisper", "text-embedder")
     batch_size: ClassVar[int] = 1  # one video at a time, decoded in windows in this thread (memory stays flat)
     columns: ClassVar[dict[str, pa.DataType]] = {
@@ -140,11 +142,18 @@ class TranscribePass(Analyzer):
                 outcomes.append(exc)
         return outcomes
 
+    def applies_to(self, item: AssetItem) -> bool:
+        if item.kind == MediaKind.VIDEO:
+            return True
+        return stored_motion(item.path, item.row) is not None and item.row.get("live_motion_audio") is not False
+
     def _one(self, item: AssetItem) -> dict[str, Any]:
         assert self.transcriber is not None
-        if item.row.get("has_audio") is False:
+        if item.kind == MediaKind.VIDEO and item.row.get("has_audio") is False:
             return {"transcript": json.dumps([]), "transcript_text": None, "language": None}
-        result = self.transcriber.transcribe(item.path)
+        source = stored_motion(item.path, item.row) if item.kind == MediaKind.IMAGE else item.path
+        assert source is not None  # (applies_to)
+        result = self.transcriber.transcribe(source)
         segments: list[dict[str, Any]] = [
             {"start": round(s.start, 2), "end": round(s.end, 2), "text": s.text} for s in result.segments
         ]

@@ -173,3 +173,12 @@ def open_motion_part(path: str, part: MotionPart) -> Iterator[InputContainer]:
 def describe_motion_part(path: str, part: MotionPart) -> dict[str, Any]:
     """The embedded video's facts as the metadata pass reads a video's (duration, size, codecs, sound, ...)."""
     return read_video_metadata(motion_source(path, part))
+
+
+def stored_motion(path: str, row: dict[str, Any]) -> EmbeddedVideo | None:
+    """The embedded video of a motion photo as the live pass stored it in the photo's row (its byte range), so
+    video passes can read it in place; None for any other asset."""
+    offset, length = row.get("live_motion_offset"), row.get("live_motion_length")
+    if not isinstance(offset, int) or not isinstance(length, int) or offset < 0 or length <= 0:
+        return None
+    return EmbeddedVideo(path, offset, length)
