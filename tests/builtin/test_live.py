@@ -197,4 +197,7 @@ def test_a_motion_photos_speech_and_shots_belong_to_the_photo(tmp_path: Path, sa
     hits = library.search("birthday", limit=3)
     assert hits and Path(hits[0].path).name == "PXL_0003.MP.jpg"
     assert any("said" in why for why in hits[0].why), hits[0].why
+    runner = CliRunner(env={"XDG_CONFIG_HOME": str(tmp_path / "no-config")})
+    result = runner.invoke(cli, ["--catalog", str(tmp_path / "catalog"), "transcript", str(root / "PXL_0003.MP.jpg")])
+    assert result.exit_code == 0 and "birthday" in result.output.lower(), result.output
     assert _snapshot(root) == before  # nothing extracted next to the original, nothing written into it

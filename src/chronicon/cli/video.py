@@ -82,12 +82,15 @@ def video_row(state: AppState, path: str) -> dict[str, Any]:
 )
 @click.pass_obj
 def transcript(state: AppState, /, path: str, fmt: str) -> None:
-    """What is said in the video PATH, with timestamps (from the `transcribe` pass)."""
+    """What is said in the video PATH (or the video inside a motion photo), with timestamps (from the `transcribe`
+    pass)."""
     from chronicon.builtin.summarize import _transcript
     from chronicon.embed.speech import to_srt, to_vtt
     from chronicon.media.timecode import clock
 
-    row = video_row(state, path)
+    row = catalog_row(state, path)
+    if row.get("kind") != "video" and row.get("motion_part") != "embedded":
+        raise UsageError(f"{path} is not a video (nor a motion photo with a video inside)")
     if row.get("transcript") is None:
         raise UsageError(f"{path} has no transcript yet: the transcribe pass has not run on it (see doctor)")
     segments = _transcript(row)
