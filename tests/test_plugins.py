@@ -88,7 +88,19 @@ def test_builtins_are_plugins() -> None:
     host = PluginHost()
     host.load(entry_points=False)
     names = {i.name for i in host.infos if i.enabled}
-    builtins = ["metadata", "xmp", "content", "shots", "tags", "clip", "transcribe", "caption", "ocr", "summarize"]
+    builtins = [
+        "metadata",
+        "xmp",
+        "raw_pairs",
+        "content",
+        "shots",
+        "tags",
+        "clip",
+        "transcribe",
+        "caption",
+        "ocr",
+        "summarize",
+    ]
     assert set(builtins) <= names
     assert [c.name for c in host.analyzer_classes()] == builtins
 
@@ -116,6 +128,7 @@ def test_disabled_plugins_are_listed_but_not_loaded(tmp_path: Path) -> None:
     assert [c.name for c in host.analyzer_classes()] == [
         "metadata",
         "xmp",
+        "raw_pairs",
         "shots",
         "tags",
         "clip",

@@ -36,6 +36,7 @@ CORE_FILTERS = frozenset({
 BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.metadata",
     "chronicon.builtin.xmp",
+    "chronicon.builtin.raw_pairs",
     "chronicon.builtin.content",
     "chronicon.builtin.shots",
     "chronicon.builtin.tags",
