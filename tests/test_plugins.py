@@ -88,8 +88,8 @@ def test_builtins_are_plugins() -> None:
     host = PluginHost()
     host.load(entry_points=False)
     names = {i.name for i in host.infos if i.enabled}
-    builtins = ["metadata", "xmp", "live", "content", "bursts", "shots", "tags", "clip", "transcribe", "caption",
-                "ocr", "summarize"]  # fmt: skip
+    builtins = ["metadata", "xmp", "live", "raw_pairs", "content", "bursts", "shots", "tags", "clip", "transcribe",
+                "caption", "ocr", "summarize"]  # fmt: skip
     assert set(builtins) <= names
     assert [c.name for c in host.analyzer_classes()] == builtins
 
@@ -118,6 +118,7 @@ def test_disabled_plugins_are_listed_but_not_loaded(tmp_path: Path) -> None:
         "metadata",
         "xmp",
         "live",
+        "raw_pairs",
         "bursts",
         "shots",
         "tags",

@@ -37,6 +37,7 @@ BUILTIN_PLUGINS: tuple[str, ...] = (
     "chronicon.builtin.metadata",
     "chronicon.builtin.xmp",
     "chronicon.builtin.live",
+    "chronicon.builtin.raw_pairs",
     "chronicon.builtin.content",
     "chronicon.builtin.bursts",
     "chronicon.builtin.shots",

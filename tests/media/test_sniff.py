@@ -282,7 +282,6 @@ def test_brands_beyond_the_sniffed_head_do_not_crash() -> None:
         b"\x00" * 64,
         b"RIFF\x00\x10\x00\x00WAVEfmt ",  # audio
         _ftyp(b"M4A ", b"M4A ", b"mp42", b"isom"),  # AAC audio in an MP4 box
-        _ftyp(b"crx ", b"crx ", b"isom"),  # Canon CR3 raw
         _ftyp(b"abcd", b"efgh"),  # unknown brands only
         b"\x00\x00\x00\x03wide\x00\x00",  # impossible atom size
         b"\x00\x00\x00\x08free\x00\x00\x00\x10\x01\x02\x03\x04",  # padding atom followed by garbage

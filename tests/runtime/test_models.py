@@ -17,7 +17,7 @@ from chronicon.runtime.runner import BUILDERS
 
 # Passes that read pixels or files with no learned model (their results are plain image statistics).
 # (shots runs TransNetV2, its accurate detector; duplicates hashes video frames)
-MODEL_FREE = {"metadata", "xmp", "live", "content", "bursts", "aesthetic", "summarize", "duplicates"}
+MODEL_FREE = {"metadata", "xmp", "live", "raw_pairs", "content", "bursts", "aesthetic", "summarize", "duplicates"}
 
 
 def _section(**values: object) -> Section:

@@ -15,7 +15,7 @@ EXIV_FORMATS = frozenset({"jpeg", "png", "tiff", "webp", "heif", "avif", "dng", 
                           "orf", "rw2", "pef", "srw"})  # fmt: skip
 # One file at a time: each reading takes well under a millisecond, and exiv2's XMP toolkit has process-wide state
 # that is not documented as safe to use from several threads at once.
-_lock = threading.Lock()
+EXIV_LOCK = threading.Lock()
 _quiet = False
 
 
@@ -30,25 +30,24 @@ class ExivTags:
 @contextmanager
 def exiv_image(path: str) -> Iterator[Any | None]:
     """The file opened by pyexiv2 (read-only use; closed after), under the one exiv2 lock; None when pyexiv2 is not
-    installed or the path is not UTF-8 (pyexiv2 takes UTF-8 paths only). Raises MediaError when exiv2 cannot open
-    the file (an unknown type, a damaged header)."""
+    installed. pyexiv2 takes UTF-8 paths only: a file whose name is not UTF-8 is read into memory and given to
+    exiv2 as bytes. Raises MediaError when exiv2 cannot open the file (an unknown type, a damaged header)."""
     global _quiet
     try:
         import pyexiv2
     except ImportError:
         yield None
         return
-    try:
-        path.encode("utf-8")
-    except UnicodeEncodeError:
-        yield None
-        return
-    with _lock:
+    with EXIV_LOCK:
         if not _quiet:
             pyexiv2.set_log_level(4)  # exiv2 would print its warnings about odd files on stderr
             _quiet = True
         try:
-            image = pyexiv2.Image(path)
+            try:
+                image = pyexiv2.Image(path)
+            except UnicodeEncodeError:
+                with open(path, "rb") as fh:
+                    image = pyexiv2.ImageData(fh.read())
         except Exception as exc:  # RuntimeError from exiv2, OSError, ...
             text = str(exc).replace(path, "").strip(": ") or type(exc).__name__
             raise MediaError(f"exiv2 cannot read the metadata: {text[:160]}") from exc

@@ -17,6 +17,7 @@ from chronicon.errors import MediaError
 from chronicon.media.colour import to_srgb
 from chronicon.media.date_tags import read_embedded_dates
 from chronicon.media.dates import CaptureTime, DateTags, capture_time
+from chronicon.media.raw import decode_raw, raw_format, read_raw_tags
 
 # The still-image formats Chronicon reads (the JPEG opener also returns MPO, the multi-picture JPEG of
 # phones). Image.open only tries these plugins, so a file that merely claims to be a photo never reaches
@@ -218,15 +219,21 @@ def read_photo_metadata(path: str) -> dict[str, Any]:
 
     Every key is always present; a value is None when the photo does not say or says something malformed.
     """
-    with _open(path) as img:
-        fmt = img.format
-        width, height = img.size
-        try:
-            exif = img.getexif()
-        except Exception:  # malformed EXIF never makes the photo unreadable
-            exif = Image.Exif()
-        exif_ifd = _ifd(exif, ExifTags.IFD.Exif)
-        gps_ifd = _ifd(exif, ExifTags.IFD.GPSInfo)
+    fmt: str | None
+    exif: Mapping[int, Any]
+    if raw_format(path) is not None:  # a camera RAW: LibRaw's size, exiv2's EXIF by tag number (media/raw.py)
+        tags = read_raw_tags(path)
+        fmt, (width, height), exif, exif_ifd, gps_ifd = tags.format, tags.size, tags.base, tags.exif, tags.gps
+    else:
+        with _open(path) as img:
+            fmt = img.format
+            width, height = img.size
+            try:
+                exif = img.getexif()
+            except Exception:  # malformed EXIF never makes the photo unreadable
+                exif = Image.Exif()
+            exif_ifd = _ifd(exif, ExifTags.IFD.Exif)
+            gps_ifd = _ifd(exif, ExifTags.IFD.GPSInfo)
     orientation = _int(_field(exif, _Tags.Orientation))
     if orientation not in range(1, 9):
         orientation = None
@@ -322,8 +329,11 @@ def open_image(path: str, *, max_pixels: int, draft_size: int | None = None) -> 
 
     Refuses, before decoding, an image whose header declares more than `max_pixels` pixels. With
     `draft_size`, a JPEG is decoded at the smallest 1/2, 1/4 or 1/8 scale whose sides are still at least
-    `draft_size` (DCT scaling, much cheaper than decoding full size and resizing).
+    `draft_size` (DCT scaling, much cheaper than decoding full size and resizing). A camera RAW gives its
+    embedded preview when that is large enough, else LibRaw's demosaic (`raw.decode_raw`).
     """
+    if raw_format(path) is not None:
+        return decode_raw(path, max_pixels=max_pixels, draft_size=draft_size).image
     img = _open(path)
     try:
         width, height = img.size

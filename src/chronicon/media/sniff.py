@@ -10,10 +10,20 @@ from chronicon.types import MediaKind
 # Enough for every signature below, an ftyp box with a dozen compatible brands and an EBML header.
 SNIFF_BYTES = 64
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp", ".heic", ".heif", ".hif", ".avif"}
-    | {".jxl"}
-)
+# Camera RAW files that are TIFF inside: the TIFF signature alone cannot tell them from a TIFF (a DNG's
+# DNGVersion tag lies past the first bytes), so a TIFF head with one of these extensions is that RAW format.
+_TIFF_RAW_EXTENSIONS: dict[str, str] = {
+    ".dng": "dng", ".cr2": "cr2", ".nef": "nef", ".nrw": "nef", ".arw": "arw", ".srf": "arw", ".sr2": "arw",
+    ".pef": "pef", ".srw": "srw", ".3fr": "3fr", ".erf": "erf", ".iiq": "iiq", ".mos": "mos", ".kdc": "kdc",
+}  # fmt: skip
+# Camera RAW files (LibRaw reads their pixels and embedded previews, exiv2 their metadata: media/raw.py).
+RAW_EXTENSIONS: frozenset[str] = frozenset({*_TIFF_RAW_EXTENSIONS, ".cr3", ".raf", ".orf", ".rw2", ".rwl"})
+# The format names sniffing gives RAW files.
+RAW_FORMATS: frozenset[str] = frozenset({*_TIFF_RAW_EXTENSIONS.values(), "cr3", "raf", "orf", "rw2"})
+IMAGE_EXTENSIONS: frozenset[str] = RAW_EXTENSIONS | {
+    ".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".gif", ".bmp", ".heic", ".heif", ".hif", ".avif",
+    ".jxl",
+}  # fmt: skip
 VIDEO_EXTENSIONS: frozenset[str] = frozenset({".mp4", ".m4v", ".mov", ".qt", ".mkv", ".webm", ".avi", ".3gp", ".3g2"})
 MEDIA_EXTENSIONS: frozenset[str] = IMAGE_EXTENSIONS | VIDEO_EXTENSIONS
 
@@ -42,6 +52,11 @@ _M4V = Sniffed(MediaKind.VIDEO, "m4v")
 _MKV = Sniffed(MediaKind.VIDEO, "matroska")
 _WEBM = Sniffed(MediaKind.VIDEO, "webm")
 _AVI = Sniffed(MediaKind.VIDEO, "avi")
+_CR2 = Sniffed(MediaKind.IMAGE, "cr2")
+_CR3 = Sniffed(MediaKind.IMAGE, "cr3")
+_RAF = Sniffed(MediaKind.IMAGE, "raf")
+_ORF = Sniffed(MediaKind.IMAGE, "orf")
+_RW2 = Sniffed(MediaKind.IMAGE, "rw2")
 
 # ISO-BMFF brands, compared with trailing spaces stripped ("qt  " -> "qt").
 _AVIF_BRANDS = frozenset({b"avif", b"avis"})
@@ -58,8 +73,8 @@ _MP4_BRANDS = frozenset(
     | {b"XAVC", b"CAEP", b"isml", b"piff", b"cmfc", b"cmf2", b"mp4v", b"NDAS", b"ndas"}
 )
 _M4V_BRANDS = frozenset({b"M4V", b"M4VH", b"M4VP"})
-# Audio-only or still-raw formats in an ISO-BMFF wrapper: never media we index, even if they list "isom".
-_NON_MEDIA_BRANDS = frozenset({b"M4A", b"M4B", b"M4P", b"F4A", b"F4B", b"crx", b"jp2", b"jpx", b"jpm"})
+# Audio-only or JPEG 2000 formats in an ISO-BMFF wrapper: never media we index, even if they list "isom".
+_NON_MEDIA_BRANDS = frozenset({b"M4A", b"M4B", b"M4P", b"F4A", b"F4B", b"jp2", b"jpx", b"jpm"})
 
 # Leading atoms of old QuickTime files that have no ftyp.
 _QT_ATOMS = frozenset({b"moov", b"mdat", b"wide", b"free", b"skip", b"pnot"})
@@ -107,6 +122,8 @@ def _brands(head: bytes, start: int, end: int) -> Sniffed | None:
         return None
     if major in _NON_MEDIA_BRANDS:
         return None
+    if major == b"crx":  # Canon CR3: a RAW in an ISO-BMFF box, "crx " whatever else it lists
+        return _CR3
     if major in _IMAGE_BRANDS:
         # "mif1"/"msf1" majors are image files whatever else they claim to be compatible with.
         return _image_format([major, *compatible])
@@ -170,8 +187,23 @@ def _ebml_doctype(head: bytes) -> bytes | None:
     return None
 
 
-def sniff_bytes(head: bytes) -> Sniffed | None:
-    """Recognise a media file from its first SNIFF_BYTES bytes; None when it is not one we index."""
+def _tiff(head: bytes, name: str | os.PathLike[str] | None) -> Sniffed:
+    """A TIFF, or the TIFF-based RAW its signature (Canon CR2) or, failing that, its file name says it is."""
+    if head.startswith(b"II*\x00") and head[8:11] == b"CR\x02":
+        return _CR2
+    if name is not None:
+        raw = _TIFF_RAW_EXTENSIONS.get(os.path.splitext(os.fspath(name))[1].lower())
+        if raw is not None:
+            return Sniffed(MediaKind.IMAGE, raw)
+    return _TIFF
+
+
+def sniff_bytes(head: bytes, name: str | os.PathLike[str] | None = None) -> Sniffed | None:
+    """Recognise a media file from its first SNIFF_BYTES bytes; None when it is not one we index.
+
+    `name` (the file's name or path) only tells TIFF-based RAW files (DNG, NEF, ARW, PEF, ...) from TIFFs: their
+    content starts like any TIFF. Every other format, the RAW ones with a signature of their own included, is
+    decided by the bytes alone."""
     if head.startswith(b"\xff\xd8\xff"):
         return _JPEG
     if head.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -181,7 +213,14 @@ def sniff_bytes(head: bytes) -> Sniffed | None:
     if head.startswith((b"GIF87a", b"GIF89a")):
         return _GIF
     if head.startswith((b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")):
-        return _TIFF
+        return _tiff(head, name)
+    # RAW files with a TIFF-like structure under a signature of their own.
+    if head.startswith((b"IIRO", b"IIRS", b"MMOR")):  # Olympus / OM System ORF
+        return _ORF
+    if head.startswith(b"IIU\x00"):  # Panasonic RW2, Leica RWL
+        return _RW2
+    if head.startswith(b"FUJIFILMCCD-RAW"):  # Fujifilm RAF
+        return _RAF
     if head.startswith(b"BM") and len(head) >= 18:
         # "BM" alone is too weak (text starts with it): the DIB header size must be a real one, and the
         # reserved fields zero or the pixel-data offset past the headers.
@@ -213,7 +252,7 @@ def sniff_bytes(head: bytes) -> Sniffed | None:
 def sniff_file(path: str | os.PathLike[str]) -> Sniffed | None:
     """Read a file's head and sniff it (OSError propagates)."""
     with open(path, "rb") as fh:
-        return sniff_bytes(fh.read(SNIFF_BYTES))
+        return sniff_bytes(fh.read(SNIFF_BYTES), name=path)
 
 
 # Common things that are not media, named in error messages so users see why a file was refused.
@@ -243,8 +282,6 @@ def _label(head: bytes) -> str | None:
         major = head[8:12].rstrip(b" \x00")
         if major in (b"M4A", b"M4B", b"M4P", b"F4A", b"F4B"):
             return "MPEG-4 audio"
-        if major == b"crx":
-            return "Canon CR3 raw"
         return f"ISO media, brand {major.decode('latin-1')!r}"
     return None
 

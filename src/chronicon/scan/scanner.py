@@ -472,7 +472,7 @@ class Scanner:
             item.kind = guess
             w.fail("sniff", reason, kind)
             return False
-        sniffed = sniff_bytes(head)
+        sniffed = sniff_bytes(head, name=item.path)
         if sniffed is None:
             if ext not in MEDIA_EXTENSIONS:
                 w.drop = True
