@@ -47,7 +47,7 @@ def info(state: AppState, path: str, as_json: bool) -> None:
         return
     table = Table(show_header=False, box=None)
     table.add_column(style="bold")
-    table.add_column()
+    table.add_column(overflow="fold")
     for key, value in row.items():
         if key in _INFO_HIDDEN or value is None or value == []:
             continue
@@ -60,7 +60,7 @@ def info(state: AppState, path: str, as_json: bool) -> None:
         if record.get("error"):
             line += f": {record['error']}"
         table.add_row(f"pass {name}", Text(line))
-    Console().print(table)
+    (Console() if sys.stdout.isatty() else Console(width=160)).print(table)  # (piped: long paths stay whole)
 
 
 @click.command()
