@@ -96,6 +96,16 @@ def check_plugins(chronicon: str) -> int:
     ok = any(g[:1] == ["IMG_0008.jpg"] and "IMG_0008-shared.jpg" in g for g in members)
     failures += not ok
     print(f"{'ok  ' if ok else 'FAIL'} duplicates: {members} (expected the moon photo first, then its shared copy)")
+    cats = _json(chronicon, "search", "a cat", "--kind", "image", "--all")
+    hits = cats.get("results", []) if isinstance(cats, dict) else []
+    shown = [Path(h["path"]).name for h in hits]
+    stack = hits[0].get("stack") if hits else None
+    ok = shown[:1] == ["IMG_0001.jpg"] and "IMG_0001.dng" not in shown and bool(stack) and stack["kind"] == "raw-pair"
+    failures += not ok
+    print(
+        f"{'ok  ' if ok else 'FAIL'} stacks: 'a cat' -> {shown[:2]}, {stack and stack['label']} of "
+        f"{stack and stack['size']} (expected the JPEG once, its RAW IMG_0001.dng behind it)"
+    )
     return failures
 
 

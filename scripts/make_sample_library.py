@@ -64,6 +64,12 @@ def write_real_photos(folder: Path) -> int:
     # A near-duplicate for `chronicon duplicates`: the moon photo at half size, re-encoded (a shared copy).
     with Image.open(folder / REAL_PHOTOS["moon"]) as moon:
         moon.resize((moon.width // 2, moon.height // 2)).save(folder / "IMG_0008-shared.jpg", quality=70)
+    # The camera's RAW beside the cat's JPEG (a real DNG: Bayer mosaic + JPEG preview): one result, a RAW + JPEG pair.
+    from rawfactory import make_dng
+
+    with Image.open(folder / REAL_PHOTOS["chelsea"]) as cat:
+        make_dng(folder / "IMG_0001.dng", cat.convert("RGB").crop((0, 0, cat.width // 2 * 2, cat.height // 2 * 2)),
+                 taken_at=None)  # fmt: skip
     return len(REAL_PHOTOS)
 
 
