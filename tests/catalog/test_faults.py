@@ -68,8 +68,10 @@ def setup(tmp_path: Path) -> dict[str, Any]:
         "scan": {"batch_size": 2, "workers": 1},
         # (and no stacking passes: their end-of-scan column writes would make the newest data file one that holds
         # only their columns, which `stats` never reads; this test damages the rows themselves)
-        **{name: {"enabled": False} for name in ("tags", "clip", "transcribe", "caption", "bursts", "live",
-                                                 "raw_pairs")},  # fmt: skip
+        **{
+            name: {"enabled": False}
+            for name in ("tags", "clip", "transcribe", "caption", "bursts", "live", "raw_pairs")
+        },  # fmt: skip
     }
     config = tmp_path / "chronicon.yaml"
     config.write_text(yaml.safe_dump(settings))

@@ -82,7 +82,9 @@ def test_speech_over_music_keeps_its_words(
     result = heard(whisper[0], mixed, tmp_path / "mixed.wav")
     text = words_of(result)
     assert wer(text, REMEMBER) <= bound, text
-    assert "remember" in text.lower() and "house" in text.lower()
+    # (which words survive at -6 dB depends on the CPU's int8 kernels: "house" came out "mouse" on one machine)
+    kept = [w for w in ("remember", "switch", "lights", "leave", "house") if w in text.lower()]
+    assert "remember" in kept and len(kept) >= 4, text
     assert all(0.0 <= s.start <= s.end <= result.audio_seconds + 0.05 for s in result.segments)
 
 
