@@ -71,7 +71,7 @@ def setup(tmp_path: Path) -> dict[str, Any]:
         **{
             name: {"enabled": False}
             for name in ("tags", "clip", "transcribe", "caption", "bursts", "live", "raw_pairs")
-        },  # fmt: skip
+        },
     }
     config = tmp_path / "chronicon.yaml"
     config.write_text(yaml.safe_dump(settings))
