@@ -11,14 +11,13 @@ from typing import Any
 
 from PIL import Image
 
+from chronicon.media.makernote import apple_text_tag
 from chronicon.media.xmp import MAX_PACKET_BYTES, jpeg_xmp
 
-APPLE_HEADER = b"Apple iOS\x00"  # then 2 bytes of version and the byte order ("MM"); offsets count from the start
 APPLE_BURST_UUID = 0x000B  # the MakerNote tag every frame of an iPhone burst shares
 GCAMERA_NS = "http://ns.google.com/photos/1.0/camera/"  # Google Camera's XMP namespace (GCamera:BurstID)
 _EXIF_IFD, _MAKERNOTE, _DATETIME_ORIGINAL, _SUBSEC_ORIGINAL = 0x8769, 0x927C, 0x9003, 0x9291
 _EXIF_DATE = re.compile(r"^\s*(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
-_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8}
 _MAX_ID = 128  # characters of a burst id kept at most
 
 
@@ -43,27 +42,9 @@ def _text(value: Any) -> str | None:
 
 
 def apple_burst_uuid(note: bytes) -> str | None:
-    """Tag 0x000B of an Apple MakerNote ("Apple iOS\\0", version, "MM" or "II", then a TIFF IFD whose offsets count
-    from the MakerNote's first byte); None when it is absent or the bytes are malformed."""
-    if not note.startswith(APPLE_HEADER) or len(note) < 16:
-        return None
-    order = note[12:14]
-    if order not in (b"MM", b"II"):
-        return None
-    end = ">" if order == b"MM" else "<"
-    (count,) = struct.unpack_from(end + "H", note, 14)
-    for index in range(min(count, 512)):
-        at = 16 + index * 12
-        if at + 12 > len(note):
-            return None
-        tag, kind, number, where = struct.unpack_from(end + "HHII", note, at)
-        if tag != APPLE_BURST_UUID:
-            continue
-        if kind not in (2, 7) or not 0 < number <= 4096:  # ASCII or UNDEFINED bytes
-            return None
-        start = at + 8 if number * _TYPE_SIZES[kind] <= 4 else where
-        return _text(note[start : start + number]) if start + number <= len(note) else None
-    return None
+    """Tag 0x000B (BurstUUID) of an Apple MakerNote; None when it is absent or the bytes are malformed."""
+    found = apple_text_tag(note, APPLE_BURST_UUID)
+    return _text(found)
 
 
 def gcamera_burst_id(packet: bytes) -> str | None:

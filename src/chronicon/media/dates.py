@@ -196,7 +196,8 @@ def _offset_from_gps(local: datetime, gps: datetime) -> timezone | None:
 
 
 # -- parsing -----------------------------------------------------------------------------------------------
-def _text(value: Any) -> str | None:
+def clean_text(value: Any) -> str | None:
+    """A tag's text without NULs and surrounding space (bytes decoded as UTF-8); None when empty or not text."""
     if isinstance(value, bytes):
         value = value.decode("utf-8", "replace")
     if not isinstance(value, str):
@@ -217,14 +218,14 @@ def _moment(*parts: int, min_year: int = _MIN_YEAR) -> datetime | None:
 
 
 def _exif_moment(value: Any) -> datetime | None:
-    text = _text(value)
+    text = clean_text(value)
     match = _EXIF_DATE.match(text) if text else None
     return _moment(*(int(group) for group in match.groups())) if match else None
 
 
 def _subsec(value: Any) -> int:
     """SubSecTime* ("123", "05", 45) as microseconds; 0 when absent or not digits."""
-    text = str(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else _text(value)
+    text = str(value) if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else clean_text(value)
     if not text or not text.isdigit():
         return 0
     return int(text[:6].ljust(6, "0"))
@@ -232,7 +233,7 @@ def _subsec(value: Any) -> int:
 
 def _offset(value: Any) -> timezone | None:
     """ "+02:00", "-0530", "Z" as a fixed offset; None when absent or beyond ±14:00."""
-    text = _text(value)
+    text = clean_text(value)
     if text is not None and text.upper() == "Z":
         return UTC
     match = _OFFSET.match(text) if text else None
@@ -250,7 +251,7 @@ def _offset(value: Any) -> timezone | None:
 def _iso_moment(value: Any, *, min_year: int = _MIN_YEAR) -> datetime | date | None:
     """ISO 8601 as XMP and QuickTime write it: a date, or a date and time (seconds and fraction optional) with an
     optional offset; a date alone stays a date. EXIF's "2024:01:02 03:04:05" in XMP is accepted too."""
-    text = _text(value)
+    text = clean_text(value)
     match = _ISO.match(text) if text else None
     if not match:
         return None
@@ -270,7 +271,7 @@ def _iso_moment(value: Any, *, min_year: int = _MIN_YEAR) -> datetime | date | N
 
 def _iptc_moment(day: Any, clock: Any) -> datetime | date | None:
     """IPTC DateCreated (a date) with TimeCreated (time and offset) when that one is valid."""
-    day_text, time_text = _text(day), _text(clock)
+    day_text, time_text = clean_text(day), clean_text(clock)
     day_match = _IPTC_DATE.match(day_text) if day_text else None
     if not day_match:
         return None
@@ -305,7 +306,7 @@ def _number(value: Any) -> float | None:
 
 def _gps_moment(day: Any, clock: Any) -> datetime | None:
     """GPSDateStamp with GPSTimeStamp as an aware UTC time; None unless both are valid."""
-    day_text = _text(day)
+    day_text = clean_text(day)
     match = _IPTC_DATE.match(day_text.replace(":", "-")) if day_text else None
     if not match:
         return None

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import struct
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +13,7 @@ import av
 from av.container import InputContainer
 from PIL import Image
 
+from chronicon.media.makernote import apple_text_tag
 from chronicon.media.photo import register_heif
 from chronicon.media.video import EmbeddedVideo, _opened, read_video_metadata
 from chronicon.media.xmp import _DOCTYPE, MAX_PACKET_BYTES, jpeg_xmp
@@ -21,9 +21,7 @@ from chronicon.media.xmp import _DOCTYPE, MAX_PACKET_BYTES, jpeg_xmp
 # The key iPhones write in a Live Photo's MOV (a QuickTime "mdta" metadata item); PyAV lists it as is.
 MOV_CONTENT_ID_KEY = "com.apple.quicktime.content.identifier"
 _MAKER_NOTE = 0x927C  # Exif.Photo.MakerNote
-_APPLE_HEADER = b"Apple iOS\x00"
 _APPLE_CONTENT_ID = 0x0011  # the Apple MakerNote's ContentIdentifier (ASCII, a UUID), the MOV's key's twin
-_MAX_ENTRIES = 512
 
 _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 _CAMERA = "{http://ns.google.com/photos/1.0/camera/}"  # GCamera: (MicroVideo, old) and Camera: (MotionPhoto)
@@ -33,31 +31,8 @@ _VIDEO_BRANDS_AT = 4  # an MP4/MOV starts with a box whose type, 4 bytes in, is 
 
 
 def apple_makernote_content_id(note: bytes) -> str | None:
-    """The ContentIdentifier (tag 0x0011) of an Apple MakerNote ("Apple iOS\\0", version, byte order, then an IFD
-    whose offsets count from the MakerNote's start); None when it is not Apple's or has no identifier."""
-    if not note.startswith(_APPLE_HEADER) or len(note) < 16:
-        return None
-    order = note[12:14]
-    if order not in (b"MM", b"II"):
-        return None
-    end = ">" if order == b"MM" else "<"
-    (count,) = struct.unpack_from(end + "H", note, 14)
-    if count > _MAX_ENTRIES or 16 + count * 12 > len(note):
-        return None
-    for i in range(count):
-        tag, kind, n, value = struct.unpack_from(end + "HHI4s", note, 16 + i * 12)
-        if tag != _APPLE_CONTENT_ID or kind != 2 or n == 0:  # ASCII only
-            continue
-        if n <= 4:
-            raw = value[:n]
-        else:
-            (offset,) = struct.unpack(end + "I", value)
-            if offset + n > len(note):
-                return None
-            raw = note[offset : offset + n]
-        text = raw.split(b"\x00", 1)[0].decode("ascii", "replace").strip()
-        return text or None
-    return None
+    """The ContentIdentifier (tag 0x0011, a UUID) of an Apple MakerNote; None when it is not Apple's or has none."""
+    return apple_text_tag(note, _APPLE_CONTENT_ID)
 
 
 def still_content_id(path: str) -> str | None:

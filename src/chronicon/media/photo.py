@@ -16,7 +16,7 @@ from PIL import ExifTags, Image, JpegImagePlugin, UnidentifiedImageError
 from chronicon.errors import MediaError
 from chronicon.media.colour import to_srgb
 from chronicon.media.date_tags import read_embedded_dates
-from chronicon.media.dates import CaptureTime, DateTags, capture_time
+from chronicon.media.dates import CaptureTime, DateTags, capture_time, clean_text
 from chronicon.media.raw import decode_raw, raw_format, read_raw_tags
 
 # The still-image formats Chronicon reads (the JPEG opener also returns MPO, the multi-picture JPEG of
@@ -144,13 +144,7 @@ def _int(value: Any) -> int | None:
     return int(number) if number is not None else None
 
 
-def _text(value: Any) -> str | None:
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    if not isinstance(value, str):
-        return None
-    cleaned = value.replace("\x00", "").strip()
-    return cleaned or None
+_text = clean_text  # (one cleaner for every EXIF text: media.dates)
 
 
 def _gps_time(value: Any) -> tuple[float | None, ...] | None:
