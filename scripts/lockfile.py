@@ -19,7 +19,7 @@ LOCK = ROOT / "requirements.lock"
 PYPROJECT = ROOT / "pyproject.toml"
 STAMP = "# pyproject-deps-sha256: "
 # Extras that install on CPU-only machines; `gpu` (TensorRT, onnxruntime-gpu) is left to machines that have CUDA.
-CPU_EXTRAS = ("dev", "ml", "eval", "yolo", "server", "faces", "sample")
+CPU_EXTRAS = ("dev", "ml", "eval", "yolo", "server", "faces", "sample", "ray", "s3")
 
 
 def pyproject_digest() -> str:
