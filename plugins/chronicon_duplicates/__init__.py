@@ -48,6 +48,14 @@ def chronicon_register_settings() -> dict[str, Setting]:
         "duplicates.cosine_neighbors": Setting(
             "int", 10, minimum=1, maximum=1000, help="nearest neighbours looked at per asset for cosine-only pairs"
         ),
+        "duplicates.cosine_probes": Setting(
+            "int",
+            3,
+            minimum=1,
+            maximum=64,
+            help="over 20k vectors: k-means lists of the vector index searched per asset for cosine-only pairs "
+            "(more: higher recall, slower)",
+        ),
         "duplicates.video_frame_distance": Setting(
             "int", 12, minimum=0, maximum=32, help="most differing bits for two sampled video frames to match"
         ),

@@ -27,6 +27,7 @@ def options_from(config: Any, **given: Any) -> Options:
         max_color_distance=section.float("max_color_distance"),
         cosine_alone=section.float("cosine_alone"),
         cosine_neighbors=section.int("cosine_neighbors"),
+        cosine_probes=section.int("cosine_probes"),
         rank_by=rank_by,
         video_frame_distance=section.int("video_frame_distance"),
         video_min_coverage=section.float("video_min_coverage"),

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from chronicon.api import Catalog, Where, col, display_path, is_pixel_space
+from chronicon.api import Catalog, Where, col, cosine_radius, display_path, is_pixel_space, self_join
 
 from .mih import near_pairs, parse_hashes
 from .videos import COLUMNS as VIDEO_COLUMNS
@@ -33,6 +33,7 @@ class Options:
     max_color_distance: float = 40.0
     cosine_alone: float = 0.97
     cosine_neighbors: int = 10
+    cosine_probes: int = 3  # lists of the vector index searched per asset (catalogs over 20k vectors)
     rank_by: Sequence[str] = RANKS
     video_frame_distance: int = 12
     video_min_coverage: float = 0.8
@@ -164,9 +165,28 @@ def load_vectors(catalog: Catalog, space: str | None, ids: Sequence[str]) -> Vec
     return Vectors([a for a, k in zip(found, keep.tolist(), strict=True) if k], stacked)
 
 
-def cosine_pairs(vectors: Vectors, neighbors: int, threshold: float, block: int = 2048) -> list[tuple[str, str, float]]:
+def cosine_pairs(vectors: Vectors, neighbors: int, threshold: float, probes: int = 3) -> list[tuple[str, str, float]]:
     """Pairs (a, b, cosine) where b is among the `neighbors` nearest vectors of a (itself left out) with a cosine
-    of at least `threshold`: exact, by blocks of `block` rows times the whole matrix (float32)."""
+    of at least `threshold`: a self-join over an IVF index (`chronicon.api.self_join`; exact below 20k vectors,
+    else each asset searched in its `probes` nearest k-means lists, sub-quadratic)."""
+    n = len(vectors.ids)
+    if n < 2 or neighbors < 1 or threshold > 1.0:
+        return []
+    found = self_join(vectors.matrix, min(neighbors, n - 1), cosine_radius(threshold), probes=probes)
+    cosines = 1.0 - found.distance.astype(np.float64) ** 2 / 2.0
+    ids = vectors.ids
+    return [
+        (ids[a], ids[b], c)
+        for a, b, c in zip(found.left.tolist(), found.right.tolist(), cosines.tolist(), strict=True)
+        if c >= threshold  # the radius is the cosine bound up to rounding: the cosine decides
+    ]
+
+
+def exact_cosine_pairs(
+    vectors: Vectors, neighbors: int, threshold: float, block: int = 2048
+) -> list[tuple[str, str, float]]:
+    """The same pairs by comparing every pair, by blocks of `block` rows times the whole matrix (the former way,
+    O(n²): for tests and the benchmark)."""
     matrix = vectors.matrix
     n = len(vectors.ids)
     out: list[tuple[str, str, float]] = []
@@ -255,7 +275,8 @@ def find_edges(
         edges[(i, j)] = Edge(int(d), cosine)
     if options.cosine_alone <= 1.0:
         index = {r["id"]: k for k, r in enumerate(rows)}
-        for a, b, _ in cosine_pairs(vectors, options.cosine_neighbors, options.cosine_alone):
+        for a, b, _ in cosine_pairs(vectors, options.cosine_neighbors, options.cosine_alone,
+                                 options.cosine_probes):  # fmt: skip
             i, j = sorted((index[a], index[b]))
             if (i, j) not in edges:
                 edges[(i, j)] = Edge(None, vectors.cosine(rows[i]["id"], rows[j]["id"]))

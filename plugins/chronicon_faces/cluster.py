@@ -8,12 +8,14 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from chronicon.api import Catalog
+from chronicon.api import Catalog, NeighborIndex
 
+from .graph import PROBES, sparse_clusters
 from .store import (
     Assignments,
     FaceKey,
     Person,
+    assets_of_person,
     current_faces,
     face_vectors,
     move_people,
@@ -69,12 +71,12 @@ def update(catalog: Catalog, *, distance: float, min_faces: int, rebuild: bool =
     assignments: Assignments = {}
     if waiting and people:
         ids = sorted(people)
-        nearest, gaps = _nearest(np.stack([vectors[key] for key in waiting]),
-                                 np.stack([people[pid].centroid for pid in ids]))  # fmt: skip
+        nearest = nearest_people(np.stack([vectors[key] for key in waiting]),
+                                 np.stack([people[pid].centroid for pid in ids]), distance)  # fmt: skip
         joined: dict[int, list[FaceKey]] = {}
-        for key, best, gap in zip(waiting, nearest, gaps, strict=True):
-            if float(gap) <= distance:
-                pid = ids[int(best)]
+        for key, best in zip(waiting, nearest.tolist(), strict=True):
+            if best >= 0:
+                pid = ids[best]
                 assignments[key] = (pid, current[key])
                 joined.setdefault(pid, []).append(key)
                 report.joined += 1
@@ -100,8 +102,10 @@ def update(catalog: Catalog, *, distance: float, min_faces: int, rebuild: bool =
     empty = [pid for pid, person in people.items() if not person.name and person.face_count == 0]
     for pid in empty:
         del people[pid]  # unnamed people without faces go; named ones stay to recognise their faces later
-    if not (touched or stale or empty or rebuild):
+    uncounted = any(person.asset_count is None for person in people.values())
+    if not (touched or stale or empty or rebuild or uncounted):
         return report  # nothing changed: no commit
+    _count_assets(people, [*kept.items(), *assignments.items()])
     # People first: a crash before the assignments are written leaves people whose counts disagree with their
     # faces, which the next run recomputes, and the faces are simply assigned again.
     write_people(catalog, people)
@@ -109,6 +113,18 @@ def update(catalog: Catalog, *, distance: float, min_faces: int, rebuild: bool =
     rows.update(assignments)
     write_assignments(catalog, rows, touched)
     return report
+
+
+def _count_assets(people: dict[int, Person], faces: list[tuple[FaceKey, tuple[int, str | None]]]) -> None:
+    """Set each person's asset count and cover (its first asset by id) from every assignment, for `people list`
+    to page through the people table alone."""
+    assets: dict[int, set[str]] = {}
+    for (asset_id, _), (pid, _) in faces:
+        assets.setdefault(pid, set()).add(asset_id)
+    for pid, person in people.items():
+        found = assets.get(pid, set())
+        person.asset_count = len(found)
+        person.cover = min(found) if found else None
 
 
 def _keep(
@@ -148,10 +164,22 @@ def _recompute(
         person.face_count = len(found or [])  # a named person with none keeps its last centroid
 
 
-def _nearest(
+def nearest_people(faces: NDArray[np.float32], centroids: NDArray[np.float32], distance: float) -> NDArray[np.int64]:
+    """For each face, the index of its nearest centroid within `distance` (-1: none), over an IVF index of the
+    centroids (exact up to 20k people, else the faces' nearest k-means lists of centroids are searched)."""
+    out = np.full(len(faces), -1, np.int64)
+    if not len(faces) or not len(centroids) or distance <= 0:
+        return out
+    found = NeighborIndex(centroids).search(faces, 1, distance, probes=PROBES)
+    out[found.left] = found.right
+    return out
+
+
+def all_pairs_nearest(
     vectors: NDArray[np.float32], centroids: NDArray[np.float32], chunk: int = 4096
 ) -> tuple[NDArray[np.int64], NDArray[np.float32]]:
-    """For each vector, the index of its nearest centroid and the Euclidean distance to it (in chunks)."""
+    """For each vector, the index of its nearest centroid and the Euclidean distance to it (every centroid
+    compared, in chunks: the former way, for tests and the benchmark)."""
     squares = np.einsum("ij,ij->i", centroids, centroids)
     best = np.empty(len(vectors), np.int64)
     gaps = np.empty(len(vectors), np.float32)
@@ -166,8 +194,18 @@ def _nearest(
 
 
 def _clusters(vectors: list[NDArray[np.float32]], distance: float) -> list[list[int]]:
+    """Groups of indices of faces within `distance` of each other (Chinese whispers on their k-NN graph)."""
+    if not vectors:
+        return []
+    if distance <= 0:
+        return [[i] for i in range(len(vectors))]  # nothing is that close: every face on its own
+    return sparse_clusters(np.stack(vectors).astype(np.float32), distance)
+
+
+def all_pairs_clusters(vectors: list[NDArray[np.float32]], distance: float) -> list[list[int]]:
     """Groups of indices of faces within `distance` of each other: dlib's Chinese whispers (graph clustering on
-    the edges closer than `distance`), or a greedy nearest-leader grouping where dlib is missing."""
+    the edges closer than `distance`), or a greedy nearest-leader grouping where dlib is missing (the former way,
+    O(n²): for tests and the benchmark)."""
     if not vectors:
         return []
     labels: list[int]
@@ -218,5 +256,7 @@ def merge(catalog: Catalog, target: Person, others: list[Person]) -> Person:
     # Assignments first (one update commit): a crash before the people are written leaves the others without
     # faces (dropped or kept empty by the next clustering run), never faces pointing at a person that is gone.
     move_people(catalog, gone, target.id)
+    assets = assets_of_person(catalog, target.id)  # that person's rows only
+    merged.asset_count, merged.cover = len(assets), min(assets, default=None)
     write_people(catalog, people)
     return merged

@@ -9,7 +9,7 @@ from typing import Any
 from chronicon.api import Catalog, Section, display_path
 
 from .analyzer import FacesPass
-from .store import Person, assets_of_person, read_assignments, read_people, resolve
+from .store import Person, assets_of_person, read_listing, read_people, resolve
 
 
 @dataclass
@@ -18,7 +18,7 @@ class PersonSummary:
 
     person: Person
     faces: int
-    assets: list[str] = field(default_factory=list)
+    assets: int
     example: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -27,9 +27,18 @@ class PersonSummary:
             "name": self.person.name,
             "label": self.person.label,
             "faces": self.faces,
-            "assets": len(self.assets),
+            "assets": self.assets,
             "example": self.example,
         }
+
+
+@dataclass
+class Page:
+    """One page of `people list`: its people and how many there are in all."""
+
+    people: list[PersonSummary] = field(default_factory=list)
+    total: int = 0
+    offset: int = 0
 
 
 def settings(config: Any) -> tuple[float, int]:
@@ -40,31 +49,23 @@ def settings(config: Any) -> tuple[float, int]:
     return values.float("cluster_distance"), values.int("min_faces")
 
 
-def faces_by_person(catalog: Catalog) -> dict[int, dict[str, list[int]]]:
-    """person id -> asset id -> the face numbers of that person there (every assignment: for `people list`)."""
-    out: dict[int, dict[str, list[int]]] = {}
-    for (asset_id, n), (pid, _) in sorted(read_assignments(catalog).items()):
-        out.setdefault(pid, {}).setdefault(asset_id, []).append(n)
-    return out
-
-
-def summaries(catalog: Catalog, *, min_faces: int = 1) -> list[PersonSummary]:
-    """People with at least `min_faces` faces on assets that are present, most faces first."""
-    people = read_people(catalog)
-    by_person = faces_by_person(catalog)
-    wanted = {a for assets in by_person.values() for a in assets}
-    rows = catalog.rows_by_id(wanted, ["id", "path", "missing"]) if wanted else {}
-    present = {a: r for a, r in rows.items() if not r.get("missing")}
+def summaries(catalog: Catalog, *, min_faces: int = 1, limit: int | None = None, offset: int = 0) -> Page:
+    """People with at least `min_faces` faces (a named one with any), most faces first, `limit` of them from
+    `offset`: read from the people table (counts and cover kept by clustering), never the assignments; only the
+    page's covers are looked up for their path (a cover that went missing shows no example)."""
+    if (limit is not None and limit < 0) or offset < 0:
+        raise ValueError(f"limit and offset must not be negative (got {limit}, {offset})")
+    listed = [p for p in read_listing(catalog) if p.face_count >= min_faces or (p.name and p.face_count)]
+    listed.sort(key=lambda p: (-p.face_count, p.id))
+    page = listed[offset : None if limit is None else offset + limit]
+    covers = {p.cover for p in page if p.cover}
+    rows = catalog.rows_by_id(covers, ["id", "path", "missing"]) if covers else {}
     out: list[PersonSummary] = []
-    for pid, person in people.items():
-        assets = sorted((a for a in by_person.get(pid, {}) if a in present), key=lambda a: present[a]["path"])
-        faces = sum(len(by_person[pid][a]) for a in assets)
-        if faces < min_faces and not (person.name and faces):
-            continue
-        example = display_path(present[assets[0]]["path"]) if assets else None
-        out.append(PersonSummary(person, faces, assets, example))
-    out.sort(key=lambda s: (-s.faces, s.person.id))
-    return out
+    for person in page:
+        row = rows.get(person.cover or "")
+        example = display_path(row["path"]) if row is not None and not row.get("missing") else None
+        out.append(PersonSummary(person, person.face_count, person.asset_count or 0, example))
+    return Page(out, len(listed), offset)
 
 
 def find(catalog: Catalog, value: str | int) -> Person:

@@ -25,6 +25,8 @@ PEOPLE_SCHEMA = pa.schema(
         pa.field("centroid", pa.list_(pa.float32(), FACE_DIM)),
         pa.field("face_count", pa.int64()),
         pa.field("created_at", pa.string()),
+        pa.field("asset_count", pa.int64()),  # assets with a face of the person (null: written before it existed)
+        pa.field("cover", pa.string()),  # one of those assets, the example `people list` shows
     ]
 )
 ASSIGN_SCHEMA = pa.schema(
@@ -49,6 +51,8 @@ class Person:
     centroid: NDArray[np.float32]
     face_count: int
     created_at: str
+    asset_count: int | None = None  # None: not counted yet (a table of an earlier plugin version)
+    cover: str | None = None
 
     @property
     def label(self) -> str:
@@ -76,12 +80,28 @@ def read_people(catalog: Catalog) -> dict[int, Person]:
     centroids = data.column("centroid").combine_chunks()
     flat = centroids.values.to_numpy(zero_copy_only=False).astype(np.float32, copy=False)
     matrix = flat.reshape(len(data), FACE_DIM) if len(data) else np.zeros((0, FACE_DIM), np.float32)
-    cols = data.select(["person_id", "name", "face_count", "created_at"]).to_pydict()
+    cols = data.select(["person_id", "name", "face_count", "created_at", "asset_count", "cover"]).to_pydict()
     for i, pid in enumerate(cols["person_id"]):
+        count = cols["asset_count"][i]
         people[int(pid)] = Person(
-            int(pid), cols["name"][i], matrix[i].copy(), int(cols["face_count"][i] or 0), cols["created_at"][i] or ""
-        )
+            int(pid), cols["name"][i], matrix[i].copy(), int(cols["face_count"][i] or 0), cols["created_at"][i] or "",
+            None if count is None else int(count), cols["cover"][i],
+        )  # fmt: skip
     return people
+
+
+def read_listing(catalog: Catalog) -> list[Person]:
+    """Every person without the centroid (id, name, counts, cover): what `people list` pages through."""
+    cols = people_table(catalog).read(["person_id", "name", "face_count", "created_at", "asset_count", "cover"])
+    data = cols.to_pydict()
+    empty = np.zeros(0, np.float32)
+    return [
+        Person(int(pid), name, empty, int(faces or 0), created or "", None if count is None else int(count), cover)
+        for pid, name, faces, created, count, cover in zip(
+            data["person_id"], data["name"], data["face_count"], data["created_at"], data["asset_count"],
+            data["cover"], strict=True,
+        )
+    ]  # fmt: skip
 
 
 def write_people(catalog: Catalog, people: dict[int, Person]) -> None:
@@ -97,6 +117,8 @@ def write_people(catalog: Catalog, people: dict[int, Person]) -> None:
             ),
             "face_count": pa.array([p.face_count for p in ordered], pa.int64()),
             "created_at": pa.array([p.created_at for p in ordered], pa.string()),
+            "asset_count": pa.array([p.asset_count for p in ordered], pa.int64()),
+            "cover": pa.array([p.cover for p in ordered], pa.string()),
         },
         schema=PEOPLE_SCHEMA,
     )
@@ -176,14 +198,28 @@ def current_faces(catalog: Catalog) -> dict[FaceKey, str | None]:
     return out
 
 
+WHOLE_TABLE = 5_000  # above this many assets the descriptors are read in one scan of the table, not by `IN` lists
+
+
 def face_vectors(catalog: Catalog, keys: Iterable[FaceKey]) -> dict[FaceKey, NDArray[np.float32]]:
-    """The descriptors of these faces (read by asset, in `IN` chunks)."""
+    """The descriptors of these faces (read by asset in `IN` chunks, or in one scan for many assets)."""
     wanted = set(keys)
     table = catalog.open_vector_table(FACE_SPACE)
     if table is None or not wanted:
         return {}
     out: dict[FaceKey, NDArray[np.float32]] = {}
-    for asset_id, rows in table.vectors_for({a for a, _ in wanted}).items():
+    assets = {a for a, _ in wanted}
+    if len(assets) > WHOLE_TABLE:
+        data = table.read(["asset_id", "segment", "vector"])
+        flat = data.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
+        matrix = np.ascontiguousarray(flat, dtype=np.float32).reshape(len(data), table.dim)
+        segments = data.column("segment").to_pylist()
+        for i, asset_id in enumerate(data.column("asset_id").to_pylist()):
+            key = (asset_id, int(segments[i] or 0))
+            if key in wanted:
+                out[key] = matrix[i]
+        return out
+    for asset_id, rows in table.vectors_for(assets).items():
         for row in rows:
             key = (asset_id, int(row.segment))
             if key in wanted:

@@ -17,6 +17,7 @@ from PIL import Image, ImageEnhance
 
 from chronicon.catalog.vectors import VectorRow
 from chronicon.library import Library
+from chronicon.search import neighbors as neighbor_search
 from mediafactory import make_jpeg, make_mp4
 from plugin_cli import PLUGINS_DIR, run_cli, write_cli_config
 
@@ -24,7 +25,7 @@ sys.path.insert(0, str(PLUGINS_DIR))
 
 from chronicon_duplicates import grouping
 from chronicon_duplicates.commands import options_from
-from chronicon_duplicates.grouping import cosine_pairs, group_rows, load_assets, load_vectors
+from chronicon_duplicates.grouping import cosine_pairs, exact_cosine_pairs, group_rows, load_assets, load_vectors
 from chronicon_duplicates.mih import brute_force_pairs, near_pairs, pair_set, parse_hashes, plan_for
 
 
@@ -174,7 +175,8 @@ def test_embeddings_confirm_reject_or_add_pairs(make_plugin_library: Callable[..
 def test_blocked_cosine_pairs_equal_per_asset_searches(
     make_plugin_library: Callable[..., Library], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The NumPy top-k by blocks finds exactly what one vector-table search per asset finds."""
+    """The NumPy top-k by blocks, and the self-join (exact at this size), find exactly what one vector-table
+    search per asset finds."""
     lib = make_plugin_library(disabled=("albums",))
     rng = np.random.default_rng(7)
     vectors: dict[str, np.ndarray[Any, Any]] = {}
@@ -193,13 +195,32 @@ def test_blocked_cosine_pairs_equal_per_asset_searches(
         np.allclose(whole.matrix[whole.row[a]], loaded.matrix[loaded.row[a]]) for a in ids
     )
     for neighbors, threshold in ((5, 0.95), (3, 0.9), (20, 0.97)):
-        fast = {(a, b) for a, b, _ in cosine_pairs(loaded, neighbors, threshold, block=64)}
+        fast = {(a, b) for a, b, _ in exact_cosine_pairs(loaded, neighbors, threshold, block=64)}
+        joined = {(a, b) for a, b, _ in cosine_pairs(loaded, neighbors, threshold)}
+        assert joined == fast
         slow = set()
         for row in rows:
             for hit in table.search(row.vector, k=neighbors + 1, asset_ids=set(ids), min_score=threshold):
                 if hit.asset_id != row.asset_id:
                     slow.add((row.asset_id, hit.asset_id))
         assert fast == slow and len(fast) > 50, (neighbors, threshold, len(fast), len(slow))
+
+
+def test_indexed_cosine_pairs_find_the_planted_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Over the IVF index (forced at 6,000 vectors: 12 lists), the cosine-only pairs are the exact method's."""
+    monkeypatch.setattr(neighbor_search, "EXACT_BELOW", 1_000)
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(40, 64))
+    matrix = centres[rng.integers(0, 40, 6_000)] + rng.normal(scale=0.8, size=(6_000, 64))
+    copies = rng.choice(6_000, size=300, replace=False)
+    matrix[copies[150:]] = matrix[copies[:150]] + rng.normal(scale=0.02, size=(150, 64))
+    matrix = (matrix / np.linalg.norm(matrix, axis=1, keepdims=True)).astype(np.float32)
+    vectors = grouping.Vectors([f"a{i:05d}" for i in range(6_000)], matrix)
+    exact = {(a, b) for a, b, _ in exact_cosine_pairs(vectors, 10, 0.97)}
+    found = {(a, b) for a, b, _ in cosine_pairs(vectors, 10, 0.97, probes=3)}
+    planted = {(f"a{i:05d}", f"a{j:05d}") for i, j in zip(copies[:150], copies[150:], strict=True)}
+    assert planted <= exact and len(exact) == 300  # both directions of each copy, nothing else
+    assert found == exact
 
 
 def test_cli_json_and_files_left_alone(tmp_path: Path, photos: Path, capsys: pytest.CaptureFixture[str]) -> None:

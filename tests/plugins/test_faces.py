@@ -57,7 +57,7 @@ def faces_of(library: Library) -> dict[str, dict[str, Any]]:
 def people_of(library: Library) -> list[dict[str, Any]]:
     from chronicon_faces.people import summaries
 
-    return [s.to_json() for s in summaries(library.catalog)]
+    return [s.to_json() for s in summaries(library.catalog).people]
 
 
 def test_one_face_per_portrait_none_on_cat_and_cup_and_one_person(make_plugin_library: Any, face_photos: Path) -> None:
@@ -263,7 +263,7 @@ def test_people_commands(
     with ScanLock(catalog_dir):  # a scan holds the catalog: writes are refused with exit 3
         assert "another scan" in cli("people", "recluster", codes=(3,))[1]
     table = cli("people", "list")[0]
-    assert "Eileen Collins" in table and "astronaut.jpg" in table
+    assert "Eileen Collins" in table and any(name in table for name in VARIANTS)  # an example file
 
 
 def test_cnn_detector_finds_the_same_face(make_plugin_library: Any, sample_photos: Path, tmp_path: Path) -> None:

@@ -61,6 +61,7 @@ from chronicon.scan.summary import ScanSummary
 from chronicon.search.engine import SearchHit, SearchResults
 from chronicon.search.extensions import ExtensionError, SearchFilter, SortKey
 from chronicon.search.filters import FilterError, Filters, parse_day, parse_gps_box
+from chronicon.search.neighbors import NeighborIndex, Pairs, cosine_radius, self_join
 from chronicon.types import Change, MediaKind, Phase
 
 __all__ = [
@@ -68,12 +69,13 @@ __all__ = [
     "Analyzer", "AnalyzerContext", "AppState", "AssetEvent", "AssetItem", "CannotRun", "Catalog",
     "CatalogDamagedError", "CatalogError", "CatalogLockedError", "CatalogStorageError", "Change", "ChroniconError",
     "Column", "ConfigError", "ExtensionError", "FilterError", "Filters", "Library", "MediaError", "MediaKind",
-    "ModelUnavailableError", "Outcome", "PerItemAnalyzer", "Phase", "PluginError", "PluginTable", "QueryError",
+    "ModelUnavailableError", "NeighborIndex", "Outcome", "Pairs", "PerItemAnalyzer", "Phase", "PluginError",
+    "PluginTable", "QueryError",
     "RankedHit", "ScanLock", "ScanSummary", "SearchFilter", "SearchHit", "SearchResults", "Section", "SegmentPicture",
     "Setting", "SortKey", "SpaceEncoder", "StackKind", "TextEmbedder", "TextList", "UsageError", "VectorHit",
-    "VectorRow", "VectorSpace", "VectorTable", "Where", "center_crop_array", "chunked", "clock", "col",
+    "VectorRow", "VectorSpace", "VectorTable", "Where", "center_crop_array", "chunked", "clock", "col", "cosine_radius",
     "display_path", "fail", "fs_path", "guard", "hookimpl", "is_pixel_space", "json_default", "open_image",
     "parse_day", "parse_gps_box", "picture", "print_json", "read_poster_frame", "register_heif", "segment_pictures",
-    "sniff_bytes", "sniff_file", "square_array", "storage_message", "storage_status", "stored_segments",
+    "self_join", "sniff_bytes", "sniff_file", "square_array", "storage_message", "storage_status", "stored_segments",
     "write_thumbnail",
 ]  # fmt: skip
