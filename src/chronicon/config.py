@@ -135,6 +135,7 @@ CORE_SETTINGS: dict[str, Setting] = {
     "search.cutoff_z": Setting("float", 2.0, minimum=0.0, maximum=20.0),
     "search.cutoff_gap": Setting("float", 3.0, minimum=0.0, maximum=20.0, nullable=True),
     "search.ann_threshold": Setting("int", 100_000, minimum=1),
+    "search.prefilter_cache": Setting("int", 8, minimum=0),
     "server.host": Setting("str", "127.0.0.1"),
     "server.port": Setting("int", 8765, minimum=0, maximum=65535),
     "server.token": Setting("str", None, nullable=True),

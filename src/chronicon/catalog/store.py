@@ -217,6 +217,11 @@ class Catalog:
         return self._assets.schema
 
     @guard("read")
+    def table_version(self) -> int:
+        """The LanceDB version of the assets table (each committed write makes a new one)."""
+        return int(self._assets.version)
+
+    @guard("read")
     def count(self, where: Where | str | None = None) -> int:
         return int(self._assets.count_rows(where_sql(where)))
 

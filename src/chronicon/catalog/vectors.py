@@ -12,6 +12,7 @@ import logging
 import math
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -202,12 +203,18 @@ class _Snapshot:
 # (table uri, version) -> snapshot; one entry per table, replaced when the table's version changes.
 _CACHE: dict[str, _Snapshot] = {}
 _CACHE_LOCK = threading.Lock()
+# table uri -> (version, {allowed asset ids: the rows of those assets, vectors included}), most recent last: the
+# small prefilters searched lately at ANN scale, so repeating one (the next page, an album refresh, the web's
+# filter left on) reads no rows from disk. Dropped whole when the table's version changes.
+_SUBSETS: dict[str, tuple[int, OrderedDict[frozenset[str], _Snapshot]]] = {}
+SUBSET_ROWS = 100_000  # at most this many rows kept over all of a table's subsets (~200 MB of 512-d float32)
 
 
 def clear_cache() -> None:
     """Forget every in-memory snapshot (tests, or to free memory)."""
     with _CACHE_LOCK:
         _CACHE.clear()
+        _SUBSETS.clear()
 
 
 def _opt_float(value: float) -> float | None:
@@ -503,12 +510,15 @@ class VectorTable:
         min_score: float | None = None,
         per_asset: bool = True,
         threshold: int = ANN_THRESHOLD,
+        keep_subsets: int = 0,
     ) -> list[VectorHit]:
         """The best k hits by cosine similarity, best first.
 
         asset_ids limits the search to those assets; per_asset keeps only the best segment of each asset
         (k assets are still returned when there are that many); min_score drops weaker hits. Exact below
-        `threshold` rows or while no index exists, the ANN index above.
+        `threshold` rows or while no index exists, the ANN index above; there a small prefilter is searched
+        exactly over its rows, and `keep_subsets` > 0 keeps the rows of that many recent prefilters in memory
+        (until the next write) so that repeating one reads nothing from disk.
         """
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         if q.shape[0] != self.dim:
@@ -523,7 +533,7 @@ class VectorTable:
             return []
         if rows < threshold or not indexed:
             return self._exact(self._snapshot(version, with_vectors=True), q, k, asset_ids, min_score, per_asset)
-        return self._ann(version, rows, q, k, asset_ids, min_score, per_asset)
+        return self._ann(version, rows, q, k, asset_ids, min_score, per_asset, keep_subsets)
 
     @staticmethod
     def _hits(snap: _Snapshot, order: npt.NDArray[np.int64], scores: F32, k: int, per_asset: bool) -> list[VectorHit]:
@@ -596,30 +606,65 @@ class VectorTable:
         asset_ids: Collection[str],
         min_score: float | None,
         per_asset: bool,
+        keep_subsets: int = 0,
     ) -> list[VectorHit]:
-        """Exact search over the rows of a few assets, read by position (the full matrix is not loaded)."""
+        """Exact search over the rows of a few assets: held in memory (the full matrix, or this prefilter's rows
+        kept from an earlier search of this version), else read by position."""
         snap = self._snapshot(version, with_vectors=False)
         if snap.matrix is not None:
             return self._exact(snap, q, k, asset_ids, min_score, per_asset)
-        positions = snap.rows_for(asset_ids)
-        if len(positions) == 0:
+        key = frozenset(asset_ids)
+        sub = self._kept_subset(version, key) if keep_subsets > 0 else None
+        if sub is None:
+            sub = self._read_subset(snap, version, key)
+            if keep_subsets > 0:
+                self._keep_subset(version, key, sub, keep_subsets)
+        if len(sub.ids) == 0:
             return []
+        return self._exact(sub, q, k, None, min_score, per_asset)
+
+    def _kept_subset(self, version: int, key: frozenset[str]) -> _Snapshot | None:
+        with _CACHE_LOCK:
+            kept = _SUBSETS.get(self._key)
+            if kept is None or kept[0] != version:
+                return None
+            sub = kept[1].get(key)
+            if sub is not None:
+                kept[1].move_to_end(key)
+            return sub
+
+    def _keep_subset(self, version: int, key: frozenset[str], sub: _Snapshot, most: int) -> None:
+        with _CACHE_LOCK:
+            kept = _SUBSETS.get(self._key)
+            if kept is None or kept[0] != version:
+                kept = (version, OrderedDict())
+                _SUBSETS[self._key] = kept
+            subsets = kept[1]
+            subsets[key] = sub
+            subsets.move_to_end(key)
+            while len(subsets) > 1 and (len(subsets) > most or sum(len(s.ids) for s in subsets.values()) > SUBSET_ROWS):
+                subsets.popitem(last=False)
+
+    def _read_subset(self, snap: _Snapshot, version: int, asset_ids: frozenset[str]) -> _Snapshot:
+        """The rows of these assets read from disk by position, as a snapshot of their own."""
+        positions = np.sort(snap.rows_for(asset_ids))
+        if len(positions) == 0:
+            return _Snapshot(version, np.asarray([], dtype=object), np.zeros(0, np.int32), np.zeros(0),
+                             np.zeros(0), np.zeros((0, self.dim), np.float32))  # fmt: skip
         columns = ["asset_id", "segment", "t_start", "t_end", "vector"]
         data = self._tbl.take_offsets(positions.tolist()).select(columns).to_arrow()
         flat = data.column("vector").combine_chunks().values.to_numpy(zero_copy_only=False)
         vectors = np.ascontiguousarray(flat, dtype=np.float32).reshape(len(data), self.dim)
         ids = np.asarray(data.column("asset_id").to_pylist(), dtype=object)
-        allowed = asset_ids if isinstance(asset_ids, set | frozenset) else set(asset_ids)
-        keep = np.fromiter((i in allowed for i in ids), dtype=np.bool_, count=len(ids))
-        sub = _Snapshot(
+        keep = np.fromiter((i in asset_ids for i in ids), dtype=np.bool_, count=len(ids))
+        return _Snapshot(
             version=version,
             ids=ids[keep],
             segments=data.column("segment").fill_null(0).to_numpy().astype(np.int32)[keep],
             t_start=data.column("t_start").to_numpy(zero_copy_only=False).astype(np.float64)[keep],
             t_end=data.column("t_end").to_numpy(zero_copy_only=False).astype(np.float64)[keep],
-            matrix=vectors[keep],
+            matrix=np.ascontiguousarray(vectors[keep]),
         )
-        return self._exact(sub, q, k, None, min_score, per_asset)
 
     def _ann(
         self,
@@ -630,9 +675,10 @@ class VectorTable:
         asset_ids: Collection[str] | None,
         min_score: float | None,
         per_asset: bool,
+        keep_subsets: int = 0,
     ) -> list[VectorHit]:
         if asset_ids is not None and len(asset_ids) <= max(SMALL_FILTER, int(SMALL_FILTER_SHARE * rows)):
-            return self._exact_subset(version, q, k, asset_ids, min_score, per_asset)
+            return self._exact_subset(version, q, k, asset_ids, min_score, per_asset, keep_subsets)
         allowed = None
         if asset_ids is not None:
             allowed = asset_ids if isinstance(asset_ids, set | frozenset) else set(asset_ids)

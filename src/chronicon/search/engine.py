@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from chronicon.catalog.store import Catalog, display_path
 from chronicon.catalog.vectors import VectorTable
 from chronicon.config import core_section
 from chronicon.errors import ChroniconError, ModelUnavailableError
+from chronicon.search.browse import iso_mtime, page_ids
 from chronicon.search.cutoff import SAMPLE, Calibration, CalibrationCache, weak_flags
 from chronicon.search.extensions import SortKey, sort_rows
 from chronicon.search.filters import FilterError, Filters
@@ -35,6 +37,9 @@ RESULT_COLUMNS = [
     "caption", "segment_captions",
 ]  # fmt: skip
 
+
+# A prefilter allowing at most this many assets keeps their result rows in memory too (see `_result_rows`).
+SMALL_PREFILTER = 5_000
 
 DATE_SORT = SortKey("date", "taken_at", "newest first (capture time, else the file's time)")
 RELEVANCE = "relevance"  # the default order: `--sort relevance` asks for it by name
@@ -136,6 +141,13 @@ class SearchEngine:
         self.extra_encoders = list(encoders or [])  # ready-made encoders (tests, embedding callers), tried first
         self._encoders: dict[str, SpaceEncoder] = {}
         self._calibrations = CalibrationCache()
+        # filters' SQL -> (assets table version, the ids it allows), the latest used last (see `_allowed`)
+        self._prefilters: OrderedDict[str, tuple[int, frozenset[str]]] = OrderedDict()
+        self._prefilters_lock = threading.Lock()  # (the web app searches from several threads)
+        # (filters' SQL, columns) -> (assets table version, the result rows of every asset a small filter allows)
+        self._prefilter_rows: OrderedDict[tuple[str, tuple[str, ...]], tuple[int, dict[str, dict[str, Any]]]] = (
+            OrderedDict()
+        )
 
     # -- spaces ------------------------------------------------------------------------------------------
     def kinds(self) -> list[str]:
@@ -257,27 +269,12 @@ class SearchEngine:
         if order not in have:
             raise FilterError(f"cannot sort by {order!r}: no such column (is its plugin's pass enabled?)")
         kinds = [] if expand_stacks else self._stacks(filters)
-        stack_columns = [k.column for k in kinds if k.column != order]
-        table = self._filtered(list(dict.fromkeys(["id", order, "mtime_ns", *stack_columns])), filters)
-        keyed = [
-            (i, v, m)
-            for i, v, m in zip(*(table.column(c).to_pylist() for c in ("id", order, "mtime_ns")), strict=True)
-            if allowed is None or i in allowed
-        ]
-        if kinds:  # members whose cover is listed too are shown by it
-            listed = {r[0] for r in keyed}
-            stacked = {c: table.column(c).to_pylist() for c in stack_columns}
-            hidden = set()
-            for index, asset_id in enumerate(table.column("id").to_pylist()):
-                found = membership({c: values[index] for c, values in stacked.items()}, kinds)
-                if found is not None and found.cover != asset_id and (found.cover in listed or found.kind.parts):
-                    hidden.add(asset_id)
-            keyed = [r for r in keyed if r[0] not in hidden]
-        if sort is None:  # newest first: capture time, else the file's time (as the date filters do)
-            keyed.sort(key=lambda r: (r[1] or _iso_mtime(r[2]), r[2] or 0), reverse=True)
-        else:
-            keyed = sort_rows(keyed, sort, lambda r: r[1])
-        page = [r[0] for r in keyed[offset : offset + limit]]
+        self._check_filters(filters)
+        try:
+            page = page_ids(self.catalog, filters.where(), order=order, sort=sort, kinds=kinds, allowed=allowed,
+                            offset=offset, limit=limit)  # fmt: skip
+        except (ValueError, RuntimeError, OSError) as exc:  # e.g. a plugin filter on a column its pass never wrote
+            raise FilterError(f"these filters cannot be applied to this catalog ({filters.to_json()}): {exc}") from exc
         rows = self.catalog.rows_by_id(page, columns=RESULT_COLUMNS + [k.column for k in kinds])
         hits = [SearchHit(i, _path(rows[i]), str(rows[i].get("kind")), None, row=rows[i]) for i in page if i in rows]
         for rank, hit in enumerate(hits, offset + 1):
@@ -294,7 +291,7 @@ class SearchEngine:
         return [k for k in self.stack_kinds if k.column in have and not (keep_parts and k.parts)]
 
     def _collapse(
-        self, hits: list[SearchHit], filters: Filters, allowed: set[str] | None, exclude: set[str], columns: list[str]
+        self, hits: list[SearchHit], filters: Filters, allowed: Set[str] | None, exclude: set[str], columns: list[str]
     ) -> list[SearchHit]:
         """Each stack once: a member's hit becomes its cover's (when the cover may be shown: present, passing the
         filters, not the query's own file), placed where its best member ranked; a member whose cover may not be
@@ -366,7 +363,7 @@ class SearchEngine:
         values = self.catalog.rows_by_id([h.asset_id for h in hits], columns=["id", sort.column, "mtime_ns"])
         keys = {i: v.get(sort.column) for i, v in values.items()}
         if sort == DATE_SORT:  # capture time, else the file's time (as the date filters and browse do)
-            keys = {i: v.get(sort.column) or _iso_mtime(v.get("mtime_ns")) or None for i, v in values.items()}
+            keys = {i: v.get(sort.column) or iso_mtime(v.get("mtime_ns")) or None for i, v in values.items()}
         ordered = sort_rows(hits, sort, lambda h: keys.get(h.asset_id))
         for rank, hit in enumerate(ordered, 1):
             hit.rank = rank
@@ -393,17 +390,62 @@ class SearchEngine:
                 return np.asarray(best.vector, dtype=np.float32), str(row["id"])
         return encoder.encode_image(real), (str(row["id"]) if row is not None else None)
 
-    def _allowed(self, filters: Filters) -> set[str] | None:
-        """The asset ids the filters allow (None: all); SQL filters and plugin id filters together."""
+    def _allowed(self, filters: Filters) -> frozenset[str] | None:
+        """The asset ids the filters allow (None: all); SQL filters and plugin id filters together. The SQL part is
+        kept for the `prefilter_cache` latest filters until the assets table changes."""
         if filters.is_empty():
             return None
-        table = self._filtered(["id"], filters)
-        allowed = set(table.column("id").to_pylist())
+        keep = self.config.int("prefilter_cache")
+        where = filters.where()
+        version = self.catalog.table_version() if keep else -1
+        with self._prefilters_lock:
+            found = self._prefilters.get(where)
+        if found is None or found[0] != version:
+            table = self._filtered(["id"], filters)
+            found = (version, frozenset(table.column("id").to_pylist()))
+        if keep:
+            with self._prefilters_lock:
+                self._prefilters[where] = found
+                self._prefilters.move_to_end(where)
+                while len(self._prefilters) > keep:
+                    self._prefilters.popitem(last=False)
         from_plugins = filters.allowed_ids(self.catalog)
-        return allowed if from_plugins is None else allowed & from_plugins
+        return found[1] if from_plugins is None else found[1] & from_plugins
+
+    def _result_rows(
+        self, ids: set[str], columns: list[str], filters: Filters, allowed: Set[str] | None, keep: int
+    ) -> dict[str, dict[str, Any]]:
+        """The result columns of these assets: for a small prefilter kept (`prefilter_cache`), the rows of every
+        asset it allows, read in one go and held until the assets table changes; else read by id."""
+        if not keep or allowed is None or len(allowed) > SMALL_PREFILTER:
+            return self.catalog.rows_by_id(ids, columns=columns)
+        have = set(self.catalog.schema.names)
+        wanted = [c for c in columns if c in have]
+        key = (filters.where(), tuple(wanted))
+        version = self.catalog.table_version()
+        with self._prefilters_lock:
+            found = self._prefilter_rows.get(key)
+        if found is None or found[0] != version:
+            table = self._filtered(wanted, filters)
+            found = (version, {str(r["id"]): r for r in table.to_pylist()})
+            with self._prefilters_lock:
+                self._prefilter_rows[key] = found
+                self._prefilter_rows.move_to_end(key)
+                while len(self._prefilter_rows) > keep:
+                    self._prefilter_rows.popitem(last=False)
+        # (copies: the hits change their rows, e.g. a sort column's value, a stack's cover)
+        return {i: dict(found[1][i]) for i in ids if i in found[1]}
 
     def _filtered(self, columns: list[str], filters: Filters) -> Any:
         """The assets table's rows that pass the filters' SQL, as Arrow; a filter that cannot apply -> FilterError."""
+        self._check_filters(filters)
+        try:
+            return self.catalog.to_arrow(columns, where=filters.where())
+        except (ValueError, RuntimeError, OSError) as exc:  # e.g. a plugin filter on a column its pass never wrote
+            raise FilterError(f"these filters cannot be applied to this catalog ({filters.to_json()}): {exc}") from exc
+
+    def _check_filters(self, filters: Filters) -> None:
+        """A FilterError for a filter whose column this catalog lacks (its pass is disabled)."""
         have = set(self.catalog.schema.names)
         for wanted, column, why in (
             (filters.has_speech, "transcript_text", "--has-speech needs transcripts: enable the transcribe pass"),
@@ -413,10 +455,6 @@ class SearchEngine:
         ):
             if wanted and column not in have:
                 raise FilterError(f"{why} and scan")
-        try:
-            return self.catalog.to_arrow(columns, where=filters.where())
-        except (ValueError, RuntimeError, OSError) as exc:  # e.g. a plugin filter on a column its pass never wrote
-            raise FilterError(f"these filters cannot be applied to this catalog ({filters.to_json()}): {exc}") from exc
 
     def _retrieve(
         self,
@@ -438,11 +476,12 @@ class SearchEngine:
             raise NoVectorsError(f"no vectors in the catalog for {encoder.space}; run `chronicon scan` first")
         allowed = self._allowed(filters)
         if allowed is not None:
-            allowed -= exclude
+            allowed = allowed - exclude if exclude else allowed
             if not allowed:
                 return [], None
         fetch = max(limit * 2, limit + len(exclude) + 10)
         threshold = self.config.int("ann_threshold")
+        keep = self.config.int("prefilter_cache")
         # What was said, what the captioner wrote, ...: more ranked lists in their text spaces, when present.
         vector_lists = [
             (text_list, table_, query, embedder)
@@ -454,7 +493,7 @@ class SearchEngine:
         columns = list(dict.fromkeys(RESULT_COLUMNS + [c for t in self.text_lists for c in t.columns] + stack_columns))
         while True:
             hits = table.search(vector, fetch, asset_ids=allowed, min_score=min_score, per_asset=True,
-                                threshold=threshold)  # fmt: skip
+                                threshold=threshold, keep_subsets=keep)  # fmt: skip
             # A video's moment: the frame (of any of its shots) that matches the query best, whichever of its
             # rows ranked it (a shot's pooled vector, or the whole video's).
             moments = table.best_moments(vector, [h.asset_id for h in hits])
@@ -476,6 +515,7 @@ class SearchEngine:
                     asset_ids=allowed,
                     per_asset=True,
                     threshold=threshold,
+                    keep_subsets=keep,
                     # below: not a match
                     min_score=self.config.float("speech_min_score") if floor is None else floor,
                 )
@@ -487,7 +527,7 @@ class SearchEngine:
             candidates = {r.asset_id for _, ranked in sources for r in ranked} - exclude
             if allowed is not None:
                 candidates &= allowed
-            rows = self.catalog.rows_by_id(candidates, columns=columns)
+            rows = self._result_rows(candidates, columns, filters, allowed, keep)
             live = {i for i, r in rows.items() if not r.get("missing")}
             words = [w.lower() for w in terms_text.split() if len(w) > 1]
             results = self._fuse(encoder, vector, sources, rows, live, table, min_score, words)
@@ -689,13 +729,6 @@ def _has_fts(table: Any, column: str) -> bool:
 
 def _path(row: dict[str, Any]) -> str:
     return display_path(str(row.get("path")))
-
-
-def _iso_mtime(mtime_ns: int | None) -> str:
-    """A file time as local ISO text, comparable with `taken_at` (which records the local time)."""
-    if not mtime_ns:
-        return ""
-    return datetime.fromtimestamp(mtime_ns / 1e9).strftime("%Y-%m-%dT%H:%M:%S")
 
 
 def _unit(vector: NDArray[np.float32]) -> NDArray[np.float32]:
