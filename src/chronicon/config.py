@@ -124,6 +124,11 @@ CORE_SETTINGS: dict[str, Setting] = {
     ),
     "scan.missing_grace_days": Setting("float", 30.0, minimum=0),
     "scan.compact_after_batches": Setting("int", 16, minimum=1),
+    "scan.engine": Setting("str", "local", choices=("local", "ray")),
+    "scan.ray_address": Setting("str", None, nullable=True),  # checked by scan.ray_engine.check_address
+    "scan.ray_concurrency": Setting("int", 0, minimum=0, maximum=100_000),
+    "scan.ray_num_gpus": Setting("float", None, minimum=0.0, maximum=64.0, nullable=True),
+    "scan.ray_retries": Setting("int", 3, minimum=0, maximum=100),
     "search.space": Setting("str", "auto"),  # or a contributed space's kind: checked by the search engine
     "search.hybrid": Setting("bool", True),
     "search.limit": Setting("int", 20, minimum=1, maximum=10_000),

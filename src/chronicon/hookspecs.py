@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 PROJECT = "chronicon"
 hookspec = pluggy.HookspecMarker(PROJECT)
 hookimpl = pluggy.HookimplMarker(PROJECT)
+# A folder plugin that is not importable by its own name is imported under this prefix (`chronicon_plugins_x`).
+FOLDER_MODULE_PREFIX = "chronicon_plugins_"
 
 
 @hookspec

@@ -28,7 +28,7 @@ from chronicon.config import CORE_SETTINGS, Config, read_layers, resolve
 from chronicon.errors import ChroniconError, ConfigError, PluginError
 from chronicon.events import AssetEvent
 from chronicon.plugins import PluginHost
-from chronicon.scan.scanner import Scanner, ScanOptions, ScanProgress
+from chronicon.scan.scanner import ScanEngine, Scanner, ScanOptions, ScanProgress
 from chronicon.scan.summary import ScanSummary
 from chronicon.search.engine import DATE_SORT, RELEVANCE, NoVectorsError, SearchEngine, SearchHit, SearchResults
 from chronicon.search.extensions import SearchFilter, SortKey
@@ -150,7 +150,9 @@ class Library:
             def emit(hook: str, event: AssetEvent) -> None:
                 self.plugins.call(hook, event=event)
 
-            scanner = Scanner(catalog, analyzers, self.config.section("scan"), progress=progress, emit=emit)
+            scan_cfg = self.config.section("scan")
+            engine = _scan_engine(scan_cfg)
+            scanner = Scanner(catalog, analyzers, scan_cfg, progress=progress, emit=emit, engine=engine)
             try:
                 summary = scanner.scan(chosen, ScanOptions(full=full, retry_errors=retry_errors))
                 summary.models = _model_report({a.name: "" for a in scanner.analyzers if a._loaded})
@@ -451,6 +453,15 @@ class Library:
             ],
             "plugin_problems": [str(p) for p in self.plugins.problems],
         }
+
+
+def _scan_engine(scan_cfg: Mapping[str, Any]) -> ScanEngine | None:
+    """The engine `scan.engine` names: None for the local one; Ray's module (and Ray) only when asked for."""
+    if scan_cfg["engine"] != "ray":
+        return None
+    from chronicon.scan.ray_engine import RayEngine
+
+    return RayEngine(scan_cfg)
 
 
 def _model_report(passes: dict[str, str]) -> list[dict[str, Any]]:

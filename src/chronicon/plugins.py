@@ -136,7 +136,7 @@ class PluginHost:
                     continue
                 self._register(module, name, f"folder {folder}", off)
                 continue
-            module_name = f"chronicon_plugins_{name}"
+            module_name = f"{hookspecs.FOLDER_MODULE_PREFIX}{name}"
             try:
                 spec = importlib.util.spec_from_file_location(
                     module_name, target, submodule_search_locations=[str(entry)] if entry.is_dir() else None

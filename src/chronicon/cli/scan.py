@@ -16,6 +16,7 @@ from chronicon.cli.progress import RichProgress
 from chronicon.errors import CatalogLockedError, ChroniconError
 from chronicon.library import Library
 from chronicon.runtime.backends import RUNTIME_PRECISIONS
+from chronicon.scan.ray_engine import RAY_MISSING, ray_available
 from chronicon.scan.summary import ScanSummary
 from chronicon.schemas import stamp
 from chronicon.types import Change
@@ -42,6 +43,13 @@ from chronicon.types import Change
     help="Video frame sampling: shots (cut detection by the configured detector), shots:accurate (TransNetV2: fades, "
     "dissolves), shots:fast (keyframe histograms), uniform:N (N evenly spaced frames) or fps:F (F per second).",
 )
+@click.option(
+    "--engine",
+    type=click.Choice(("local", "ray")),
+    help="What runs the per-file work: local (this process's worker threads, the default) or ray (a Ray Data "
+    "pipeline on `scan.ray_address`, or a Ray of its own here; needs pip install 'chronicon[ray]'). The catalog "
+    "is written by this process either way (overrides scan.engine).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar; print only the summary line and failures.")
 @click.pass_obj
@@ -57,6 +65,7 @@ def scan(
     device: str | None,
     precision: str | None,
     sampling: str | None,
+    engine: str | None,
     as_json: bool,
     quiet: bool,
 ) -> None:
@@ -77,7 +86,11 @@ def scan(
         state.overrides["scan.batch_size"] = batch_size
     if sampling:
         state.overrides.update(_sampling_overrides(sampling))
+    if engine is not None:
+        state.overrides["scan.engine"] = engine
     library = _library_on(state, device=device, precision=precision)
+    if library.config["scan.engine"] == "ray" and not ray_available():
+        raise UsageError(RAY_MISSING)
     show_bar = not quiet and not as_json and Console(stderr=True).is_terminal
     summary = _run_scan(library, roots, full=full, retry_errors=retry_errors, show_bar=show_bar)
     if as_json:

@@ -9,51 +9,25 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any, Protocol
 
-from chronicon.analyzers.base import VECTORS_KEY, Analyzer, AssetItem, PerItemAnalyzer
+from chronicon.analyzers.base import Analyzer, AssetItem
 from chronicon.analyzers.graph import pass_signature
-from chronicon.analyzers.inputs import PICTURE_PLAN_KEY
 from chronicon.catalog.schema import empty_row
 from chronicon.catalog.store import Catalog, IndexEntry, display_path, fs_path, raw_path
 from chronicon.config import core_section
-from chronicon.errors import MediaError, ModelUnavailableError
 from chronicon.events import AssetEvent
-from chronicon.media.sniff import IMAGE_EXTENSIONS, MEDIA_EXTENSIONS, SNIFF_BYTES, describe_head, sniff_bytes
 from chronicon.media.xmp import SIDECAR_EXTENSION
 from chronicon.scan.discover import FoundFile, Walker
 from chronicon.scan.globs import PathFilter
 from chronicon.scan.hashing import content_hash
+from chronicon.scan.items import ItemRunner, NoProgress, ScanProgress, WorkItem, _load_phases, _now
 from chronicon.scan.summary import Failure, PassTiming, ScanSummary
 from chronicon.types import AssetStatus, Change, ErrorKind, MediaKind, PassStatus
 
 log = logging.getLogger(__name__)
-
-
-class ScanProgress(Protocol):
-    """Where the scanner reports progress (the CLI draws a bar; the API default does nothing)."""
-
-    def stage(self, name: str, total: int | None) -> None: ...
-
-    def advance(self, n: int = 1) -> None: ...
-
-    def detail(self, text: str) -> None: ...
-
-
-class NoProgress:
-    """A ScanProgress that ignores everything."""
-
-    def stage(self, name: str, total: int | None) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-    def detail(self, text: str) -> None:
-        pass
-
 
 EventSink = Callable[[str, AssetEvent], None]
 
@@ -66,48 +40,15 @@ class ScanOptions:
     retry_errors: bool = False  # re-run the passes that failed, even on unchanged files
 
 
-@dataclass
-class WorkItem:
-    """One file the scan has to do something with, and the state of that work."""
+class ScanEngine(Protocol):
+    """Runs the per-item work of a scan's planned items and commits them in batches (`Scanner._commit`)."""
 
-    item: AssetItem
-    change: Change
-    found: FoundFile
-    needs_sniff: bool = False
-    needs_hash: bool = False
-    reset: bool = False  # the file changed: previous analysis is void
-    sidecars_changed: bool = False  # a sidecar was added, edited or removed: the passes that read them re-run
-    previous: dict[str, Any] | None = None  # the catalog row before a change, kept until the hash decides
-    phases: dict[str, dict[str, Any]] = field(default_factory=dict)
-    failures: list[Failure] = field(default_factory=list)
-    error_kinds: list[str] = field(default_factory=list)
-    drop: bool = False  # turned out not to be media: not catalogued
-    aborted: bool = False  # sniffing or hashing failed: no pass runs on it
-    timings: dict[str, float] = field(default_factory=dict)
-    vectors: dict[str, tuple[int, list[Any]]] = field(default_factory=dict)  # space -> (dim, VectorRows)
+    name: str
 
-    def fail(self, stage: str, reason: str, kind: ErrorKind) -> None:
-        self.failures.append(Failure(display_path(self.item.path), reason, stage))
-        self.error_kinds.append(kind.value)
+    def process(self, scanner: Scanner, work: list[WorkItem], summary: ScanSummary) -> None: ...
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _error_text(exc: BaseException) -> tuple[str, ErrorKind]:
-    if isinstance(exc, MediaError):
-        return str(exc), ErrorKind.MEDIA
-    if isinstance(exc, PermissionError):
-        return "permission denied", ErrorKind.IO
-    if isinstance(exc, FileNotFoundError):
-        return "file vanished during the scan", ErrorKind.IO
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc), ErrorKind.IO
-    return f"{type(exc).__name__}: {exc}", ErrorKind.PLUGIN
-
-
-class Scanner:
+class Scanner(ItemRunner):
     """Runs one scan of some roots into a catalog with a fixed, ordered set of analyzers."""
 
     def __init__(
@@ -118,21 +59,24 @@ class Scanner:
         *,
         progress: ScanProgress | None = None,
         emit: EventSink | None = None,
+        engine: ScanEngine | None = None,
     ) -> None:
         self.catalog = catalog
         self.unavailable: dict[str, str] = {}
-        self.late_unavailable: dict[str, str] = {}  # passes whose model failed to load during the scan
-        self.analyzers = self._available(analyzers)
-        self.cfg = scan_config = core_section("scan", scan_config)
-        self.progress = progress or NoProgress()
+        cfg = core_section("scan", scan_config)
+        super().__init__(
+            self._available(analyzers),
+            schema_names=set(catalog.schema.names),
+            hash_mode=cfg.str("hash"),
+            progress=progress,
+        )
+        self.cfg = cfg
         self.emit = emit or (lambda hook, event: None)
-        workers = scan_config.int("workers")
+        workers = cfg.int("workers")
         self.workers = workers or max(1, os.cpu_count() or 1)
-        self.batch_size = scan_config.int("batch_size")
-        self.hash_mode = scan_config.str("hash")
-        self.schema_names = set(catalog.schema.names)
+        self.batch_size = cfg.int("batch_size")
         self.signatures = {kind: pass_signature(self.analyzers, kind) for kind in MediaKind}
-        self.retry_errors = False
+        self.engine: ScanEngine | None = engine  # None: this process's worker threads (`_process`)
 
     def _available(self, analyzers: Sequence[Analyzer]) -> list[Analyzer]:
         """The passes that can run here; the others (and what depends on them) are left out with a reason."""
@@ -159,6 +103,7 @@ class Scanner:
         started = time.perf_counter()
         roots = _normalise_roots(roots)
         summary = ScanSummary(roots=[display_path(r) for r in roots], catalog=str(self.catalog.dir))
+        summary.engine = self.engine.name if self.engine is not None else "local"
         for name, reason in self.unavailable.items():
             summary.notes.append(f"pass {name} skipped: {reason}")
         for analyzer in self.analyzers:
@@ -294,17 +239,17 @@ class Scanner:
         if not work:
             return
         self.progress.stage("analysing", len(work))
-        per_item = [a for a in self.analyzers if isinstance(a, PerItemAnalyzer)]
-        batched = [a for a in self.analyzers if not isinstance(a, PerItemAnalyzer)]
-        batches = [work[start : start + self.batch_size] for start in range(0, len(work), self.batch_size)]
         for analyzer in self.analyzers:  # (an upper bound: some of them may turn out unchanged for the pass)
             analyzer.expected_items = sum(1 for w in work if w.item.kind in analyzer.kinds)
+        if self.engine is not None:
+            self.engine.process(self, work, summary)
+            return
+        per_item, batched = self.per_item, self.batched
+        batches = [work[start : start + self.batch_size] for start in range(0, len(work), self.batch_size)]
         with ThreadPoolExecutor(self.workers, thread_name_prefix="chronicon-scan") as pool:
 
             def submit(batch: list[WorkItem]) -> list[Future[WorkItem]]:
-                self._load_rows(batch)
-                for analyzer in batched:
-                    self._reuse(analyzer, batch)
+                self._load_batch(batch)
                 return [pool.submit(self._run_chain, w, per_item, batched) for w in batch]
 
             # A pipeline two batches deep, and overlapping within a batch: this thread runs the batched (model)
@@ -337,11 +282,11 @@ class Scanner:
         sizes = [a.items_per_batch() for a in batched if a.runtime_models()]
         return min(self.batch_size, max([chunk, *sizes]))
 
-    def _run_models(self, batched: Sequence[Analyzer], items: list[WorkItem]) -> None:
-        """The batched passes, in order, over some items whose per-item passes are done."""
-        if items:
-            for analyzer in batched:
-                self._run_batched(analyzer, items)
+    def _load_batch(self, batch: list[WorkItem]) -> None:
+        """On the driver, before any decoding: the items' catalog rows, and what the model passes already have."""
+        self._load_rows(batch)
+        for analyzer in self.batched:
+            self._reuse(analyzer, batch)
 
     def _reuse(self, analyzer: Analyzer, batch: list[WorkItem]) -> None:
         """Let a pass fill in what it already has for unchanged files (before any decoding is spent on them)."""
@@ -396,211 +341,6 @@ class Scanner:
             )
             if "sidecars" in self.schema_names:
                 w.item.row["sidecars"] = signature
-
-    def _run_chain(
-        self, w: WorkItem, analyzers: Sequence[PerItemAnalyzer], batched: Sequence[Analyzer] = ()
-    ) -> WorkItem:
-        """Sniff, hash, run the per-item passes and prepare the inputs of the batched ones, in a worker thread."""
-        w.item.cache[PICTURE_PLAN_KEY] = lambda: self._picture_side(w, (*analyzers, *batched))
-        try:
-            if w.needs_sniff and not self._sniff(w):
-                w.aborted = True
-                return w
-            if w.needs_hash:
-                try:
-                    w.item.row["content_hash"] = content_hash(w.item.path, self.hash_mode)
-                except OSError as exc:
-                    reason, kind = _error_text(exc)
-                    w.fail("hash", reason, kind)
-                    w.aborted = True
-                    return w
-                if w.previous is not None and w.previous.get("content_hash") == w.item.row["content_hash"]:
-                    self._keep_previous(w)
-            for analyzer in analyzers:
-                self._run_one(analyzer, w)
-            for model_pass in batched:
-                if type(model_pass).prepare is Analyzer.prepare or not self._needed(model_pass, w):
-                    continue
-                t0 = time.perf_counter()
-                try:
-                    w.item.cache[model_pass.input_key] = model_pass.prepare(w.item)
-                except Exception as exc:  # reported when the batch runs; the other passes go on
-                    w.item.cache[model_pass.input_key] = exc
-                w.timings[model_pass.name] = time.perf_counter() - t0
-            return w
-        finally:
-            # Keep only the prepared model inputs (small) until the batch is committed.
-            for key in [k for k in w.item.cache if not k.startswith("input:")]:
-                del w.item.cache[key]
-
-    def _picture_side(self, w: WorkItem, passes: Sequence[Analyzer]) -> int:
-        """The shorter side to decode this item's picture at: the largest any of its due passes reads."""
-        side = 0
-        for analyzer in passes:
-            try:
-                if self._needed(analyzer, w):
-                    side = max(side, int(analyzer.picture_side(w.item)))
-            except Exception as exc:  # a pass's broken wish costs it a second decode, nothing more
-                log.debug("pass %s: picture_side failed", analyzer.name, exc_info=exc)
-        return side
-
-    def _keep_previous(self, w: WorkItem) -> None:
-        """A file whose mtime changed but whose bytes did not (touched, copied back): keep its analysis."""
-        assert w.previous is not None
-        row = dict(w.previous)
-        for key in ("path", "path_raw", "root", "size", "mtime_ns", "missing", "missing_since", "content_hash",
-                    "sidecars"):  # fmt: skip
-            row[key] = w.item.row[key]
-        w.item.row = row
-        w.phases = _load_phases(row.get("phases"))
-        w.item.format = row.get("format") or w.item.format
-        w.reset = False
-        w.change = Change.UNCHANGED
-
-    def _sniff(self, w: WorkItem) -> bool:
-        item = w.item
-        ext = os.path.splitext(item.path)[1].lower()
-        guess = MediaKind.IMAGE if ext in IMAGE_EXTENSIONS else MediaKind.VIDEO
-        try:
-            with open(item.path, "rb") as fh:
-                head = fh.read(SNIFF_BYTES)
-        except OSError as exc:
-            if ext not in MEDIA_EXTENSIONS:
-                w.drop = True
-                return False
-            reason, kind = _error_text(exc)
-            item.kind = guess
-            w.fail("sniff", reason, kind)
-            return False
-        sniffed = sniff_bytes(head, name=item.path)
-        if sniffed is None:
-            if ext not in MEDIA_EXTENSIONS:
-                w.drop = True
-                return False
-            item.kind = guess
-            if not head:
-                w.fail("sniff", "empty file", ErrorKind.MEDIA)
-            else:
-                w.fail(
-                    "sniff",
-                    f"not a recognised image or video: content is {describe_head(head)}",
-                    ErrorKind.MEDIA,
-                )
-            return False
-        item.kind = sniffed.kind
-        item.format = sniffed.format
-        item.row["kind"] = sniffed.kind.value
-        item.row["format"] = sniffed.format
-        return True
-
-    def _needed(self, analyzer: Analyzer, w: WorkItem) -> bool:
-        if not analyzer.applies_to(w.item):
-            return False
-        if w.reset or w.change == Change.NEW or (w.sidecars_changed and analyzer.reads_sidecars):
-            return True
-        record = w.phases.get(analyzer.name)
-        if record is None or str(record.get("fingerprint", record.get("version"))) != analyzer.fingerprint():
-            return True
-        if record.get("degraded"):  # ran without a part that failed to load: try it whole again
-            return True
-        if record.get("status") == PassStatus.ERROR:
-            return record.get("error_kind") == ErrorKind.IO or self.retry_errors
-        # A pass whose input was re-made in this scan runs again too.
-        return any(w.phases.get(dep, {}).get("rerun") for dep in (*analyzer.depends, *analyzer.uses))
-
-    def _run_one(self, analyzer: PerItemAnalyzer, w: WorkItem) -> None:
-        if not self._needed(analyzer, w):
-            return
-        failed_deps = [d for d in analyzer.depends if w.phases.get(d, {}).get("status") not in (PassStatus.DONE, None)]
-        if failed_deps:
-            w.phases[analyzer.name] = _record(analyzer, PassStatus.SKIPPED, f"needs {', '.join(failed_deps)}")
-            return
-        t0 = time.perf_counter()
-        try:
-            columns = analyzer.run_one(w.item)
-            self._apply(analyzer, w, columns)
-        except ModelUnavailableError as exc:
-            self._skip_unavailable(analyzer, w, exc)
-        except Exception as exc:
-            reason, kind = _error_text(exc)
-            if kind == ErrorKind.PLUGIN:
-                log.debug("pass %s raised on %s", analyzer.name, w.item.path, exc_info=exc)
-            w.fail(analyzer.name, reason, kind)
-            w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
-        finally:
-            w.timings[analyzer.name] = time.perf_counter() - t0
-
-    def _skip_unavailable(self, analyzer: Analyzer, w: WorkItem, exc: ModelUnavailableError) -> None:
-        """Not the file's fault: the pass is skipped for it (and retried by a later scan), with no error."""
-        self.late_unavailable.setdefault(analyzer.name, str(exc))
-        record = _record(analyzer, PassStatus.SKIPPED, str(exc))
-        record["fingerprint"] = "unavailable"
-        w.phases[analyzer.name] = record
-
-    def _apply(self, analyzer: Analyzer, w: WorkItem, columns: dict[str, Any]) -> None:
-        vectors = columns.pop(VECTORS_KEY, None)
-        unknown = [k for k in columns if k not in self.schema_names]
-        if unknown:
-            raise TypeError(f"pass {analyzer.name} returned columns the catalog lacks: {', '.join(unknown)}")
-        w.item.row.update(columns)
-        if vectors is not None:  # an empty list for a space clears this asset's rows there (e.g. no faces now)
-            w.vectors.update(vectors)
-        w.phases[analyzer.name] = _record(analyzer, PassStatus.DONE)
-        w.phases[analyzer.name]["rerun"] = True
-        if vectors is not None:  # which vector tables this pass wrote: `catalog restore` redoes exactly these
-            w.phases[analyzer.name]["spaces"] = sorted(vectors)
-
-    def _run_batched(self, analyzer: Analyzer, batch: list[WorkItem]) -> None:
-        todo = [w for w in batch if not w.drop and not w.aborted and self._needed(analyzer, w)]
-        ready: list[WorkItem] = []
-        prepares = type(analyzer).prepare is not Analyzer.prepare
-        for w in todo:
-            if prepares and analyzer.input_key not in w.item.cache:
-                # Became due only now (a dependency re-ran in this batch): prepare here, in this thread.
-                try:
-                    w.item.cache[analyzer.input_key] = analyzer.prepare(w.item)
-                except Exception as exc:
-                    w.item.cache[analyzer.input_key] = exc
-            failed_deps = [
-                d for d in analyzer.depends if w.phases.get(d, {}).get("status") not in (PassStatus.DONE, None)
-            ]
-            unprepared = w.item.cache.get(analyzer.input_key)
-            if failed_deps:
-                w.phases[analyzer.name] = _record(analyzer, PassStatus.SKIPPED, f"needs {', '.join(failed_deps)}")
-            elif isinstance(unprepared, ModelUnavailableError):
-                self._skip_unavailable(analyzer, w, unprepared)
-            elif isinstance(unprepared, BaseException):
-                reason, kind = _error_text(unprepared)
-                w.fail(analyzer.name, reason, kind)
-                w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
-            else:
-                ready.append(w)
-        size = analyzer.items_per_batch()
-        for start in range(0, len(ready), size):
-            chunk = ready[start : start + size]
-            t0 = time.perf_counter()
-            try:
-                outcomes = analyzer.run([w.item for w in chunk])
-            except Exception as exc:  # the whole batch failed: every item gets the reason
-                log.debug("pass %s failed on a batch", analyzer.name, exc_info=exc)
-                outcomes = [exc] * len(chunk)
-            elapsed = time.perf_counter() - t0
-            per_item = elapsed / max(1, len(chunk))
-            self.progress.detail(f"analysing ({analyzer.name}: {len(chunk) / max(elapsed, 1e-9):,.1f} items/s)")
-            for w, outcome in zip(chunk, outcomes, strict=True):
-                w.timings[analyzer.name] = w.timings.get(analyzer.name, 0.0) + per_item
-                if isinstance(outcome, ModelUnavailableError):
-                    self._skip_unavailable(analyzer, w, outcome)
-                elif isinstance(outcome, BaseException):
-                    reason, kind = _error_text(outcome)
-                    w.fail(analyzer.name, reason, kind)
-                    w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
-                else:
-                    try:
-                        self._apply(analyzer, w, outcome)
-                    except TypeError as exc:
-                        w.fail(analyzer.name, str(exc), ErrorKind.PLUGIN)
-                        w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, str(exc), ErrorKind.PLUGIN)
 
     def _commit(self, batch: list[WorkItem], summary: ScanSummary) -> None:
         rows: list[dict[str, Any]] = []
@@ -702,38 +442,11 @@ def _kind(value: str | None) -> MediaKind:
     return MediaKind.VIDEO if value == MediaKind.VIDEO.value else MediaKind.IMAGE
 
 
-def _record(
-    analyzer: Analyzer, status: PassStatus, error: str | None = None, kind: ErrorKind | None = None
-) -> dict[str, Any]:
-    record: dict[str, Any] = {
-        "version": analyzer.version,
-        "fingerprint": analyzer.fingerprint(),
-        "status": status.value,
-        "error": error,
-        "error_kind": kind.value if kind else None,
-        "at": _now().isoformat(timespec="seconds"),
-    }
-    if analyzer.degraded:
-        # Ran without a part that failed to load only now (its fingerprint could not know): redone next scan.
-        record["degraded"] = "; ".join(analyzer.degraded)
-    return record
-
-
 def _limitations(analyzer: Analyzer) -> list[str]:
     try:
         return analyzer.limitations()
     except Exception as exc:  # a broken check must not break the scan
         return [f"a part it could not check ({type(exc).__name__}: {exc})"]
-
-
-def _load_phases(text: Any) -> dict[str, dict[str, Any]]:
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 def _normalise_roots(roots: Sequence[str]) -> list[str]:

@@ -50,6 +50,7 @@ class ScanSummary:
     files_seen: int = 0
     batches: int = 0  # catalog commits made
     interrupted: bool = False
+    engine: str = "local"  # what ran the per-item work: "local" (this process's threads) or "ray"
     # What each model of the passes that ran used (device, backend, precision, batch size, threads) and why.
     models: list[dict[str, Any]] = field(default_factory=list)
 
@@ -88,5 +89,6 @@ class ScanSummary:
             },
             "models": list(self.models),
             "interrupted": self.interrupted,
+            "engine": self.engine,
             "exit_code": self.exit_code,
         }
