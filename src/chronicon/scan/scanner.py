@@ -130,7 +130,10 @@ class Scanner:
         self.workers = workers or max(1, os.cpu_count() or 1)
         self.batch_size = scan_config.int("batch_size")
         self.hash_mode = scan_config.str("hash")
-        self.schema_names = set(catalog.schema.names)
+        # Read once: columns change only when the catalog opens, and on an object-store catalog each read of
+        # the table's schema is a LIST of its versions.
+        self.schema = catalog.schema
+        self.schema_names = set(self.schema.names)
         self.signatures = {kind: pass_signature(self.analyzers, kind) for kind in MediaKind}
         self.retry_errors = False
 
@@ -158,7 +161,7 @@ class Scanner:
         self.retry_errors = opts.retry_errors
         started = time.perf_counter()
         roots = _normalise_roots(roots)
-        summary = ScanSummary(roots=[display_path(r) for r in roots], catalog=str(self.catalog.dir))
+        summary = ScanSummary(roots=[display_path(r) for r in roots], catalog=self.catalog.location.uri)
         for name, reason in self.unavailable.items():
             summary.notes.append(f"pass {name} skipped: {reason}")
         for analyzer in self.analyzers:
@@ -368,7 +371,7 @@ class Scanner:
             signature = w.found.sidecar_signature()
             w.item.sidecars = tuple(path for path, _, _ in w.found.sidecars)
             w.sidecars_changed = row is not None and row.get("sidecars") != signature
-            fresh = empty_row(self.catalog.schema)
+            fresh = empty_row(self.schema)
             if row is None:
                 fresh["first_seen"] = now
                 row = fresh
@@ -686,10 +689,7 @@ class Scanner:
         if purge:
             rows = self.catalog.rows_by_id(e.id for e in purge)
             self.catalog.delete([e.id for e in purge])
-            for row in rows.values():
-                thumb = row.get("thumbnail")
-                if thumb:
-                    (self.catalog.dir / thumb).unlink(missing_ok=True)
+            self.catalog.remove_files([row["thumbnail"] for row in rows.values() if row.get("thumbnail")])
         summary.count(Change.DELETED, len(gone))
         for entry in gone:
             self.emit(
