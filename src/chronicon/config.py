@@ -107,7 +107,10 @@ class Setting:
 
 # The core keys, each declared once with its default (default.yaml documents them; a test keeps the two equal).
 CORE_SETTINGS: dict[str, Setting] = {
-    "catalog": Setting("path", None, nullable=True),
+    "catalog": Setting("path", None, nullable=True),  # a folder, or s3://bucket/prefix (docs/object-storage.md)
+    "catalog_storage_options": Setting("list", []),  # name=value LanceDB/S3 options of an s3:// catalog
+    "catalog_lease_seconds": Setting("float", 60.0, minimum=1, maximum=86_400),
+    "catalog_staging": Setting("path", None, nullable=True),  # an s3:// catalog's local folder
     "roots": Setting("list", []),
     "model_cache": Setting("path", None, nullable=True),
     "log_level": Setting("str", "info", choices=("debug", "info", "warning", "error")),

@@ -22,6 +22,7 @@ from chronicon import __version__
 from chronicon.analyzers.base import Analyzer, AnalyzerContext
 from chronicon.analyzers.graph import order_analyzers
 from chronicon.analyzers.stacks import StackKind
+from chronicon.catalog.location import CatalogLocation, local_location, parse_location
 from chronicon.catalog.lock import ScanLock
 from chronicon.catalog.store import Catalog, display_path
 from chronicon.config import CORE_SETTINGS, Config, read_layers, resolve
@@ -83,11 +84,32 @@ class Library:
         self.analyzer_classes: list[type[Analyzer]] = [c for c in classes if self.config[f"{c.name}.enabled"]]
         self._catalog: Catalog | None = None
         self._search: SearchEngine | None = None
+        self._environ = os.environ if environ is None else environ
+        self._location: CatalogLocation | None = None
 
     # -- catalog -----------------------------------------------------------------------------------------
     @property
+    def catalog_location(self) -> CatalogLocation:
+        """Where the catalog lives: its folder, or an `s3://` URI with the options and staging folder to use."""
+        if self._location is None:
+            value = self.config.values.get("catalog")
+            if not value:
+                self._location = local_location(self.config.catalog_dir)
+            else:  # a folder, or s3://...; another scheme is a ConfigError naming it
+                self._location = parse_location(
+                    str(value),
+                    storage_options=self.config["catalog_storage_options"],
+                    staging=self.config["catalog_staging"],
+                    environ=self._environ,
+                    lease_seconds=float(self.config["catalog_lease_seconds"]),
+                )
+        return self._location
+
+    @property
     def catalog_dir(self) -> Path:
-        return self.config.catalog_dir.expanduser().absolute()
+        """The catalog's local folder: the catalog itself, or an object-store catalog's staging folder (where
+        passes write thumbnails before upload and plugins keep their local files)."""
+        return self.catalog_location.local
 
     @property
     def catalog(self) -> Catalog:
@@ -96,7 +118,7 @@ class Library:
             columns: dict[str, pa.DataType] = {}
             for cls in self.analyzer_classes:
                 columns.update(cls.columns)
-            self._catalog = Catalog(self.catalog_dir, extra_columns=columns)
+            self._catalog = Catalog(self.catalog_location, extra_columns=columns)
         return self._catalog
 
     def analyzers(self) -> list[Analyzer]:
@@ -141,9 +163,10 @@ class Library:
         if not chosen:
             raise ConfigError("nothing to scan: give ROOT folders, or set `roots` in the config file")
         catalog = self.catalog  # opened (and migrated, under its own lock) before the scan takes the lock
-        lock = ScanLock(self.catalog_dir)
+        lock = ScanLock(self.catalog_location)
         lock.acquire(wait=2.0)  # a reader's brief check or a plugin command's short write may hold it a moment
-        with lock:
+        catalog.commit_guard = lock.check  # a lease that was taken over stops the commits
+        with lock, _clear_guard(catalog):
             problems_before = len(self.plugins.problems)
             analyzers = self.analyzers()
 
@@ -204,7 +227,7 @@ class Library:
 
     def is_scanning(self) -> bool:
         """Whether another process holds the catalog's scan lock right now."""
-        return ScanLock(self.catalog_dir).is_held()
+        return ScanLock(self.catalog_location).is_held()
 
     def _pass_report(self, load: bool = True) -> dict[str, str]:
         """Each enabled pass: ready (its models loaded once when `load`), degraded, or why it is skipped."""
@@ -446,7 +469,10 @@ class Library:
             "models": _model_report(passes),
             "optional": optional,
             "heif": _heif_support(),
-            "catalog": {"path": display_path(str(self.catalog_dir)), "exists": self.catalog_dir.is_dir()},
+            "catalog": {
+                "path": display_path(self.catalog_location.uri),
+                "exists": self.catalog_location.remote or self.catalog_dir.is_dir(),
+            },
             "plugins": [
                 {"name": p.name, "version": p.version, "source": p.source, "enabled": p.enabled}
                 for p in self.plugins.infos
@@ -462,6 +488,15 @@ def _scan_engine(scan_cfg: Mapping[str, Any]) -> ScanEngine | None:
     from chronicon.scan.ray_engine import RayEngine
 
     return RayEngine(scan_cfg)
+
+
+@contextlib.contextmanager
+def _clear_guard(catalog: Catalog) -> Any:
+    """Drop the scan's commit guard when the scan ends (later writes take their own lock)."""
+    try:
+        yield
+    finally:
+        catalog.commit_guard = None
 
 
 def _model_report(passes: dict[str, str]) -> list[dict[str, Any]]:

@@ -10,6 +10,8 @@ from pathlib import Path
 from types import TracebackType
 
 from chronicon.catalog.faults import guarded
+from chronicon.catalog.lease import LeaseLock
+from chronicon.catalog.location import CatalogLocation, opened_remote
 from chronicon.errors import CatalogLockedError
 
 try:
@@ -23,15 +25,24 @@ class ScanLock:
 
     The file also records who holds it, so a refused scan can say which process to look at. On systems
     without flock a PID check decides whether a leftover lock is stale.
+
+    For an object-store catalog (an `s3://` URI, its CatalogLocation, or the staging folder `Library.catalog_dir`
+    of one) every method works on its lease object instead (`self.lease`, `chronicon.catalog.lease`).
     """
 
-    def __init__(self, catalog_dir: Path) -> None:
-        self.path = catalog_dir / "scan.lock"
+    def __init__(self, catalog_dir: Path | str | CatalogLocation) -> None:
+        remote = opened_remote(catalog_dir)
+        self.lease = LeaseLock(remote) if remote is not None else None
+        folder = catalog_dir.local if isinstance(catalog_dir, CatalogLocation) else Path(catalog_dir)
+        self.path = folder / "scan.lock"
         self._fd: int | None = None
 
     def acquire(self, wait: float = 0.0) -> None:
         """Take the lock, or raise CatalogLockedError naming the holder; `wait` seconds of retries first (for
         short holders such as a plugin command's write, or `is_held` checks)."""
+        if self.lease is not None:
+            self.lease.acquire(wait)
+            return
         with guarded("scan.lock", "take", self.path.parent):  # read-only, full, no permission: one line
             self.path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
@@ -64,6 +75,8 @@ class ScanLock:
 
     def is_held(self) -> bool:
         """Whether some process holds the lock now, checked without taking it or writing anything."""
+        if self.lease is not None:
+            return self.lease.is_held()
         if fcntl is None:  # pragma: no cover - Windows
             holder = self._holder()
             return bool(holder and _pid_alive(int(str(holder.get("pid", 0)))))
@@ -79,7 +92,16 @@ class ScanLock:
             os.close(fd)  # drops the shared lock at once
         return False
 
+    def check(self) -> None:
+        """Raise CatalogLockedError when this holder lost the lock: an object-store lease taken over after this
+        process stalled past its TTL (an flock is never lost). Called before each commit of a scan."""
+        if self.lease is not None:
+            self.lease.check()
+
     def release(self) -> None:
+        if self.lease is not None:
+            self.lease.release()
+            return
         if self._fd is None:
             return
         try:
@@ -107,7 +129,10 @@ class ScanLock:
         )
 
     def __enter__(self) -> ScanLock:
-        if self._fd is None:  # already taken with acquire(wait=...) before the with-block
+        if self.lease is not None:
+            if not self.lease.held:
+                self.lease.acquire()
+        elif self._fd is None:  # already taken with acquire(wait=...) before the with-block
             self.acquire()
         return self
 

@@ -1,4 +1,5 @@
-"""The Catalog class: opens (creates, migrates) the LanceDB folder and reads and writes asset rows in batches."""
+"""The Catalog class: opens (creates, migrates) the LanceDB folder or object-store URI and reads and writes asset
+rows in batches."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ os.environ.setdefault("LANCE_LOG", "error")  # lance warns on every table creati
 
 import logging
 import shutil
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -17,8 +18,10 @@ from typing import Any
 import lancedb
 import pyarrow as pa
 
-from chronicon.catalog.faults import READ_ONLY, advice_for, guard, guarded, is_husk
+from chronicon.catalog.faults import READ_ONLY, advice_for, guard, guarded, is_husk, lance_reason
+from chronicon.catalog.location import CatalogLocation, parse_location
 from chronicon.catalog.lock import ScanLock
+from chronicon.catalog.objectstore import ObjectStore
 from chronicon.catalog.schema import (
     ASSETS_SCHEMA,
     ASSETS_TABLE,
@@ -30,7 +33,7 @@ from chronicon.catalog.schema import (
 )
 from chronicon.catalog.tables import PluginTable, Where, where_sql
 from chronicon.catalog.vectors import VectorTable, list_spaces
-from chronicon.errors import CatalogError, CatalogStorageError
+from chronicon.errors import CatalogError, CatalogLockedError, CatalogStorageError
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +88,26 @@ class IndexEntry:
 
 
 class Catalog:
-    """One catalog folder: LanceDB tables `assets` and `meta`, `thumbnails/`, and `scan.lock`."""
+    """One catalog: LanceDB tables `assets` and `meta`, `thumbnails/`, and `scan.lock` (a folder), or the same
+    tables, `thumbnails/` and `scan.lease` under an `s3://bucket/prefix` (see docs/object-storage.md).
 
-    def __init__(self, directory: str | os.PathLike[str], extra_columns: dict[str, pa.DataType] | None = None):
-        self.dir = Path(directory).expanduser().absolute()
+    `dir` is always a local folder: the catalog itself, or an object-store catalog's staging folder, where the
+    passes write thumbnails that `upsert` uploads before the batch that names them commits."""
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str] | CatalogLocation,
+        extra_columns: dict[str, pa.DataType] | None = None,
+    ):
+        self.location = parse_location(directory)
+        self.dir = self.location.local
+        self.store: ObjectStore | None = None
+        if self.location.remote:
+            self.store = ObjectStore(self.location)
+            self.store.client  # noqa: B018 - boto3 missing is a clear error now, not mid-scan
+        # Called before every commit of asset rows; a scan sets it to its lock's `check`, so a scan whose
+        # object-store lease was taken over (it stalled past the TTL) commits nothing more.
+        self.commit_guard: Callable[[], None] | None = None
         self.extra_columns = dict(extra_columns or {})
         self._vector_tables: dict[str, VectorTable] = {}
         self.repaired: list[str] = []  # half-created tables removed on open (see `_remove_husks`)
@@ -97,10 +116,28 @@ class Catalog:
         except OSError as exc:
             why = advice_for(exc.errno) or exc.strerror or str(exc)
             raise CatalogStorageError(f"cannot create the catalog folder {self.dir}: {why}", exc.errno) from exc
+        try:
+            self._open()
+        except CatalogError as exc:
+            if self.store is None or isinstance(exc, CatalogLockedError):
+                raise
+            # On object storage an open that fails is nearly always the endpoint, bucket or credentials, not
+            # damage (and `catalog check` is local-only): say so, with the URI rather than the staging folder.
+            reason = lance_reason(exc.__cause__ or exc)
+            raise CatalogStorageError(
+                f"cannot open the catalog {self.location.uri}: {reason}; check the endpoint, the bucket and the "
+                "credentials (catalog_storage_options, AWS_* environment variables)"
+            ) from exc
+
+    def _open(self) -> None:
         with guarded("meta", "open", self.dir):
             # Every read sees the latest commit, also one made by another process or another Library (a scan
             # while the web app serves, a plugin command): without this a table handle stays on its version.
-            self.db = lancedb.connect(str(self.dir), read_consistency_interval=timedelta(0))
+            self.db = lancedb.connect(
+                self.location.uri,
+                read_consistency_interval=timedelta(0),
+                storage_options=self.location.storage_options or None,
+            )
             self.repaired = self._remove_husks()
             self._ensure_meta()
             self._migrate()
@@ -115,17 +152,54 @@ class Catalog:
     def _table_names(self) -> set[str]:
         result = self.db.list_tables()
         names = getattr(result, "tables", result)
+        if self.store is not None:
+            husks = set(self._remote_husks())
+            return {str(n) for n in names if str(n) not in husks}
         return {str(n) for n in names if not is_husk(self.dir / f"{n}.lance")}
+
+    def _remote_husks(self) -> list[str]:
+        """The tables under the object-store prefix that hold no committed version (one LIST per table)."""
+        assert self.store is not None
+        husks = []
+        for folder in self.store.folders():
+            if folder.endswith(".lance") and not any(True for _ in self.store.list_files(f"{folder}/_versions")):
+                husks.append(folder.removesuffix(".lance"))
+        return husks
+
+    def _remove_remote_husks(self) -> list[str]:
+        assert self.store is not None
+        husks = self._remote_husks()
+        if not husks:
+            return []
+        lock = ScanLock(self.location)
+        try:
+            lock.acquire()
+        except CatalogError:
+            return []
+        removed: list[str] = []
+        try:
+            for name in husks:
+                if name not in self._remote_husks():  # committed meanwhile
+                    continue
+                objects = [key for key, _ in self.store.list_files(f"{name}.lance")]
+                self.store.delete(objects)
+                log.warning("removed the half-created table %s.lance (it held no committed data)", name)
+                removed.append(name)
+        finally:
+            lock.release()
+        return removed
 
     def _remove_husks(self) -> list[str]:
         """Delete table folders that hold no committed version (a crash or a full disk stopped their creation;
         LanceDB lists them but cannot open them, so every command would fail). Done under the scan lock, so
         a table another process is creating right now is left alone; skipped when the lock is not free or the
         catalog is read-only (the listings ignore husks anyway)."""
+        if self.store is not None:
+            return self._remove_remote_husks()
         husks = [p for p in self.dir.glob("*.lance") if is_husk(p)]
         if not husks:
             return []
-        lock = ScanLock(self.dir)
+        lock = ScanLock(self.location)
         try:
             lock.acquire()
         except CatalogError:
@@ -198,7 +272,7 @@ class Catalog:
             )
         if version == SCHEMA_VERSION:
             return
-        with ScanLock(self.dir):
+        with ScanLock(self.location):
             for step in range(version + 1, SCHEMA_VERSION + 1):
                 migration = MIGRATIONS.get(step)
                 if migration is None:
@@ -285,11 +359,44 @@ class Catalog:
     # -- writing (always in batches) ---------------------------------------------------------------------
     @guard("write")
     def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert or replace whole rows by id, as one LanceDB commit (atomic: all rows or none)."""
+        """Insert or replace whole rows by id, as one LanceDB commit (atomic: all rows or none).
+
+        On an object-store catalog the staged thumbnails are uploaded first, so no committed row names a
+        thumbnail that is not there (a kill in between leaves unreferenced ones, which the sweep removes)."""
         if not rows:
             return
+        if self.commit_guard is not None:
+            self.commit_guard()
+        staged = self.upload_staged()
         table = pa.Table.from_pylist(list(rows), schema=self._assets.schema)
         self._assets.merge_insert("id").when_matched_update_all().when_not_matched_insert_all().execute(table)
+        for path in staged:  # uploaded and now named by committed rows: the staging copy is no longer needed
+            path.unlink(missing_ok=True)
+
+    def upload_staged(self) -> list[Path]:
+        """Object-store catalog: upload the thumbnails waiting in the staging folder; the local files uploaded
+        (the caller removes them after its commit). A folder catalog: nothing to do."""
+        if self.store is None:
+            return []
+        return self.store.upload_staged(self.dir)
+
+    def read_file(self, relative: str) -> bytes | None:
+        """A file beside the tables (`thumbnails/ab/<id>.webp`), or None when there is none."""
+        if self.store is not None:
+            return self.store.read(relative)
+        try:
+            return (self.dir / relative).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            return None
+
+    def remove_files(self, relatives: Sequence[str]) -> None:
+        """Delete files beside the tables (thumbnails of purged assets); missing ones are fine."""
+        if not relatives:
+            return
+        if self.store is not None:
+            self.store.delete(list(relatives))
+        for relative in relatives:
+            (self.dir / relative).unlink(missing_ok=True)
 
     @guard("write")
     def update_columns(self, rows: Sequence[dict[str, Any]]) -> int:
@@ -434,7 +541,7 @@ class Catalog:
             total_bytes += size or 0
             video_seconds += duration or 0.0
         return {
-            "catalog": str(self.dir),
+            "catalog": self.location.uri,
             "catalog_schema_version": self.schema_version,
             "assets": sum(by_kind.values()),
             "by_kind": by_kind,

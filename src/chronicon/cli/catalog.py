@@ -36,7 +36,7 @@ def check(state: AppState, quick: bool, as_json: bool) -> None:
     Exit code 0 when every table reads, 3 when one is damaged (then `chronicon catalog restore` goes back
     to its last good version). Half-created tables (a crash or a full disk stopped their creation) hold
     nothing and are removed by the next command that opens the catalog."""
-    folder = state.library().catalog_dir
+    folder = _local_folder(state.library(), "check")
     try:
         reports = health.check(folder, deep=not quick)
     except ChroniconError as exc:
@@ -67,7 +67,7 @@ def restore(
     vectors of assets the restored table no longer has are dropped, and assets whose vectors went back in
     time are analysed again. Takes the scan lock, so no scan may run meanwhile."""
     library = state.library()
-    folder = library.catalog_dir
+    folder = _local_folder(library, "restore")
     if version is not None and len(tables) != 1:
         raise UsageError("--version needs exactly one --table")
     if drop and not tables:
@@ -92,6 +92,18 @@ def restore(
         print_json({"catalog": str(folder), "restored": done})
     elif done:
         click.echo("run `chronicon scan` to redo what the restored tables lost", err=True)
+
+
+def _local_folder(library: Any, command: str) -> Path:
+    """The catalog folder; `check` and `restore` walk table folders on this machine, so not an s3:// catalog."""
+    location = library.catalog_location
+    if location.remote:
+        raise CannotRun(
+            f"`chronicon catalog {command}` works on a local catalog folder only; {location.uri} is on object "
+            "storage (LanceDB keeps its versions there too: copy the prefix to a folder with `aws s3 sync` and "
+            "run it on the copy)"
+        )
+    return Path(library.catalog_dir)
 
 
 def _restore_tables(folder: Path, targets: list[str], version: int | None, *, drop: bool, ml_passes: set[str],

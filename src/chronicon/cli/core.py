@@ -27,7 +27,7 @@ def catalog_row(state: AppState, path: str) -> dict[str, Any]:
     except ChroniconError as exc:
         fail(exc)
     if row is None:
-        raise UsageError(f"{path} is not in the catalog {library.catalog_dir} (scan its folder first)")
+        raise UsageError(f"{path} is not in the catalog {library.catalog_location.uri} (scan its folder first)")
     return row
 
 

@@ -40,7 +40,11 @@ from chronicon.plugins import PluginHost
     envvar="CHRONICON_CONFIG",
     help="Config file (default: ~/.config/chronicon/config.yaml if it exists).",
 )
-@click.option("--catalog", type=click.Path(file_okay=False), help="Catalog folder (overrides the `catalog` key).")
+@click.option(
+    "--catalog",
+    type=click.Path(file_okay=False),
+    help="Catalog folder, or s3://bucket/prefix on object storage (overrides the `catalog` key).",
+)
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), help="Library log level.")
 @click.pass_context
 def cli(ctx: click.Context, config_file: str | None, catalog: str | None, log_level: str | None) -> None:

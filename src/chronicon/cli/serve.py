@@ -135,6 +135,6 @@ def serve(state: AppState, host: str | None, port: int | None, token: str | None
     port = int(listener.getsockname()[1])
     shown = f"[{settings.host}]" if ":" in settings.host else settings.host
     suffix = f"/?token={settings.token}" if settings.token and new_token else "/"
-    click.echo(f"chronicon: serving {library.catalog_dir} on http://{shown}:{port}{suffix}", err=True)
+    click.echo(f"chronicon: serving {library.catalog_location.uri} on http://{shown}:{port}{suffix}", err=True)
     config = uvicorn.Config(app, log_level="warning", access_log=False)
     uvicorn.Server(config).run(sockets=[listener])

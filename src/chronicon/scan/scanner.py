@@ -64,9 +64,12 @@ class Scanner(ItemRunner):
         self.catalog = catalog
         self.unavailable: dict[str, str] = {}
         cfg = core_section("scan", scan_config)
+        # Read once: columns change only when the catalog opens, and on an object-store catalog each read of
+        # the table's schema is a LIST of its versions.
+        self.schema = catalog.schema
         super().__init__(
             self._available(analyzers),
-            schema_names=set(catalog.schema.names),
+            schema_names=set(self.schema.names),
             hash_mode=cfg.str("hash"),
             progress=progress,
         )
@@ -102,7 +105,7 @@ class Scanner(ItemRunner):
         self.retry_errors = opts.retry_errors
         started = time.perf_counter()
         roots = _normalise_roots(roots)
-        summary = ScanSummary(roots=[display_path(r) for r in roots], catalog=str(self.catalog.dir))
+        summary = ScanSummary(roots=[display_path(r) for r in roots], catalog=self.catalog.location.uri)
         summary.engine = self.engine.name if self.engine is not None else "local"
         for name, reason in self.unavailable.items():
             summary.notes.append(f"pass {name} skipped: {reason}")
@@ -313,7 +316,7 @@ class Scanner(ItemRunner):
             signature = w.found.sidecar_signature()
             w.item.sidecars = tuple(path for path, _, _ in w.found.sidecars)
             w.sidecars_changed = row is not None and row.get("sidecars") != signature
-            fresh = empty_row(self.catalog.schema)
+            fresh = empty_row(self.schema)
             if row is None:
                 fresh["first_seen"] = now
                 row = fresh
@@ -426,10 +429,7 @@ class Scanner(ItemRunner):
         if purge:
             rows = self.catalog.rows_by_id(e.id for e in purge)
             self.catalog.delete([e.id for e in purge])
-            for row in rows.values():
-                thumb = row.get("thumbnail")
-                if thumb:
-                    (self.catalog.dir / thumb).unlink(missing_ok=True)
+            self.catalog.remove_files([row["thumbnail"] for row in rows.values() if row.get("thumbnail")])
         summary.count(Change.DELETED, len(gone))
         for entry in gone:
             self.emit(

@@ -5,7 +5,8 @@ a file no row names, and a video re-cut into fewer shots leaves its old shot pic
 the scan lock (no other scan writes), touches only names the built-in passes write
 (`thumbnails/<2 hex>/<id>.webp`, `<id>-s<N>.webp`) and their stale temporary files (a dead writer's at once,
 any other after a grace period), and leaves plugin folders
-(`thumbnails/faces/`, ...) to their plugins."""
+(`thumbnails/faces/`, ...) to their plugins. On an object-store catalog it lists and deletes the same names
+under `<prefix>/thumbnails/` (temporary files are never uploaded)."""
 
 from __future__ import annotations
 
@@ -61,6 +62,8 @@ def referenced_thumbnails(catalog: Any) -> set[str]:
 
 def sweep_thumbnails(catalog: Any, *, now: float | None = None) -> SweepResult:
     """Delete unreferenced pass thumbnails and stale temporary files under `<catalog>/thumbnails`."""
+    if getattr(catalog, "store", None) is not None:
+        return _sweep_remote(catalog)
     root = Path(catalog.dir) / "thumbnails"
     result = SweepResult()
     if not root.is_dir():
@@ -89,6 +92,26 @@ def sweep_thumbnails(catalog: Any, *, now: float | None = None) -> SweepResult:
                 continue
             result.removed += 1
             result.bytes += size
+    return result
+
+
+def _sweep_remote(catalog: Any) -> SweepResult:
+    """The sweep of an object-store catalog: one LIST of `thumbnails/`, one DeleteObjects per 1,000 strays."""
+    result = SweepResult()
+    for path in catalog.upload_staged():  # a scan uploads before it commits; this only catches stragglers
+        path.unlink(missing_ok=True)
+    keep = referenced_thumbnails(catalog)
+    strays: list[str] = []
+    for relative, size in catalog.store.list_files("thumbnails"):
+        parts = relative.split("/")
+        if len(parts) != 3 or not _SHARD.fullmatch(parts[1]) or not _OWNED.fullmatch(parts[2]):
+            continue
+        if relative not in keep:
+            strays.append(relative)
+            result.bytes += size
+    if strays:
+        catalog.store.delete(strays)
+    result.removed = len(strays)
     return result
 
 

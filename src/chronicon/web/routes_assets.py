@@ -16,7 +16,7 @@ from chronicon.web.deps import LibraryDep, media_url, thumbnail_url
 from chronicon.web.media_types import FILE_HEADERS, media_type
 from chronicon.web.models import Asset, Transcript, errors
 from chronicon.web.ranges import file_response
-from chronicon.web.security import catalog_file, check_id, original_path
+from chronicon.web.security import catalog_file, catalog_key, check_id, original_path
 
 router = APIRouter(prefix="/api/assets", tags=["assets"])
 
@@ -82,10 +82,14 @@ def thumbnail(
     relative = _segment_thumbnail(row, segment) if segment > 0 else row.get("thumbnail")
     if not relative or not isinstance(relative, str):
         raise HTTPException(status_code=404, detail="this asset has no thumbnail")
+    headers = {**FILE_HEADERS, "Cache-Control": "private, max-age=3600"}
+    if library.catalog_location.remote:  # the thumbnail is an object beside the tables: read it through boto3
+        data = library.catalog.read_file(catalog_key(relative))
+        if data is None:
+            raise HTTPException(status_code=404, detail="no thumbnail in the catalog's object store")
+        return Response(data, media_type="image/webp", headers=headers)
     path = catalog_file(str(library.catalog_dir), relative)
-    return FileResponse(
-        path, media_type="image/webp", headers={**FILE_HEADERS, "Cache-Control": "private, max-age=3600"}
-    )
+    return FileResponse(path, media_type="image/webp", headers=headers)
 
 
 RANGE = {"name": "Range", "in": "header", "required": False, "schema": {"type": "string"}, "description": "bytes=a-b"}

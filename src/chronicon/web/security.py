@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import os
+import posixpath
 import re
 from collections.abc import Iterable
 from typing import Any
@@ -93,6 +94,14 @@ def original_path(row: dict[str, Any], configured: Iterable[str]) -> str:
     if not os.path.isfile(real):
         raise HTTPException(status_code=404, detail="the file is not on disk any more")
     return real
+
+
+def catalog_key(relative: str, folder: str = "thumbnails") -> str:
+    """An object-store catalog's file by its catalog-relative path: it must name a file inside `folder`."""
+    clean = posixpath.normpath(relative)
+    if relative.startswith("/") or "\\" in relative or not clean.startswith(folder + "/"):
+        raise HTTPException(status_code=403, detail="this file lies outside the catalog's thumbnails")
+    return clean
 
 
 def catalog_file(catalog_dir: str, relative: str, folder: str = "thumbnails") -> str:
