@@ -166,38 +166,24 @@ class Catalog:
                 husks.append(folder.removesuffix(".lance"))
         return husks
 
-    def _remove_remote_husks(self) -> list[str]:
-        assert self.store is not None
-        husks = self._remote_husks()
-        if not husks:
-            return []
-        lock = ScanLock(self.location)
-        try:
-            lock.acquire()
-        except CatalogError:
-            return []
-        removed: list[str] = []
-        try:
-            for name in husks:
-                if name not in self._remote_husks():  # committed meanwhile
-                    continue
-                objects = [key for key, _ in self.store.list_files(f"{name}.lance")]
-                self.store.delete(objects)
-                log.warning("removed the half-created table %s.lance (it held no committed data)", name)
-                removed.append(name)
-        finally:
-            lock.release()
-        return removed
+    def _husks(self) -> list[str]:
+        """The names of the tables that hold no committed version, in a local folder or under the prefix."""
+        if self.store is not None:
+            return self._remote_husks()
+        return [p.name.removesuffix(".lance") for p in self.dir.glob("*.lance") if is_husk(p)]
+
+    def _remove_husk(self, name: str) -> None:
+        if self.store is not None:
+            self.store.delete([key for key, _ in self.store.list_files(f"{name}.lance")])
+        else:
+            shutil.rmtree(self.dir / f"{name}.lance")
 
     def _remove_husks(self) -> list[str]:
         """Delete table folders that hold no committed version (a crash or a full disk stopped their creation;
         LanceDB lists them but cannot open them, so every command would fail). Done under the scan lock, so
         a table another process is creating right now is left alone; skipped when the lock is not free or the
         catalog is read-only (the listings ignore husks anyway)."""
-        if self.store is not None:
-            return self._remove_remote_husks()
-        husks = [p for p in self.dir.glob("*.lance") if is_husk(p)]
-        if not husks:
+        if not self._husks():
             return []
         lock = ScanLock(self.location)
         try:
@@ -206,16 +192,14 @@ class Catalog:
             return []
         removed: list[str] = []
         try:
-            for folder in husks:
-                if not is_husk(folder):  # committed meanwhile
-                    continue
+            for name in self._husks():  # again under the lock: a table committed meanwhile is no husk
                 try:
-                    shutil.rmtree(folder)
+                    self._remove_husk(name)
                 except OSError as exc:
-                    log.warning("could not remove the half-created table %s: %s", folder.name, exc)
+                    log.warning("could not remove the half-created table %s.lance: %s", name, exc)
                     continue
-                log.warning("removed the half-created table %s (it held no committed data)", folder.name)
-                removed.append(folder.name.removesuffix(".lance"))
+                log.warning("removed the half-created table %s.lance (it held no committed data)", name)
+                removed.append(name)
         finally:
             lock.release()
         return removed

@@ -258,6 +258,15 @@ class ItemRunner:
         finally:
             w.timings[analyzer.name] = time.perf_counter() - t0
 
+    def _fail_pass(self, analyzer: Analyzer, w: WorkItem, exc: BaseException) -> None:
+        """Record what a pass's input preparation or its run raised for one item: a missing model skips it."""
+        if isinstance(exc, ModelUnavailableError):
+            self._skip_unavailable(analyzer, w, exc)
+            return
+        reason, kind = _error_text(exc)
+        w.fail(analyzer.name, reason, kind)
+        w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
+
     def _skip_unavailable(self, analyzer: Analyzer, w: WorkItem, exc: ModelUnavailableError) -> None:
         """Not the file's fault: the pass is skipped for it (and retried by a later scan), with no error."""
         self.late_unavailable.setdefault(analyzer.name, str(exc))
@@ -295,12 +304,8 @@ class ItemRunner:
             unprepared = w.item.cache.get(analyzer.input_key)
             if failed_deps:
                 w.phases[analyzer.name] = _record(analyzer, PassStatus.SKIPPED, f"needs {', '.join(failed_deps)}")
-            elif isinstance(unprepared, ModelUnavailableError):
-                self._skip_unavailable(analyzer, w, unprepared)
             elif isinstance(unprepared, BaseException):
-                reason, kind = _error_text(unprepared)
-                w.fail(analyzer.name, reason, kind)
-                w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
+                self._fail_pass(analyzer, w, unprepared)
             else:
                 ready.append(w)
         size = analyzer.items_per_batch()
@@ -317,12 +322,8 @@ class ItemRunner:
             self.progress.detail(f"analysing ({analyzer.name}: {len(chunk) / max(elapsed, 1e-9):,.1f} items/s)")
             for w, outcome in zip(chunk, outcomes, strict=True):
                 w.timings[analyzer.name] = w.timings.get(analyzer.name, 0.0) + per_item
-                if isinstance(outcome, ModelUnavailableError):
-                    self._skip_unavailable(analyzer, w, outcome)
-                elif isinstance(outcome, BaseException):
-                    reason, kind = _error_text(outcome)
-                    w.fail(analyzer.name, reason, kind)
-                    w.phases[analyzer.name] = _record(analyzer, PassStatus.ERROR, reason, kind)
+                if isinstance(outcome, BaseException):
+                    self._fail_pass(analyzer, w, outcome)
                 else:
                     try:
                         self._apply(analyzer, w, outcome)
