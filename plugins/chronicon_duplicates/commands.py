@@ -13,10 +13,10 @@ from chronicon.api import AppState, CannotRun, ChroniconError, UsageError, print
 from .grouping import RANKS, Group, Options, group_rows, load_assets, pixel_space
 
 
-def options_from(config: Any, **given: Any) -> Options:
-    """Options from the `duplicates` config section (of the library's config), overridden by the command's flags
-    (None: not given)."""
-    section = config.section("duplicates")
+def options_from(library: Any, **given: Any) -> Options:
+    """Options from the library's `duplicates` config section, overridden by the command's flags (None: not
+    given); the stacks its enabled passes form (`Library.stack_kinds`) keep their members apart."""
+    section = library.config.section("duplicates")
     rank_by = section.list("rank_by")
     unknown = [v for v in rank_by if v not in RANKS]
     if unknown:
@@ -33,7 +33,7 @@ def options_from(config: Any, **given: Any) -> Options:
         video_min_coverage=section.float("video_min_coverage"),
         video_max_trim=section.float("video_max_trim"),
         video_max_trim_ratio=section.float("video_max_trim_ratio"),
-        bursts="enabled" in (found := config.section("bursts")) and bool(found["enabled"]),  # not a disabled pass's
+        stacks=[k.column for k in library.stack_kinds],  # not a disabled pass's
     )
     for key, value in given.items():
         if value is not None:
@@ -43,7 +43,7 @@ def options_from(config: Any, **given: Any) -> Options:
 
 def run(state: AppState, as_json: bool, **given: Any) -> None:
     library = state.library()
-    options = options_from(library.config, **given)
+    options = options_from(library, **given)
     console = Console(stderr=True)
     try:
         catalog = library.catalog

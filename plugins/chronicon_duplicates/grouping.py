@@ -19,7 +19,6 @@ from .videos import COLUMNS as VIDEO_COLUMNS
 from .videos import Alignment, FrameSequence, compare, sequence_of, video_links
 
 RANKS = ("resolution", "duration", "sharpness", "aesthetic", "size")
-BURST_COLUMN = "burst_cover"  # the bursts pass's stack column: the frames of one burst share its value
 _COLUMNS = ["id", "path", "kind", "width", "height", "size", "sharpness", "phash", "missing", "colors", "color_shares",
             "duration"]  # fmt: skip
 
@@ -41,7 +40,9 @@ class Options:
     video_max_trim_ratio: float = 0.2
     kind: str | None = None
     under: str | None = None
-    bursts: bool = True  # frames of one burst (the bursts pass's `burst_cover`) are never each other's duplicates
+    # Stack columns (`Library.stack_kinds`: RAW + JPEG pairs, bursts, Live Photos): members of one stack are never
+    # each other's duplicates.
+    stacks: Sequence[str] = ()
 
 
 @dataclass
@@ -102,7 +103,7 @@ class UnionFind:
 def load_assets(catalog: Catalog, options: Options) -> list[dict[str, Any]]:
     """Present assets with a pHash, of the asked kind and under the asked folder (both filtered in the query)."""
     names = catalog.schema.names
-    optional = ["aesthetic", *([BURST_COLUMN] if options.bursts else []),
+    optional = ["aesthetic", *options.stacks,
                 *(VIDEO_COLUMNS.values() if options.kind != "image" else ())]  # fmt: skip
     columns = _COLUMNS + [name for name in optional if name in names]
     parts = [col("phash").not_null(), col("missing").is_not_true()]
@@ -285,23 +286,31 @@ def find_edges(
     return edges, vectors
 
 
-def apart_from_bursts(rows: list[dict[str, Any]], edges: dict[tuple[int, int], Edge]) -> dict[tuple[int, int], Edge]:
-    """Frames of one burst (the same `burst_cover`) are not duplicates of each other: their links are dropped, and
-    an asset outside a burst keeps only its closest link into it (a copy of one frame in another folder groups
-    with that frame, not with its siblings through it)."""
-    burst = [r.get(BURST_COLUMN) for r in rows]
-    if not any(burst):
+def apart_from_stacks(
+    rows: list[dict[str, Any]], edges: dict[tuple[int, int], Edge], columns: Sequence[str]
+) -> dict[tuple[int, int], Edge]:
+    """Members of one stack (the same cover in a stack column: a burst's frames, a RAW and its JPEG) are not
+    duplicates of each other: their links are dropped, and an asset outside a stack keeps only its closest link
+    into it (a copy of one frame in another folder groups with that frame, not with its siblings through it)."""
+    for column in columns:
+        edges = _apart(rows, edges, column)
+    return edges
+
+
+def _apart(rows: list[dict[str, Any]], edges: dict[tuple[int, int], Edge], column: str) -> dict[tuple[int, int], Edge]:
+    stack = [r.get(column) for r in rows]
+    if not any(stack):
         return edges
 
     def into(i: int, j: int) -> list[tuple[int, str]]:
-        """(the asset outside, the burst) for each side of the link that leads into a burst the other is not in."""
-        return [(o, str(burst[m])) for o, m in ((i, j), (j, i)) if burst[m] and burst[o] != burst[m]]
+        """(the asset outside, the stack) for each side of the link that leads into a stack the other is not in."""
+        return [(o, str(stack[m])) for o, m in ((i, j), (j, i)) if stack[m] and stack[o] != stack[m]]
 
     def closeness(edge: Edge) -> tuple[float, float]:
         distance = float(edge.phash_distance) if edge.phash_distance is not None else math.inf
         return distance, -(edge.cosine if edge.cosine is not None else -1.0)
 
-    apart = {k: e for k, e in edges.items() if not (burst[k[0]] and burst[k[0]] == burst[k[1]])}
+    apart = {k: e for k, e in edges.items() if not (stack[k[0]] and stack[k[0]] == stack[k[1]])}
     best: dict[tuple[int, str], tuple[tuple[float, float], tuple[int, int]]] = {}
     for (i, j), edge in sorted(apart.items()):
         for key in into(i, j):
@@ -358,7 +367,7 @@ def group_rows(
             progress(f"{kind}: {len(subset)} assets")
         sequences = video_sequences(subset) if kind == "video" else []
         edges, vectors = find_edges(catalog, subset, options, space, sequences)
-        edges = apart_from_bursts(subset, edges)
+        edges = apart_from_stacks(subset, edges, options.stacks)
         sets = UnionFind(len(subset))
         for i, j in edges:
             sets.union(i, j)

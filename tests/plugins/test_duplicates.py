@@ -80,7 +80,7 @@ def photos(tmp_path: Path, sample_photos: Path) -> Path:
 
 
 def _groups(lib: Library, **given: Any) -> list[list[str]]:
-    options = options_from(lib.config, **given)
+    options = options_from(lib, **given)
     rows = load_assets(lib.catalog, options)
     return [[Path(m["path"]).name for m in g.members] for g in group_rows(lib.catalog, rows, options, None)]
 
@@ -101,8 +101,8 @@ def test_copies_group_with_the_original_first(make_plugin_library: Callable[...,
     assert _groups(lib, under=str(photos / "elsewhere")) == []
     assert _groups(lib, under=str(photos)) == groups and _groups(lib, under=str(photos) + "/") == groups
     assert _groups(lib, under=str(photos)[:-1]) == []  # a prefix of the folder's name is another folder
-    assert load_assets(lib.catalog, options_from(lib.config, under=str(photos / "it's"))) == []  # quoted in SQL
-    assert load_assets(lib.catalog, options_from(lib.config, kind="image' OR kind != 'x")) == []
+    assert load_assets(lib.catalog, options_from(lib, under=str(photos / "it's"))) == []  # quoted in SQL
+    assert load_assets(lib.catalog, options_from(lib, kind="image' OR kind != 'x")) == []
     assert _groups(lib, kind="video") == []
     by_size = _groups(lib, rank_by=["size"])  # the largest file first when only size counts
     sizes = {p.name: p.stat().st_size for p in photos.iterdir()}
@@ -157,7 +157,7 @@ def test_embeddings_confirm_reject_or_add_pairs(make_plugin_library: Callable[..
     vectors["astronaut.jpg"] = rng.normal(size=32)
     rows = [VectorRow(ids[n], (v / np.linalg.norm(v)).astype(np.float32)) for n, v in vectors.items()]
     lib.catalog.vector_table("clip-test-space", 32).replace(rows)
-    options = options_from(lib.config)
+    options = options_from(lib)
     found = group_rows(lib.catalog, load_assets(lib.catalog, options), options, "clip-test-space")
     groups = {g.members[0]["path"]: g.members for g in found}
     cat = groups[str(photos / "cat.jpg")]

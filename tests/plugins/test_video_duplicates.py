@@ -215,7 +215,7 @@ def test_copies_group_and_a_clip_with_the_same_opening_does_not(scanned: Path) -
     library = _library(scanned)
     rows = {Path(r["path"]).name: r for r in library.catalog.rows(None, ["path", *videos.COLUMNS.values()])}
     assert all(len(rows[name][videos.COLUMNS["hashes"]]) >= 8 for name in COPIES)
-    options = options_from(library.config)
+    options = options_from(library)
     found = group_rows(library.catalog, load_assets(library.catalog, options), options, None)
     assert _names(found) == [["clip.mp4", "clip-crf38.mp4", "clip-cut.mp4", "clip-trim2s.mp4", "clip-half.mp4"]]
     # The poster frames alone (what grouped videos before): the same opening is a "duplicate", and the copy 2 s

@@ -131,3 +131,48 @@ def test_a_sort_column_that_does_not_exist_is_named(engine: SearchEngine) -> Non
 
     with pytest.raises(FilterError, match="nope"):
         engine.browse(Filters(), sort=SortKey("nope", "nope", "missing"))
+
+
+@pytest.fixture
+def indexed(engine: SearchEngine) -> SearchEngine:
+    """The engine's catalog with the indexes a scan builds (BTREE on taken_at and mtime_ns among them)."""
+    engine.catalog.ensure_search_indexes()
+    assert {"taken_at", "mtime_ns"} <= engine.catalog.indexed_columns()
+    browse._LAST_SPAN.clear()
+    return engine
+
+
+@pytest.mark.parametrize("stacks", [True, False], ids=["stacks", "expanded"])
+@pytest.mark.parametrize(
+    "filters", [Filters(), Filters(kind="video"), Filters(under="/p/3")], ids=["all", "kind", "under"]
+)
+def test_indexed_newest_pages_read_under_a_bound_and_keep_the_order(
+    indexed: SearchEngine, filters: Filters, stacks: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bounds: list[str] = []
+    real = browse.newest_rows
+
+    def spy(catalog: Catalog, query: Any, *args: Any) -> Any:
+        def recorded(bound: str) -> Any:
+            bounds.append(bound)
+            return query(bound)
+
+        return real(catalog, recorded, *args)
+
+    monkeypatch.setattr(browse, "newest_rows", spy)
+    expected = _everything(indexed, filters, None, stacks)
+    assert _paged(indexed, filters, None, stacks, size=37) == expected
+    assert any(b.startswith("taken_at >=") for b in bounds)  # dated rows read since a bound ...
+    assert any(b.startswith("mtime_ns >=") for b in bounds) or filters.under  # ... and, past them, undated ones
+    if filters.under:
+        assert "" in bounds  # a narrow filter leaves the bounded rows short: widened, then read without a bound
+
+
+def test_rows_read_with_the_order_are_the_rows_by_id(indexed: SearchEngine) -> None:
+    from chronicon.search.engine import RESULT_COLUMNS
+
+    page = indexed.browse(Filters(), limit=40)
+    columns = [c for c in RESULT_COLUMNS + ["burst_cover", "live_cover"] if c in indexed.catalog.schema.names]
+    by_id = indexed.catalog.rows_by_id([h.asset_id for h in page], columns=columns)
+    assert len(page) == 40
+    assert [{c: h.row[c] for c in columns} for h in page] == [by_id[h.asset_id] for h in page]

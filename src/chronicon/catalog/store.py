@@ -22,6 +22,7 @@ from chronicon.catalog.faults import READ_ONLY, advice_for, guard, guarded, is_h
 from chronicon.catalog.location import CatalogLocation, parse_location
 from chronicon.catalog.lock import ScanLock
 from chronicon.catalog.objectstore import ObjectStore
+from chronicon.catalog.pinned import once
 from chronicon.catalog.schema import (
     ASSETS_SCHEMA,
     ASSETS_TABLE,
@@ -101,6 +102,7 @@ class Catalog:
     ):
         self.location = parse_location(directory)
         self.dir = self.location.local
+        self._indexed: tuple[int, frozenset[str]] | None = None  # (assets version, its indexed columns)
         self.store: ObjectStore | None = None
         if self.location.remote:
             self.store = ObjectStore(self.location)
@@ -272,12 +274,24 @@ class Catalog:
 
     @property
     def schema(self) -> pa.Schema:
-        return self._assets.schema
+        return once(("schema", id(self._assets)), lambda: self._assets.schema)  # (once per `pinned()` read)
 
     @guard("read")
     def table_version(self) -> int:
         """The LanceDB version of the assets table (each committed write makes a new one)."""
-        return int(self._assets.version)
+        return once(("version", id(self._assets)), lambda: int(self._assets.version))
+
+    @guard("read")
+    def indexed_columns(self) -> frozenset[str]:
+        """The assets columns that have a scalar, label-list or full-text index (kept per table version)."""
+        version = self.table_version()
+        if self._indexed is None or self._indexed[0] != version:
+            try:
+                columns = frozenset(c for i in self._assets.list_indices() for c in i.columns)
+            except Exception:  # an index is an accelerator: without the list, read as if there were none
+                columns = frozenset()
+            self._indexed = (version, columns)
+        return self._indexed[1]
 
     @guard("read")
     def count(self, where: Where | str | None = None) -> int:
@@ -432,7 +446,9 @@ class Catalog:
         names = set(self.schema.names)
         from lancedb.index import FTS, BTree, LabelList
 
-        wanted: dict[str, Any] = {"id": BTree(), "labels": LabelList(), "object_counts": LabelList()}
+        # (taken_at and mtime_ns: browse's newest-first pages read only the newest rows, `search.browse`)
+        wanted: dict[str, Any] = {"id": BTree(), "labels": LabelList(), "object_counts": LabelList(),
+                                  "taken_at": BTree(), "mtime_ns": BTree()}  # fmt: skip
         wanted.update({column: FTS() for column in full_text})
         try:
             indexed = {c for i in self._assets.list_indices() for c in i.columns}

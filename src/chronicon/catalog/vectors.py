@@ -24,6 +24,7 @@ import numpy.typing as npt
 import pyarrow as pa
 
 from chronicon.catalog.faults import guard, guarded, is_husk, translate
+from chronicon.catalog.pinned import once
 from chronicon.catalog.tables import Where
 from chronicon.errors import CatalogError
 
@@ -439,6 +440,9 @@ class VectorTable:
         self._tbl.optimize(cleanup_older_than=keep_versions_for)
 
     def _version(self) -> int:
+        return once(("vectors", self._key), self._latest_version)  # (once per `pinned()` read)
+
+    def _latest_version(self) -> int:
         with contextlib.suppress(OSError, ValueError, RuntimeError):
             self._tbl.checkout_latest()  # see writes made through other handles and processes
         return int(self._tbl.version)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence, Set
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -18,6 +18,7 @@ from chronicon.search.stacks import membership
 # Pages ending at most this deep are read with LanceDB's ORDER BY ... LIMIT (a top-k over the sort columns, no
 # row leaves LanceDB but the page's); deeper ones read the sort columns of every row that passes the filters.
 TOP_K_DEPTH = 10_000
+ROWS_DEPTH = 1_000  # pages ending at most this deep read their rows' result columns with the order
 KEEP_ORDERS = 2  # deep pages: the whole order of the latest this many (filters, sort), until the catalog changes
 _IN_CHUNK = 500
 _ORDERS: OrderedDict[tuple[Any, ...], list[str]] = OrderedDict()
@@ -48,14 +49,19 @@ def page_ids(
     allowed: Set[str] | None,
     offset: int,
     limit: int,
-) -> list[str]:
-    """The ids of rows offset .. offset+limit in browse order (None sort: newest first), a stack once by its cover:
-    a top-k query for shallow pages; for deep ones (`TOP_K_DEPTH`) every row's sort columns, the order kept for
-    the next deep page until the assets table changes."""
+    columns: Sequence[str] = (),
+) -> tuple[list[str], dict[str, dict[str, Any]]]:
+    """The ids of rows offset .. offset+limit in browse order (None sort: newest first), a stack once by its cover,
+    and for pages near the top (`ROWS_DEPTH`) their rows with `columns` too (read with the order; else {}): a
+    top-k query for shallow pages; for deep ones (`TOP_K_DEPTH`) every row's sort columns, the order kept for the
+    next deep page until the assets table changes."""
     if offset + limit <= TOP_K_DEPTH:
-        return _top_page(catalog, where, order, sort, kinds, allowed, offset, limit)
+        wanted = columns if offset + limit <= ROWS_DEPTH else ()
+        rows = _top_page(catalog, where, order, sort, kinds, allowed, offset, limit, wanted)
+        kept = [c for c in wanted if rows and c in rows[0]]
+        return [str(r["id"]) for r in rows], {str(r["id"]): {c: r[c] for c in kept} for r in rows} if kept else {}
     if allowed is not None:  # (plugin filters read tables of their own, which a cache could not follow)
-        return all_ordered(catalog.to_arrow, where, order, sort, kinds, allowed)[offset : offset + limit]
+        return all_ordered(catalog.to_arrow, where, order, sort, kinds, allowed)[offset : offset + limit], {}
     key = (str(catalog.dir), catalog.table_version(), where, order, sort, tuple(kinds))
     with _ORDERS_LOCK:
         ids = _ORDERS.get(key)
@@ -65,7 +71,7 @@ def page_ids(
             _ORDERS[key] = ids
             while len(_ORDERS) > KEEP_ORDERS:
                 _ORDERS.popitem(last=False)
-    return ids[offset : offset + limit]
+    return ids[offset : offset + limit], {}
 
 
 def all_ordered(
@@ -111,20 +117,22 @@ def _top_page(
     allowed: Set[str] | None,
     offset: int,
     limit: int,
-) -> list[str]:
-    """One page from the first `window` rows in order, the window widened while hidden stack members and rows the
-    plugin filters refuse leave it short."""
+    wanted: Sequence[str] = (),
+) -> list[dict[str, Any]]:
+    """One page's rows from the first `window` rows in order, the window widened while hidden stack members and
+    rows the plugin filters refuse leave it short."""
     want = offset + limit
     window = want if not kinds and allowed is None else max(2 * want, 200)
     stack_columns = [k.column for k in kinds if k.column != order]
-    columns = list(dict.fromkeys(["id", order, "mtime_ns", *stack_columns]))
+    have = set(catalog.schema.names)
+    columns = list(dict.fromkeys(["id", order, "mtime_ns", *stack_columns, *(c for c in wanted if c in have)]))
     while True:
         rows, exhausted = _top_rows(catalog, where, columns, order, sort, window)
         listed = [r for r in rows if allowed is None or r["id"] in allowed]
         if kinds:
             listed = _without_shown_members(catalog, where, listed, kinds, allowed, exhausted)
         if len(listed) >= want or exhausted:
-            return [str(r["id"]) for r in listed[offset:want]]
+            return listed[offset:want]
         window *= 4
 
 
@@ -143,11 +151,112 @@ def _top_rows(
         rows = top("", [(order, not sort.descending), ("id", True)])
         return rows, len(rows) < window
     # Newest first by capture time, else the file's time: the rows with a capture time by it, those without by
-    # their mtime (the same order as its local ISO text, but for the hour a clock change repeats), merged.
-    dated = top("taken_at IS NOT NULL AND taken_at <> ''", [("taken_at", False), ("mtime_ns", False), ("id", False)])
-    undated = top("(taken_at IS NULL OR taken_at = '')", [("mtime_ns", False), ("id", False)])
+    # their mtime (the same order as its local ISO text, but for the hour a clock change repeats), merged. With
+    # the BTREE indexes a scan builds, each reads only its newest rows (`newest_rows`), not the whole column.
+    indexed = catalog.indexed_columns()
+    dated_by = [("taken_at", False), ("mtime_ns", False), ("id", False)]
+    dated, dated_all = newest_rows(
+        catalog, lambda bound: top(bound or "taken_at IS NOT NULL AND taken_at <> ''", dated_by),  # (bound: not empty)
+        "taken_at", _iso_at, window, indexed,
+    )  # fmt: skip
+    undated_clause = "(taken_at IS NULL OR taken_at = '')"
+    floor = _mtime_floor(dated[-1]["taken_at"]) if len(dated) >= window else None
+    undated_by = [("mtime_ns", False), ("id", False)]
+    if floor is not None:  # only undated rows at least as new as the window's oldest dated one can join it
+        undated, undated_all = top(_and(undated_clause, f"mtime_ns >= {floor}"), undated_by), False
+    else:
+        undated, undated_all = newest_rows(
+            catalog, lambda bound: top(_and(undated_clause, bound), undated_by), "mtime_ns", _ns_at, window, indexed
+        )
     merged = sorted(dated + undated, key=lambda r: date_key(r["taken_at"], r["mtime_ns"], r["id"]), reverse=True)
-    return merged[:window], len(dated) < window and len(undated) < window and len(merged) <= window
+    return merged[:window], dated_all and undated_all and len(merged) <= window
+
+
+# Index-only counts look this many days back for a bound above which the newest rows lie (1 day .. ~180 years).
+_SPAN_DAYS = tuple(float(2**i) for i in range(17))
+_LAST_SPAN: dict[tuple[str, str], float] = {}
+# ... narrowed (to a minute) until at most this many times the rows wanted lie there: the rows above the bound are
+# read by position, and each costs about as much as an index-only count of them all.
+_NARROW = 1.5
+
+
+def newest_rows(
+    catalog: Catalog,
+    query: Callable[[str], list[dict[str, Any]]],
+    column: str,
+    literal_at: Callable[[datetime], str],
+    window: int,
+    indexed: Set[str],
+) -> tuple[list[dict[str, Any]], bool]:
+    """`query(bound)`'s rows (the first `window` by `column`, newest first) and whether they are all there are:
+    with a BTREE index on `column`, first under `column >= bound`, the bound found by index-only counts of the
+    rows since a span of days ago (at least `window`, few more); the span widened 4× while the filters leave
+    fewer than `window` there, then no bound. Exact: every row under the bound is older than those above it."""
+    days = _newest_span(catalog, column, literal_at, window) if column in indexed else None
+    while days is not None:
+        rows = query(f"{column} >= {literal_at(datetime.now() - timedelta(days=days))}")
+        if len(rows) >= window:
+            return rows, False
+        days = days * 4 if days * 4 <= _SPAN_DAYS[-1] else None
+    rows = query("")
+    return rows, len(rows) < window
+
+
+def _newest_span(catalog: Catalog, column: str, literal_at: Callable[[datetime], str], want: int) -> float | None:
+    """The fewest days back (to a minute) since which at least `want` rows have `column` (any filter aside),
+    narrowed until at most `_NARROW` × `want` do; None when not even the widest span holds `want`. The span found last
+    for this catalog and column is tried first (one count when the library has not changed much)."""
+    now = datetime.now()
+
+    def count(days: float) -> int:
+        return catalog.count(f"{column} >= {literal_at(now - timedelta(days=days))}")
+
+    key = (str(catalog.location), column)
+    hint = _LAST_SPAN.get(key)
+    if hint is not None and want <= count(hint) <= _NARROW * want:
+        return hint
+    low, high, found = 0.0, None, 0
+    for days in _SPAN_DAYS:
+        found = count(days)
+        if found >= want:
+            high = days
+            break
+        low = days
+    if high is None:
+        return None
+    for _ in range(16):
+        if found <= _NARROW * want or high - low < 1 / 1440:
+            break
+        middle = (low + high) / 2
+        at_middle = count(middle)
+        if at_middle >= want:
+            high, found = middle, at_middle
+        else:
+            low = middle
+    _LAST_SPAN[key] = high
+    return high
+
+
+def _iso_at(moment: datetime) -> str:
+    return sql_str(moment.strftime("%Y-%m-%dT%H:%M:%S"))
+
+
+def _ns_at(moment: datetime) -> str:
+    return str(int(moment.timestamp() * 1e9))
+
+
+def _mtime_floor(taken_at: Any) -> int | None:
+    """A file time (ns) below which no undated row's local ISO time reaches `taken_at`: two days of margin for
+    time zones and clock changes; None when the text is not a date."""
+    try:
+        moment = datetime.fromisoformat(str(taken_at)[:19])
+    except ValueError:
+        return None
+    return int((moment.replace(tzinfo=UTC) - timedelta(days=2)).timestamp() * 1e9)
+
+
+def _and(*clauses: str) -> str:
+    return " AND ".join(c for c in clauses if c)
 
 
 def _without_shown_members(

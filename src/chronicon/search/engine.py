@@ -17,6 +17,7 @@ from numpy.typing import NDArray
 from chronicon.analyzers.base import Analyzer
 from chronicon.analyzers.spaces import RankedHit, SpaceEncoder, TextEmbedder, TextList, VectorSpace
 from chronicon.analyzers.stacks import StackKind
+from chronicon.catalog.pinned import pinned_read
 from chronicon.catalog.store import Catalog, display_path
 from chronicon.catalog.vectors import VectorTable
 from chronicon.config import core_section
@@ -205,6 +206,7 @@ class SearchEngine:
         raise NoVectorsError(f"nothing to search in the {choice} space ({detail}); run `chronicon scan` first")
 
     # -- searching ---------------------------------------------------------------------------------------
+    @pinned_read
     def search(
         self,
         query: str | None = None,
@@ -257,6 +259,7 @@ class SearchEngine:
         ordered = self._sorted(shown, sort) if sort is not None else shown
         return SearchResults(ordered, kind=encoder.kind, space=encoder.space, hidden=hidden, cutoff=info)
 
+    @pinned_read
     def browse(self, filters: Filters | None = None, *, limit: int = 100, offset: int = 0,
                sort: SortKey | None = None, expand_stacks: bool = False) -> list[SearchHit]:  # fmt: skip
         """Assets that pass the filters, without a query: newest first, or in `sort`'s order; a stack once, by its
@@ -271,11 +274,12 @@ class SearchEngine:
         kinds = [] if expand_stacks else self._stacks(filters)
         self._check_filters(filters)
         try:
-            page = page_ids(self.catalog, filters.where(), order=order, sort=sort, kinds=kinds, allowed=allowed,
-                            offset=offset, limit=limit)  # fmt: skip
+            columns = RESULT_COLUMNS + [k.column for k in kinds]
+            page, read = page_ids(self.catalog, filters.where(), order=order, sort=sort, kinds=kinds, allowed=allowed,
+                                  offset=offset, limit=limit, columns=columns)  # fmt: skip
         except (ValueError, RuntimeError, OSError) as exc:  # e.g. a plugin filter on a column its pass never wrote
             raise FilterError(f"these filters cannot be applied to this catalog ({filters.to_json()}): {exc}") from exc
-        rows = self.catalog.rows_by_id(page, columns=RESULT_COLUMNS + [k.column for k in kinds])
+        rows = read or self.catalog.rows_by_id(page, columns=columns)
         hits = [SearchHit(i, _path(rows[i]), str(rows[i].get("kind")), None, row=rows[i]) for i in page if i in rows]
         for rank, hit in enumerate(hits, offset + 1):
             hit.rank = rank
