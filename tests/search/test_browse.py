@@ -172,7 +172,7 @@ def test_rows_read_with_the_order_are_the_rows_by_id(indexed: SearchEngine) -> N
     from chronicon.search.engine import RESULT_COLUMNS
 
     page = indexed.browse(Filters(), limit=40)
-    columns = [c for c in RESULT_COLUMNS + ["burst_cover", "live_cover"] if c in indexed.catalog.schema.names]
+    columns = [c for c in [*RESULT_COLUMNS, "burst_cover", "live_cover"] if c in indexed.catalog.schema.names]
     by_id = indexed.catalog.rows_by_id([h.asset_id for h in page], columns=columns)
     assert len(page) == 40
     assert [{c: h.row[c] for c in columns} for h in page] == [by_id[h.asset_id] for h in page]

@@ -70,7 +70,7 @@ def fs_path(row: dict[str, Any]) -> str:
     return os.fsdecode(raw) if raw else str(row["path"])
 
 
-@dataclass
+@dataclass(slots=True)
 class IndexEntry:
     """The few columns of one asset the scanner needs to diff the disk against the catalog."""
 

@@ -19,6 +19,7 @@ from chronicon.catalog.schema import empty_row
 from chronicon.catalog.store import Catalog, IndexEntry, display_path, fs_path, raw_path
 from chronicon.config import core_section
 from chronicon.events import AssetEvent
+from chronicon.gcpause import gc_paused
 from chronicon.media.xmp import SIDECAR_EXTENSION
 from chronicon.scan.discover import FoundFile, Walker
 from chronicon.scan.globs import PathFilter
@@ -113,51 +114,52 @@ class Scanner(ItemRunner):
             summary.timings[analyzer.name] = PassTiming()
             summary.notes.extend(f"pass {analyzer.name} runs without {note}" for note in _limitations(analyzer))
 
-        self.progress.stage("reading catalog", None)
-        index = self.catalog.index()
-        by_path = {e.path: e for e in index}
+        with gc_paused():  # (planning builds an entry per asset and a record per file: millions of objects)
+            self.progress.stage("reading catalog", None)
+            index = self.catalog.index()
+            by_path = {e.path: e for e in index}
 
-        walker = Walker(
-            roots,
-            path_filter=PathFilter(self.cfg.list("include"), self.cfg.list("exclude")),
-            follow_symlinks=self.cfg.bool("follow_symlinks"),
-            skip_dirs=frozenset({os.path.realpath(self.catalog.dir)}),
-            skip_extensions=frozenset(e.lower() for e in self.cfg.list("skip_extensions")),
-            sidecar_extensions=(SIDECAR_EXTENSION,),
-            on_file=lambda n: self.progress.advance(1),
-        )
-        self.progress.stage("discovering", None)
-        work: list[WorkItem] = []
-        seen_ids: set[str] = set()
-        new_found: list[FoundFile] = []
-        for found in walker:
-            summary.files_seen += 1
-            entry = by_path.get(found.path)
-            if entry is None:
-                new_found.append(found)
-                continue
-            seen_ids.add(entry.id)
-            planned = self._plan_known(entry, found, opts)
-            if planned is None:
-                summary.count(Change.UNCHANGED)
-            else:
-                work.append(planned)
-        summary.discover_seconds = time.perf_counter() - started
-        summary.notes.extend(walker.notes)
-        for problem in walker.problems:
-            summary.failures.append(Failure(display_path(problem.path), problem.reason, "discover"))
-            summary.count(Change.FAILED)
+            walker = Walker(
+                roots,
+                path_filter=PathFilter(self.cfg.list("include"), self.cfg.list("exclude")),
+                follow_symlinks=self.cfg.bool("follow_symlinks"),
+                skip_dirs=frozenset({os.path.realpath(self.catalog.dir)}),
+                skip_extensions=frozenset(e.lower() for e in self.cfg.list("skip_extensions")),
+                sidecar_extensions=(SIDECAR_EXTENSION,),
+                on_file=lambda n: self.progress.advance(1),
+            )
+            self.progress.stage("discovering", None)
+            work: list[WorkItem] = []
+            seen_ids: set[str] = set()
+            new_found: list[FoundFile] = []
+            for found in walker:
+                summary.files_seen += 1
+                entry = by_path.get(found.path)
+                if entry is None:
+                    new_found.append(found)
+                    continue
+                seen_ids.add(entry.id)
+                planned = self._plan_known(entry, found, opts)
+                if planned is None:
+                    summary.count(Change.UNCHANGED)
+                else:
+                    work.append(planned)
+            summary.discover_seconds = time.perf_counter() - started
+            summary.notes.extend(walker.notes)
+            for problem in walker.problems:
+                summary.failures.append(Failure(display_path(problem.path), problem.reason, "discover"))
+                summary.count(Change.FAILED)
 
-        # Files that left the scanned roots (not those under a root that could not be read: an unplugged
-        # drive must not look like a mass deletion).
-        live_roots = [r for r in roots if r not in walker.missing_roots]
-        gone = [e for e in index if e.id not in seen_ids and not e.missing and _under_any(e.path, live_roots)]
-        already_missing = [e for e in index if e.missing and e.id not in seen_ids]
-        moved_work, new_found = self._detect_moves(new_found, gone + already_missing)
-        moved_ids = {w.item.id for w in moved_work}
-        gone = [e for e in gone if e.id not in moved_ids]
-        work.extend(moved_work)
-        work.extend(self._plan_new(f) for f in new_found)
+            # Files that left the scanned roots (not those under a root that could not be read: an unplugged
+            # drive must not look like a mass deletion).
+            live_roots = [r for r in roots if r not in walker.missing_roots]
+            gone = [e for e in index if e.id not in seen_ids and not e.missing and _under_any(e.path, live_roots)]
+            already_missing = [e for e in index if e.missing and e.id not in seen_ids]
+            moved_work, new_found = self._detect_moves(new_found, gone + already_missing)
+            moved_ids = {w.item.id for w in moved_work}
+            gone = [e for e in gone if e.id not in moved_ids]
+            work.extend(moved_work)
+            work.extend(self._plan_new(f) for f in new_found)
 
         self._process(work, summary)
         for name, reason in self.late_unavailable.items():
@@ -172,20 +174,22 @@ class Scanner(ItemRunner):
     # -- planning ----------------------------------------------------------------------------------------
     def _plan_known(self, entry: IndexEntry, found: FoundFile, opts: ScanOptions) -> WorkItem | None:
         kind = _kind(entry.kind)
-        item = AssetItem(entry.id, found.path, kind, "", found.size, found.mtime_ns)
-        if entry.size != found.size or entry.mtime_ns != found.mtime_ns:
-            return WorkItem(item, Change.CHANGED, found, needs_sniff=True, needs_hash=True, reset=True)
-        if opts.full:
-            return WorkItem(item, Change.UNCHANGED, found, needs_sniff=True, needs_hash=True, reset=True)
+        changed = entry.size != found.size or entry.mtime_ns != found.mtime_ns
         stale = (
             entry.missing
             or entry.pass_signature != self.signatures[kind]
             or entry.status == AssetStatus.PENDING
             or (entry.status == AssetStatus.ERROR and (opts.retry_errors or entry.error_kind == ErrorKind.IO))
         )
+        same_sidecars = entry.sidecars == found.sidecar_signature()
+        if not (changed or opts.full or stale) and same_sidecars:
+            return None  # (most files of a nightly rescan: nothing is built for them)
+        item = AssetItem(entry.id, found.path, kind, "", found.size, found.mtime_ns)
+        if changed:
+            return WorkItem(item, Change.CHANGED, found, needs_sniff=True, needs_hash=True, reset=True)
+        if opts.full:
+            return WorkItem(item, Change.UNCHANGED, found, needs_sniff=True, needs_hash=True, reset=True)
         if not stale:
-            if entry.sidecars == found.sidecar_signature():
-                return None
             # Only a sidecar changed: the passes that read sidecars re-run (`_load_rows` sees the difference).
             return WorkItem(item, Change.UNCHANGED, found)
         # A file that failed before may never have been sniffed or hashed: do both again (cheap).
