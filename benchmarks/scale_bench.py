@@ -1,7 +1,7 @@
 """1M-asset operations: rescan planning, search with and without prefilters, browse pages and album refresh,
 each against the code path it replaced, on a synthetic catalog written through the real Catalog API.
 
-    .venv/bin/python benchmarks/scale_bench.py                          # 1,000,000 assets (build: ~25 min)
+    .venv/bin/python benchmarks/scale_bench.py                          # 1,000,000 assets (build: ~8 min)
     .venv/bin/python benchmarks/scale_bench.py --assets 100000 --catalog /tmp/c100k   # keep it, reuse it
     .venv/bin/python benchmarks/scale_bench.py --assets 2000 --queries 5 --json
 

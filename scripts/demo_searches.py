@@ -94,8 +94,10 @@ def check_plugins(chronicon: str) -> int:
     listed = groups.get("groups", []) if isinstance(groups, dict) else []
     members = [[Path(m["path"]).name for m in g.get("members", [])] for g in listed]
     ok = any(g[:1] == ["IMG_0008.jpg"] and "IMG_0008-shared.jpg" in g for g in members)
+    ok = ok and not any({"IMG_0001.jpg", "IMG_0001.dng"} <= set(g) for g in members)  # one stack, not duplicates
     failures += not ok
-    print(f"{'ok  ' if ok else 'FAIL'} duplicates: {members} (expected the moon photo first, then its shared copy)")
+    print(f"{'ok  ' if ok else 'FAIL'} duplicates: {members} (expected the moon photo first, then its shared copy; "
+          "not the RAW + JPEG pair)")  # fmt: skip
     cats = _json(chronicon, "search", "a cat", "--kind", "image", "--all")
     hits = cats.get("results", []) if isinstance(cats, dict) else []
     shown = [Path(h["path"]).name for h in hits]
