@@ -44,8 +44,8 @@ from chronicon.analyzers.spaces import SpaceEncoder  # noqa: E402
 from chronicon.catalog import vectors as vmod  # noqa: E402
 from chronicon.catalog.store import Catalog  # noqa: E402
 from chronicon.config import Section, core_section  # noqa: E402
-from chronicon.gcpause import gc_paused  # noqa: E402
 from chronicon.scan.discover import FoundFile  # noqa: E402
+from chronicon.scan.gcpause import gc_paused  # noqa: E402
 from chronicon.scan.scanner import Scanner, ScanOptions  # noqa: E402
 from chronicon.search import browse as browse_mod  # noqa: E402
 from chronicon.search.engine import SearchEngine  # noqa: E402

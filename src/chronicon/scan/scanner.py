@@ -19,9 +19,9 @@ from chronicon.catalog.schema import empty_row
 from chronicon.catalog.store import Catalog, IndexEntry, display_path, fs_path, raw_path
 from chronicon.config import core_section
 from chronicon.events import AssetEvent
-from chronicon.gcpause import gc_paused
 from chronicon.media.xmp import SIDECAR_EXTENSION
 from chronicon.scan.discover import FoundFile, Walker
+from chronicon.scan.gcpause import gc_paused
 from chronicon.scan.globs import PathFilter
 from chronicon.scan.hashing import content_hash
 from chronicon.scan.items import ItemRunner, NoProgress, ScanProgress, WorkItem, _load_phases, _now
