@@ -47,3 +47,15 @@ def test_kept_result_rows_are_copies_and_follow_writes(engine: SearchEngine, fil
     assert again[0].asset_id == first[0].asset_id and again[0].row["camera_model"] == "EOS R5"
     filled_catalog.update_columns([{"id": first[0].asset_id, "camera_model": "EOS R5 Mark II"}])
     assert engine.search("cat", filters=filters)[0].row["camera_model"] == "EOS R5 Mark II"
+
+
+def test_a_small_filters_rows_are_read_by_row_id_and_equal_a_scan(engine: SearchEngine, filled_catalog: Any) -> None:
+    filters = Filters(camera="canon")
+    hits = engine.search("cat", filters=filters)
+    _, allowed, row_ids = engine._prefilters[filters.where()]
+    assert row_ids is not None and len(row_ids) == len(allowed)  # few: their row ids were kept with them
+    (kept,) = engine._prefilter_rows.values()
+    columns = sorted(next(iter(kept[1].values())))
+    scanned = {r["id"]: r for r in filled_catalog.to_arrow(columns, where=filters.where()).to_pylist()}
+    assert kept[1] == scanned  # what `rows_at` read is what a second scan of the filter would have
+    assert all({c: h.row[c] for c in columns} == scanned[h.asset_id] for h in hits)

@@ -298,14 +298,29 @@ class Catalog:
         return int(self._assets.count_rows(where_sql(where)))
 
     @guard("read")
-    def _scan(self, columns: Sequence[str] | None = None, where: Where | str | None = None) -> pa.Table:
+    def _scan(
+        self, columns: Sequence[str] | None = None, where: Where | str | None = None, *, row_ids: bool = False
+    ) -> pa.Table:
         query = self._assets.search()
         sql = where_sql(where)
         if sql:
             query = query.where(sql)
         if columns is not None:
             query = query.select(list(columns))
+        if row_ids:
+            query = query.with_row_id(True)
         return query.limit(None).to_arrow()
+
+    def to_arrow_with_row_ids(self, columns: Sequence[str], where: Where | str | None = None) -> pa.Table:
+        """As `to_arrow`, plus LanceDB's `_rowid` of each row (valid for this table version: `rows_at`)."""
+        return self._scan(columns, where, row_ids=True)
+
+    @guard("read")
+    def rows_at(self, row_ids: Sequence[int], columns: Sequence[str]) -> pa.Table:
+        """The rows with these `_rowid`s (read by `to_arrow_with_row_ids` of the same table version), no scan."""
+        if not row_ids:
+            return self._scan(columns, "false")
+        return self._assets.take_row_ids(list(row_ids)).select(list(columns)).to_arrow()
 
     def index(self) -> list[IndexEntry]:
         """The diff columns of every asset, read column-wise (fast even for a million rows)."""

@@ -142,8 +142,8 @@ class SearchEngine:
         self.extra_encoders = list(encoders or [])  # ready-made encoders (tests, embedding callers), tried first
         self._encoders: dict[str, SpaceEncoder] = {}
         self._calibrations = CalibrationCache()
-        # filters' SQL -> (assets table version, the ids it allows), the latest used last (see `_allowed`)
-        self._prefilters: OrderedDict[str, tuple[int, frozenset[str]]] = OrderedDict()
+        # filters' SQL -> (assets table version, the ids it allows, their `_rowid`s when few), the latest used last
+        self._prefilters: OrderedDict[str, tuple[int, frozenset[str], list[int] | None]] = OrderedDict()
         self._prefilters_lock = threading.Lock()  # (the web app searches from several threads)
         # (filters' SQL, columns) -> (assets table version, the result rows of every asset a small filter allows)
         self._prefilter_rows: OrderedDict[tuple[str, tuple[str, ...]], tuple[int, dict[str, dict[str, Any]]]] = (
@@ -405,8 +405,10 @@ class SearchEngine:
         with self._prefilters_lock:
             found = self._prefilters.get(where)
         if found is None or found[0] != version:
-            table = self._filtered(["id"], filters)
-            found = (version, frozenset(table.column("id").to_pylist()))
+            table = self._filtered(["id"], filters, row_ids=bool(keep))
+            ids = table.column("id").to_pylist()
+            small = bool(keep) and len(ids) <= SMALL_PREFILTER  # (its result rows are then read by row id)
+            found = (version, frozenset(ids), table.column("_rowid").to_pylist() if small else None)
         if keep:
             with self._prefilters_lock:
                 self._prefilters[where] = found
@@ -430,7 +432,12 @@ class SearchEngine:
         with self._prefilters_lock:
             found = self._prefilter_rows.get(key)
         if found is None or found[0] != version:
-            table = self._filtered(wanted, filters)
+            with self._prefilters_lock:
+                allowed_here = self._prefilters.get(key[0])
+            if allowed_here is not None and allowed_here[0] == version and allowed_here[2] is not None:
+                table = self.catalog.rows_at(allowed_here[2], wanted)  # the rows the filter found, no second scan
+            else:
+                table = self._filtered(wanted, filters)
             found = (version, {str(r["id"]): r for r in table.to_pylist()})
             with self._prefilters_lock:
                 self._prefilter_rows[key] = found
@@ -440,10 +447,13 @@ class SearchEngine:
         # (copies: the hits change their rows, e.g. a sort column's value, a stack's cover)
         return {i: dict(found[1][i]) for i in ids if i in found[1]}
 
-    def _filtered(self, columns: list[str], filters: Filters) -> Any:
-        """The assets table's rows that pass the filters' SQL, as Arrow; a filter that cannot apply -> FilterError."""
+    def _filtered(self, columns: list[str], filters: Filters, *, row_ids: bool = False) -> Any:
+        """The assets table's rows that pass the filters' SQL, as Arrow (with `_rowid`: `row_ids`); a filter that
+        cannot apply -> FilterError."""
         self._check_filters(filters)
         try:
+            if row_ids:
+                return self.catalog.to_arrow_with_row_ids(columns, where=filters.where())
             return self.catalog.to_arrow(columns, where=filters.where())
         except (ValueError, RuntimeError, OSError) as exc:  # e.g. a plugin filter on a column its pass never wrote
             raise FilterError(f"these filters cannot be applied to this catalog ({filters.to_json()}): {exc}") from exc
