@@ -194,14 +194,8 @@ class LeaseLock:
     def _held_message(self) -> str:
         holder = self._read()
         info = holder[0] if holder else {}
-        since = info.get("since")
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(since))) if isinstance(since, float) else "?"
-        return (
-            f"another scan is using the catalog {self.location.uri} "
-            f"(pid {info.get('pid', '?')} on {info.get('host', '?')}, since {when}); "
-            "wait for it to finish, or stop that process (a dead holder's lease expires after "
-            f"{float(info.get('ttl', self.ttl)):g} s)"
-        )
+        expiry = f" (a dead holder's lease expires after {float(info.get('ttl', self.ttl)):g} s)"
+        return held_message(self.location.uri, info, expiry)
 
     def __enter__(self) -> LeaseLock:
         if self._etag is None:
@@ -223,3 +217,15 @@ def _store_time(response: Any) -> datetime:
         return parsedate_to_datetime(headers["date"])
     except (KeyError, TypeError, ValueError):
         return datetime.now(UTC)
+
+
+def held_message(catalog: str, holder: dict[str, Any], after: str = "") -> str:
+    """What a refused scan is told about the scan holding the catalog (its lock file's or lease's pid, host and
+    start), for the folder lock and the lease alike."""
+    since = holder.get("since")
+    when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(since))) if isinstance(since, float) else "?"
+    return (
+        f"another scan is using the catalog {catalog} "
+        f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since {when}); "
+        f"wait for it to finish, or stop that process{after}"
+    )

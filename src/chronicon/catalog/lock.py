@@ -10,7 +10,7 @@ from pathlib import Path
 from types import TracebackType
 
 from chronicon.catalog.faults import guarded
-from chronicon.catalog.lease import LeaseLock
+from chronicon.catalog.lease import LeaseLock, held_message
 from chronicon.catalog.location import CatalogLocation, opened_remote
 from chronicon.errors import CatalogLockedError
 
@@ -119,14 +119,7 @@ class ScanLock:
         return data if isinstance(data, dict) else None
 
     def _held_message(self) -> str:
-        holder = self._holder() or {}
-        since = holder.get("since")
-        when = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(float(since))) if isinstance(since, float) else "?"
-        return (
-            f"another scan is using the catalog {self.path.parent} "
-            f"(pid {holder.get('pid', '?')} on {holder.get('host', '?')}, since {when}); "
-            "wait for it to finish, or stop that process"
-        )
+        return held_message(str(self.path.parent), self._holder() or {})
 
     def __enter__(self) -> ScanLock:
         if self.lease is not None:
