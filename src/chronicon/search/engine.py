@@ -410,11 +410,7 @@ class SearchEngine:
             small = bool(keep) and len(ids) <= SMALL_PREFILTER  # (its result rows are then read by row id)
             found = (version, frozenset(ids), table.column("_rowid").to_pylist() if small else None)
         if keep:
-            with self._prefilters_lock:
-                self._prefilters[where] = found
-                self._prefilters.move_to_end(where)
-                while len(self._prefilters) > keep:
-                    self._prefilters.popitem(last=False)
+            self._remember(self._prefilters, where, found, keep)
         from_plugins = filters.allowed_ids(self.catalog)
         return found[1] if from_plugins is None else found[1] & from_plugins
 
@@ -439,13 +435,17 @@ class SearchEngine:
             else:
                 table = self._filtered(wanted, filters)
             found = (version, {str(r["id"]): r for r in table.to_pylist()})
-            with self._prefilters_lock:
-                self._prefilter_rows[key] = found
-                self._prefilter_rows.move_to_end(key)
-                while len(self._prefilter_rows) > keep:
-                    self._prefilter_rows.popitem(last=False)
+            self._remember(self._prefilter_rows, key, found, keep)
         # (copies: the hits change their rows, e.g. a sort column's value, a stack's cover)
         return {i: dict(found[1][i]) for i in ids if i in found[1]}
+
+    def _remember(self, kept: OrderedDict[Any, Any], key: Any, value: Any, most: int) -> None:
+        """Keep `value` as the latest used of at most `most` entries (the oldest dropped)."""
+        with self._prefilters_lock:
+            kept[key] = value
+            kept.move_to_end(key)
+            while len(kept) > most:
+                kept.popitem(last=False)
 
     def _filtered(self, columns: list[str], filters: Filters, *, row_ids: bool = False) -> Any:
         """The assets table's rows that pass the filters' SQL, as Arrow (with `_rowid`: `row_ids`); a filter that
